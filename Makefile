@@ -1,0 +1,32 @@
+# labourkb — `make serve` sets up, ingests the corpus and serves; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup serve test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "labourkb needs Python 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+serve: setup
+	$(BIN)/labourkb ingest
+	$(BIN)/labourkb serve --host $(HOST) --port $(PORT)
+
+test: setup
+	bash scripts/test.sh
+
+bench: setup
+	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/search_latency.py
+	$(BIN)/python bench/relevance.py
+
+clean:
+	rm -rf $(VENV) data test-artifacts

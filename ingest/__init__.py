@@ -1,0 +1,1 @@
+"""Turn corpus files into search documents: load → clean → normalise → segment → cite → tokenise."""

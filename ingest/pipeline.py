@@ -1,0 +1,217 @@
+"""The ingest chain: files → raw documents → documents → citations and tokens → engine.
+
+Bad files are reported as ``(path, reason)`` and skipped; everything else lands.
+Re-ingesting unchanged files does nothing; a changed file replaces its documents.
+The engine is handed in: ``ingest`` never imports ``search_api``.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+from ingest.citations import TitleRegistry, find_citations, resolve_targets
+from ingest.load import iter_files, load_file_report
+from ingest.model import BadDocument, Document, RawDocument
+from ingest.segment import segment
+from ingest.tokenise import Tokeniser, get_tokeniser
+
+
+class Engine(Protocol):  # the slice of search_api.engines.base.SearchEngine that ingest uses
+    def index_documents(self, docs: Iterable[Document]) -> Any: ...
+    def ids_by_source_path(self, source_path: str) -> dict[str, str]: ...
+    def delete_by_source_path(self, source_path: str, keep: Iterable[str] = ()) -> int: ...
+    def refresh(self) -> None: ...
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    unchanged_files: int = 0
+    documents: int = 0
+    bytes: int = 0
+    by_kind: Counter = field(default_factory=Counter)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (doc id, reason) from the engine
+    deleted: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: Counter())
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "unchanged_files": self.unchanged_files,
+            "documents": self.documents,
+            "bytes": self.bytes,
+            "by_kind": dict(self.by_kind),
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "failed": [{"id": i, "reason": r} for i, r in self.failed],
+            "deleted": self.deleted,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _Timer:
+    def __init__(self, report: IngestReport, stage: str):
+        self.report, self.stage = report, stage
+
+    def __enter__(self) -> None:
+        self.t = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.report.stage_seconds[self.stage] += time.perf_counter() - self.t
+
+
+def registry_from(docs: Iterable[Document], registry: TitleRegistry | None = None) -> TitleRegistry:
+    """Add every whole-law document's official and short titles to a registry."""
+    registry = registry or TitleRegistry()
+    for d in docs:
+        if d.kind in ("law", "policy") and d.source_id == d.id:
+            registry.add(d.source_title or d.title, d.id, d.short_title)
+    return registry
+
+
+def token_fields(doc: Document, tok: Tokeniser) -> dict[str, str]:
+    """The three indexed token fields. The same function serves every engine."""
+    if doc.kind == "article":
+        title = f"{doc.article_label} 第{doc.article}条"
+        keywords = " ".join([doc.short_title, *doc.chapter_path])
+    else:
+        title = doc.title
+        keywords = " ".join([*doc.keywords, doc.sections.get("裁判要点", ""), doc.short_title])
+    return {
+        "title": " ".join(tok.tokenise(title)),
+        "keywords": " ".join(tok.tokenise(keywords)),
+        "body": " ".join(tok.tokenise(doc.text)),
+    }
+
+
+def prepare_document(
+    doc: Document,
+    tok: Tokeniser,
+    registry: TitleRegistry | None = None,
+    known_ids: set[str] | None = None,
+    topics_for: Callable[[list[str]], list[str]] | None = None,
+) -> Document:
+    """Fill citations, ``cites``, tokens and topics of one segmented document (in place)."""
+    if doc.kind != "law":  # a whole law's citations are its articles'
+        default = (doc.source_title, doc.source_id) if doc.kind == "article" else None
+        cits = resolve_targets(find_citations(doc.text, registry, default), known_ids)
+        if doc.kind == "article":  # an article doesn't "cite" itself
+            cits = [c for c in cits if c.target != doc.id]
+        doc.citations = [c.as_dict() for c in cits]
+        doc.cites = list(dict.fromkeys(c.target for c in cits if c.target))
+    doc.tokens = token_fields(doc, tok)
+    if topics_for is not None:
+        doc.topics = topics_for(f"{doc.tokens['title']} {doc.tokens['keywords']}".split())
+    return doc
+
+
+def _topic_function(lexicon_dir: Path | None) -> Callable[[list[str]], list[str]] | None:
+    if not lexicon_dir:
+        return None
+    from ingest.lexicon import load_lexicon
+
+    return load_lexicon(Path(lexicon_dir)).topics_for
+
+
+def load_documents(paths: Iterable[Path], report: IngestReport) -> Iterator[tuple[RawDocument, list[Document]]]:
+    """Load and segment every file under ``paths``; bad files go to ``report.skipped``."""
+    for path in iter_files([Path(p) for p in paths]):
+        report.files += 1
+        with _Timer(report, "load+clean"):
+            try:
+                raws, problems = load_file_report(path)
+            except BadDocument as e:
+                report.skipped.append((e.path, e.reason))
+                continue
+            except OSError as e:
+                report.skipped.append((str(path), f"cannot read: {e.strerror or e}"))
+                continue
+        report.skipped.extend(problems)
+        for raw in raws:
+            report.bytes += len(raw.text.encode("utf-8"))
+            with _Timer(report, "segment"):
+                try:
+                    docs = segment(raw)
+                except BadDocument as e:
+                    report.skipped.append((e.path, e.reason))
+                    continue
+                except (ValueError, TypeError, KeyError) as e:
+                    report.skipped.append((raw.path, f"cannot segment: {e}"))
+                    continue
+            yield raw, docs
+
+
+def ingest(
+    paths: Iterable[Path],
+    engine: Engine,
+    lexicon_dir: Path | None = None,
+    registry: TitleRegistry | None = None,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+    force: bool = False,
+) -> IngestReport:
+    """Ingest files or directories into ``engine``; returns the report.
+
+    ``registry`` may carry the titles of laws already indexed, so a case ingested
+    on its own still links to them. ``force`` re-indexes unchanged files.
+    """
+    report = IngestReport()
+    start = time.perf_counter()
+    tok = get_tokeniser(lexicon_dir)
+    topics_for = _topic_function(lexicon_dir)
+    loaded = list(load_documents(paths, report))
+
+    # Citations need every law's title and article ids before any document is linked.
+    all_docs = [d for _, docs in loaded for d in docs]
+    registry = registry_from(all_docs, registry)
+    known = {d.id for d in all_docs if d.kind == "article"}
+    known_or_none = known if known else None
+
+    batch: list[Document] = []
+
+    def flush() -> None:
+        with _Timer(report, "index"):
+            res = engine.index_documents(batch)
+        report.failed.extend(getattr(res, "failed", []) or [])
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    seen_ids: set[str] = set()
+    for raw, docs in loaded:
+        ids = [d.id for d in docs]
+        with _Timer(report, "index"):
+            existing = engine.ids_by_source_path(raw.path)
+        if not force and existing and set(existing) == set(ids) and set(existing.values()) == {raw.content_hash}:
+            report.unchanged_files += 1
+            report.by_kind.update(d.kind for d in docs)
+            if progress:
+                progress(len(docs))
+            continue
+        for d in docs:
+            if d.id in seen_ids:  # two files with one stem: keep both, distinguishably
+                d.id = f"{d.id}~{zlib.crc32(raw.path.encode()) % 10_000}"
+            seen_ids.add(d.id)
+            with _Timer(report, "cite+tokenise"):
+                prepare_document(d, tok, registry, known_or_none, topics_for)
+            batch.append(d)
+            report.by_kind[d.kind] += 1
+            report.documents += 1
+            if len(batch) >= batch_size:
+                flush()
+        if existing and set(existing) - set(ids):
+            with _Timer(report, "index"):
+                report.deleted += engine.delete_by_source_path(raw.path, keep=ids)
+    if batch:
+        flush()
+    with _Timer(report, "index"):
+        engine.refresh()
+    report.seconds = time.perf_counter() - start
+    return report

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, Elasticsearch and browser tests included.
+# Installs what the tests need that pip can't (Chromium from Debian), starts a local
+# Elasticsearch (or reuses LABOURKB_ES_URL), runs pytest, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian chromium for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium missing and not root: run 'sudo apt-get install chromium'" >&2
+  fi
+fi
+
+started_es=0
+if [ -z "${LABOURKB_ES_URL:-}" ]; then
+  if ! bash scripts/elasticsearch.sh status >/dev/null 2>&1; then started_es=1; fi
+  bash scripts/elasticsearch.sh start
+  export LABOURKB_ES_URL="$(bash scripts/elasticsearch.sh url)"
+fi
+cleanup() { if [ "$started_es" = 1 ]; then bash scripts/elasticsearch.sh stop || true; fi; }
+trap cleanup EXIT
+
+export LABOURKB_REQUIRE_ES=1 LABOURKB_REQUIRE_BROWSER=1
+mkdir -p test-artifacts
+.venv/bin/python -m pytest "$@"

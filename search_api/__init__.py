@@ -1,0 +1,1 @@
+"""labourkb web API, pages, query log and engines."""

@@ -1,0 +1,52 @@
+"""Application wiring only: settings, engine, service, templates, routers, error handlers."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from search_api import errors
+from search_api.engines import get_engine
+from search_api.routes import api, pages
+from search_api.service import SearchService
+from search_api.settings import REPO_ROOT, Settings, get_settings
+from search_api.templating import configure
+
+SITE_DIR = REPO_ROOT / "site"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if app.state.querylog is not None:
+            app.state.querylog.close()
+        app.state.engine.close()
+
+    app = FastAPI(
+        title="labourkb 劳动法知识库",
+        description="Search Chinese labour law: articles, cases, policies. JSON API used by the site and by other tools.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    engine = get_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.service = SearchService(settings, engine)
+    app.state.querylog = None
+    if settings.querylog_enabled:
+        from search_api.querylog import QueryLog
+
+        app.state.querylog = QueryLog(settings)
+    app.state.templates = configure(Jinja2Templates(directory=str(SITE_DIR / "templates")), settings)
+    app.mount("/static", StaticFiles(directory=str(SITE_DIR / "static")), name="static")
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,198 @@
+"""The ``labourkb`` command: a thin layer over the library functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from search_api.engines.base import EngineError
+from search_api.settings import Settings, get_settings
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _engine(settings: Settings):
+    from search_api.engines import get_engine
+
+    return get_engine(settings)
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group()
+def cli() -> None:
+    """labourkb — a searchable knowledge base of Chinese labour law."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Re-index files even when unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
+    """Ingest corpus files or directories (default: LABOURKB_CORPUS_DIR).
+
+    Example: labourkb ingest ../shared/corpus
+    """
+    from ingest.pipeline import ingest as run_ingest
+
+    settings = _settings()
+    targets = list(paths) or [settings.corpus_dir]
+    for p in targets:
+        if not p.exists():
+            raise click.ClickException(f"no such file or directory: {p}")
+    engine = _engine(settings)
+    try:
+        with click.progressbar(length=0, label="ingesting", file=sys.stderr, show_pos=True) as bar:
+            def progress(n: int) -> None:
+                bar.length = (bar.length or 0) + n
+                bar.update(n)
+
+            report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
+    except EngineError as e:
+        raise click.ClickException(f"{e.message}: {e.detail}") from e
+    if as_json:
+        _echo_json(report.as_dict())
+        return
+    click.echo(f"{report.files} files ({report.unchanged_files} unchanged), {report.documents} documents indexed, "
+               f"{report.deleted} removed, {report.seconds:.1f}s")
+    for kind, n in sorted(report.by_kind.items()):
+        click.echo(f"  {kind:8} {n}")
+    for path, reason in report.skipped:
+        click.echo(f"  skipped {path}: {reason}", err=True)
+    for doc_id, reason in report.failed:
+        click.echo(f"  failed {doc_id}: {reason}", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def rebuild(as_json: bool) -> None:
+    """Rebuild the whole index atomically from the corpus plus the app store (lawyers' cases).
+
+    Example: labourkb rebuild
+    """
+    from search_api.rebuild import rebuild_index
+
+    settings = _settings()
+    try:
+        report = rebuild_index(settings, _engine(settings))
+    except EngineError as e:
+        raise click.ClickException(f"{e.message}: {e.detail}") from e
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(f"rebuilt: {report['indexed']} documents, {len(report['skipped'])} files skipped, "
+                   f"{len(report['failed'])} failed")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print the same JSON as GET /api/search.")
+@click.option("--size", default=10, show_default=True)
+@click.option("--page", default=1, show_default=True)
+@click.option("--kind", multiple=True, help="Filter by kind (article, law, case, policy, news).")
+def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...]) -> None:
+    """Search from the command line.
+
+    Example: labourkb search "被炒鱿鱼了有没有赔偿" --json --size 5
+    """
+    from search_api.routes.api import filters_from
+    from search_api.service import SearchService
+
+    if not query.strip():
+        raise click.ClickException("请输入要搜索的问题或关键词")
+    settings = _settings()
+    service = SearchService(settings, _engine(settings))
+    try:
+        result = service.search(query, size=size, page=page, filters=filters_from(list(kind), None, None))
+    except EngineError as e:
+        raise click.ClickException(f"{e.message}: {e.detail}") from e
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    click.echo(f"{result.total} results")
+    for i, h in enumerate(result.hits, 1 + (page - 1) * size):
+        click.echo(f"{i:3}. [{h['kind_label']}] {h['display_title']}  ({h['id']})")
+
+
+@cli.command()
+@click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the same JSON as GET /api/documents/{id}.")
+def show(doc_id: str, as_json: bool) -> None:
+    """Show one document.
+
+    Example: labourkb show labor-contract-law.47 --json
+    """
+    settings = _settings()
+    doc = _engine(settings).get(doc_id)
+    if doc is None:
+        raise click.ClickException(f"no document {doc_id!r}")
+    data = doc.as_dict()
+    data.pop("tokens", None)
+    if as_json:
+        _echo_json(data)
+    else:
+        click.echo(f"{doc.title}\n\n{doc.text}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Serve the site and API in the foreground.
+
+    Example: labourkb serve --port 8000
+    """
+    import uvicorn
+
+    from search_api.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+
+
+@cli.group()
+def es() -> None:
+    """Run a local Elasticsearch for development (scripts/elasticsearch.sh)."""
+
+
+@es.command("start")
+def es_start() -> None:
+    """Start (or reuse) the local server and wait for yellow health.
+
+    Example: labourkb es start
+    """
+    from search_api import es_server
+
+    click.echo(es_server.ensure_running())
+
+
+@es.command("stop")
+def es_stop() -> None:
+    """Stop the local server.
+
+    Example: labourkb es stop
+    """
+    from search_api import es_server
+
+    es_server.stop()
+
+
+@es.command("status")
+def es_status() -> None:
+    """Print whether the local server is up.
+
+    Example: labourkb es status
+    """
+    from search_api import es_server
+
+    _echo_json(es_server.status())
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,154 @@
+"""The engine contract: what both the embedded SQLite engine and Elasticsearch implement.
+
+Engines never analyse text themselves. Documents arrive already tokenised
+(``Document.tokens``) and queries arrive as weighted terms, both produced by the
+same ``ingest.normalise`` → ``ingest.tokenise`` path, so the two engines agree.
+Snippets and highlights are computed afterwards on the original text
+(``search_api.highlight``), not by the engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ingest.model import Document
+
+# Token fields every engine indexes, with their default BM25 weights.
+FIELD_WEIGHTS: dict[str, float] = {"title": 6.0, "keywords": 3.0, "body": 1.0}
+
+# Keyword fields that can be filtered on and faceted.
+FILTER_FIELDS = ("kind", "doc_type", "source_id", "region", "level", "cites", "topics")
+FACET_FIELDS = ("kind", "source_title", "region", "topics")
+
+
+class EngineError(Exception):
+    """Base class of engine failures. ``message`` is safe to show to users."""
+
+    message = "搜索引擎出错"
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail or self.message)
+        self.detail = detail
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot be reached (Elasticsearch down, index file missing …)."""
+
+    message = "搜索服务暂时不可用，请稍后再试"
+
+
+class QueryError(EngineError):
+    """The query itself is unusable (empty after cleaning, bad filter value …)."""
+
+    message = "查询无效"
+
+
+@dataclass
+class Term:
+    """One query token with its weight (typed words 1.0, thesaurus expansions less)."""
+
+    text: str
+    weight: float = 1.0
+
+
+@dataclass
+class SearchQuery:
+    """An analysed, engine-neutral query."""
+
+    terms: list[Term]
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    size: int = 10
+    offset: int = 0
+    facets: bool = False
+    # multiply the score of documents whose field has one of these values
+    boosts: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class SearchHit:
+    """One ranked document. ``doc`` is the stored document (original text included)."""
+
+    id: str
+    score: float
+    doc: Document
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class IndexReport:
+    """What an ``index_documents`` call did: ids indexed and ``(id, reason)`` failures."""
+
+    indexed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+class SearchEngine(ABC):
+    """A search backend. Implementations: ``sqlite.SqliteEngine``, ``elasticsearch.ElasticsearchEngine``."""
+
+    name: str = "base"
+
+    @abstractmethod
+    def index_documents(self, docs: Iterable[Document]) -> IndexReport:
+        """Add or replace documents by id. Re-indexing the same id never duplicates it."""
+
+    @abstractmethod
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove documents by id; returns how many existed. Unknown ids are ignored."""
+
+    @abstractmethod
+    def delete_by_source_path(self, source_path: str, keep: Iterable[str] = ()) -> int:
+        """Remove documents that came from ``source_path`` except ids in ``keep``.
+
+        Used when a changed file yields fewer documents than before.
+        """
+
+    @abstractmethod
+    def refresh(self) -> None:
+        """Make everything indexed so far visible to searches."""
+
+    @abstractmethod
+    def rebuild(self, docs: Iterable[Document]) -> IndexReport:
+        """Replace the whole index atomically with ``docs``.
+
+        Searches keep seeing the old index until the new one is complete.
+        """
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Rank documents by weighted BM25 over ``FIELD_WEIGHTS`` times ``Document.prior``.
+
+        A document matches when any term matches; ``filters`` restrict by
+        keyword fields (values OR-ed within a field, fields AND-ed).
+        """
+
+    @abstractmethod
+    def get(self, doc_id: str) -> Document | None:
+        """Return one stored document, or None."""
+
+    def get_many(self, ids: list[str]) -> list[Document]:
+        """Return the stored documents for ``ids`` that exist, in the given order."""
+        docs = (self.get(i) for i in ids)
+        return [d for d in docs if d is not None]
+
+    @abstractmethod
+    def ids_by_source_path(self, source_path: str) -> dict[str, str]:
+        """Map id → content_hash of documents from one source file (for change detection)."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of documents in the index."""
+
+    @abstractmethod
+    def health(self) -> dict[str, Any]:
+        """``{"ok": bool, "engine": name, ...}``; never raises."""
+
+    def close(self) -> None:
+        """Release connections."""

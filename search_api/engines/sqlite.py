@@ -1,0 +1,336 @@
+"""The embedded engine: SQLite FTS5 in one file under the data directory.
+
+Tokens arrive space-joined from ``ingest.tokenise`` and FTS5's ``unicode61``
+tokenizer only splits them on the spaces (a run of CJK characters is one token
+to it). Each query term is matched as a quoted FTS5 string, so user text is
+never FTS syntax. FTS5 can't weight individual terms, so each term is ranked on
+its own with ``bm25()`` (column weights applied there) and the per-term scores,
+each multiplied by the term's weight, are summed in Python: BM25 is a sum over
+terms, so this is the weighted BM25 of the whole query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+from ingest.model import Document
+from search_api.engines.base import (
+    FIELD_WEIGHTS,
+    EngineUnavailable,
+    IndexReport,
+    QueryError,
+    SearchEngine,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+)
+
+_COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
+_MULTI = ("cites", "topics")  # multi-valued keyword fields live in doc_tags
+PER_TERM_CANDIDATES = 300
+
+_SCHEMA = f"""
+PRAGMA journal_mode=WAL;
+CREATE TABLE IF NOT EXISTS docs (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    {", ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in _COLUMNS)},
+    prior REAL NOT NULL DEFAULT 1.0,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_source_path ON docs(source_path);
+CREATE INDEX IF NOT EXISTS docs_kind ON docs(kind, prior);
+CREATE INDEX IF NOT EXISTS docs_source_id ON docs(source_id);
+CREATE TABLE IF NOT EXISTS doc_tags (rowid INTEGER NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS doc_tags_fv ON doc_tags(field, value);
+CREATE INDEX IF NOT EXISTS doc_tags_rowid ON doc_tags(rowid);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+    {", ".join(FIELD_WEIGHTS)}, tokenize = 'unicode61 remove_diacritics 0'
+);
+"""
+
+
+def fts_quote(token: str) -> str:
+    """A token as an FTS5 string literal: never parsed as an operator, column or prefix."""
+    return '"' + token.replace('"', '""') + '"'
+
+
+class SqliteEngine(SearchEngine):
+    name = "sqlite"
+
+    def __init__(self, path: Path | str, field_weights: dict[str, float] | None = None):
+        self.path = Path(path)
+        self.weights = field_weights or FIELD_WEIGHTS
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        conn.executescript(_SCHEMA)
+        return conn
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """A per-thread connection, reopened when ``rebuild`` has swapped the file."""
+        try:
+            ino = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            ino = None
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.ino != ino:
+            if conn is not None:
+                conn.close()
+            try:
+                conn = self._connect(self.path)
+            except sqlite3.Error as e:
+                raise EngineUnavailable(f"cannot open index {self.path}: {e}") from e
+            self._local.conn, self._local.ino = conn, os.stat(self.path).st_ino
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- writing -----------------------------------------------------------
+    @staticmethod
+    def _write(conn: sqlite3.Connection, docs: Iterable[Document], report: IndexReport) -> None:
+        for doc in docs:
+            try:
+                data = doc.as_dict()
+                tokens = data.pop("tokens") or {}
+                row = conn.execute("SELECT rowid FROM docs WHERE id = ?", (doc.id,)).fetchone()
+                values = [str(data.get(c) or "") for c in _COLUMNS]
+                payload = json.dumps(data, ensure_ascii=False)
+                if row:
+                    rowid = row[0]
+                    conn.execute(
+                        f"UPDATE docs SET {', '.join(f'{c} = ?' for c in _COLUMNS)}, prior = ?, data = ? WHERE rowid = ?",
+                        (*values, float(doc.prior), payload, rowid),
+                    )
+                    conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
+                    conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
+                else:
+                    rowid = conn.execute(
+                        f"INSERT INTO docs (id, {', '.join(_COLUMNS)}, prior, data) VALUES (?, {', '.join('?' * len(_COLUMNS))}, ?, ?)",
+                        (doc.id, *values, float(doc.prior), payload),
+                    ).lastrowid
+                conn.execute(
+                    f"INSERT INTO fts (rowid, {', '.join(FIELD_WEIGHTS)}) VALUES (?, {', '.join('?' * len(FIELD_WEIGHTS))})",
+                    (rowid, *(tokens.get(f, "") for f in FIELD_WEIGHTS)),
+                )
+                conn.executemany(
+                    "INSERT INTO doc_tags (rowid, field, value) VALUES (?, ?, ?)",
+                    [(rowid, f, str(v)) for f in _MULTI for v in data.get(f) or []],
+                )
+                report.indexed += 1
+            except (TypeError, ValueError, sqlite3.Error) as e:
+                report.failed.append((doc.id, f"{type(e).__name__}: {e}"))
+
+    def index_documents(self, docs: Iterable[Document]) -> IndexReport:
+        report = IndexReport()
+        with self._write_lock, self.db as conn:
+            self._write(conn, docs, report)
+        return report
+
+    def delete(self, ids: Iterable[str]) -> int:
+        n = 0
+        with self._write_lock, self.db as conn:
+            for doc_id in ids:
+                row = conn.execute("SELECT rowid FROM docs WHERE id = ?", (doc_id,)).fetchone()
+                if row:
+                    self._delete_rowid(conn, row[0])
+                    n += 1
+        return n
+
+    @staticmethod
+    def _delete_rowid(conn: sqlite3.Connection, rowid: int) -> None:
+        conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
+        conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
+        conn.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
+
+    def delete_by_source_path(self, source_path: str, keep: Iterable[str] = ()) -> int:
+        keep = set(keep)
+        n = 0
+        with self._write_lock, self.db as conn:
+            for rowid, doc_id in conn.execute("SELECT rowid, id FROM docs WHERE source_path = ?", (source_path,)).fetchall():
+                if doc_id not in keep:
+                    self._delete_rowid(conn, rowid)
+                    n += 1
+        return n
+
+    def refresh(self) -> None:
+        """SQLite commits are visible at once; optimise the FTS segments after bulk loads."""
+        with self._write_lock, self.db as conn:
+            conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+
+    def rebuild(self, docs: Iterable[Document]) -> IndexReport:
+        """Build a fresh file beside the live one, then swap it in with an atomic rename."""
+        tmp = self.path.with_name(self.path.name + ".rebuild")
+        for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            p.unlink(missing_ok=True)
+        report = IndexReport()
+        conn = self._connect(tmp)
+        try:
+            with conn:
+                self._write(conn, docs, report)
+                conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        with self._write_lock:
+            os.replace(tmp, self.path)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        return report
+
+    # -- reading -----------------------------------------------------------
+    def _filter_sql(self, filters: dict[str, list[str]], alias: str = "d") -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for field, values in filters.items():
+            values = [str(v) for v in values if str(v)]
+            if not values:
+                continue
+            marks = ", ".join("?" * len(values))
+            if field in _MULTI:
+                clauses.append(f"{alias}.rowid IN (SELECT rowid FROM doc_tags WHERE field = ? AND value IN ({marks}))")
+                params += [field, *values]
+            elif field in _COLUMNS or field == "id":
+                clauses.append(f"{alias}.{field} IN ({marks})")
+                params += values
+            else:
+                raise QueryError(f"unknown filter field: {field}")
+        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        try:
+            return self._search(query)
+        except sqlite3.OperationalError as e:
+            raise EngineUnavailable(f"index error: {e}") from e
+
+    def _search(self, query: SearchQuery) -> SearchResult:
+        conn = self.db
+        where, params = self._filter_sql(query.filters)
+        terms = [t for t in query.terms if t.text.strip()]
+        if not terms:
+            return self._browse(conn, query, where, params)
+        weights = ", ".join(str(self.weights[f]) for f in FIELD_WEIGHTS)
+        scores: dict[int, float] = defaultdict(float)
+        for term in terms:
+            rows = conn.execute(
+                f"SELECT f.rowid, bm25(fts, {weights}) AS s FROM fts f JOIN docs d ON d.rowid = f.rowid "
+                f"WHERE fts MATCH ?{where} ORDER BY s LIMIT {PER_TERM_CANDIDATES}",
+                (fts_quote(term.text), *params),
+            ).fetchall()
+            for rowid, s in rows:
+                scores[rowid] += -s * term.weight
+        if not scores:
+            return SearchResult(total=0, hits=[])
+        match = " OR ".join(fts_quote(t.text) for t in terms)
+        total = conn.execute(
+            f"SELECT count(*) FROM fts f JOIN docs d ON d.rowid = f.rowid WHERE fts MATCH ?{where}", (match, *params)
+        ).fetchone()[0]
+        ranked = self._apply_priors(conn, scores, query)
+        page = ranked[query.offset : query.offset + query.size]
+        hits = self._hits(conn, page)
+        facets = self._facets(conn, match, where, params) if query.facets else {}
+        return SearchResult(total=max(total, len(scores)), hits=hits, facets=facets)
+
+    def _apply_priors(self, conn: sqlite3.Connection, scores: dict[int, float], query: SearchQuery) -> list[tuple[int, float]]:
+        ids = list(scores)
+        out: list[tuple[int, float]] = []
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            rows = conn.execute(
+                f"SELECT rowid, prior, kind, doc_type, source_id, region, level FROM docs WHERE rowid IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            for rowid, prior, *vals in rows:
+                factor = prior
+                for field, value in zip(("kind", "doc_type", "source_id", "region", "level"), vals):
+                    factor *= query.boosts.get(field, {}).get(value, 1.0)
+                out.append((rowid, scores[rowid] * factor))
+        out.sort(key=lambda rs: (-rs[1], rs[0]))
+        return out
+
+    def _hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
+        if not page:
+            return []
+        rowids = [r for r, _ in page]
+        data = dict(
+            conn.execute(f"SELECT rowid, data FROM docs WHERE rowid IN ({', '.join('?' * len(rowids))})", rowids).fetchall()
+        )
+        hits = []
+        for rowid, score in page:
+            doc = Document.from_dict(json.loads(data[rowid]))
+            hits.append(SearchHit(id=doc.id, score=round(score, 4), doc=doc))
+        return hits
+
+    def _browse(self, conn: sqlite3.Connection, query: SearchQuery, where: str, params: list[Any]) -> SearchResult:
+        """No terms: the filtered set in authority order (used for browsing a kind or a law)."""
+        if not where:
+            return SearchResult(total=0, hits=[])
+        total = conn.execute(f"SELECT count(*) FROM docs d WHERE 1=1{where}", params).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT d.rowid, d.prior FROM docs d WHERE 1=1{where} ORDER BY d.prior DESC, d.source_id, "
+            f"CAST(json_extract(d.data, '$.article') AS INTEGER), d.id LIMIT ? OFFSET ?",
+            (*params, query.size, query.offset),
+        ).fetchall()
+        facets = self._facets(conn, None, where, params) if query.facets else {}
+        return SearchResult(total=total, hits=self._hits(conn, rows), facets=facets)
+
+    def _facets(self, conn: sqlite3.Connection, match: str | None, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
+        if match is None:
+            base, base_params = f"SELECT d.rowid FROM docs d WHERE 1=1{where}", list(params)
+        else:
+            base = f"SELECT f.rowid FROM fts f JOIN docs d ON d.rowid = f.rowid WHERE fts MATCH ?{where}"
+            base_params = [match, *params]
+        conn.execute("DROP TABLE IF EXISTS temp.matched")
+        conn.execute(f"CREATE TEMP TABLE matched AS {base}", base_params)
+        facets: dict[str, dict[str, int]] = {}
+        for field in ("kind", "source_title", "region"):
+            rows = conn.execute(
+                f"SELECT d.{field}, count(*) FROM docs d JOIN temp.matched m ON m.rowid = d.rowid "
+                f"WHERE d.{field} != '' GROUP BY d.{field} ORDER BY count(*) DESC LIMIT 30"
+            ).fetchall()
+            facets[field] = dict(rows)
+        rows = conn.execute(
+            "SELECT t.value, count(*) FROM doc_tags t JOIN temp.matched m ON m.rowid = t.rowid "
+            "WHERE t.field = 'topics' GROUP BY t.value ORDER BY count(*) DESC LIMIT 30"
+        ).fetchall()
+        facets["topics"] = dict(rows)
+        conn.execute("DROP TABLE temp.matched")
+        return facets
+
+    def get(self, doc_id: str) -> Document | None:
+        row = self.db.execute("SELECT data FROM docs WHERE id = ?", (doc_id,)).fetchone()
+        return Document.from_dict(json.loads(row[0])) if row else None
+
+    def get_many(self, ids: list[str]) -> list[Document]:
+        if not ids:
+            return []
+        rows = self.db.execute(f"SELECT id, data FROM docs WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+        found = {i: Document.from_dict(json.loads(d)) for i, d in rows}
+        return [found[i] for i in ids if i in found]
+
+    def ids_by_source_path(self, source_path: str) -> dict[str, str]:
+        return dict(self.db.execute("SELECT id, content_hash FROM docs WHERE source_path = ?", (source_path,)).fetchall())
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM docs").fetchone()[0]
+
+    def health(self) -> dict[str, Any]:
+        try:
+            return {"ok": True, "engine": self.name, "documents": self.count(), "path": str(self.path)}
+        except (sqlite3.Error, EngineUnavailable) as e:
+            return {"ok": False, "engine": self.name, "error": str(e)}

@@ -1,0 +1,79 @@
+"""The JSON API (stable contract, see DESIGN.md) and the health check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from search_api.deps import get_engine, logged_search
+from search_api.engines.base import SearchEngine
+from search_api.service import doc_url
+
+router = APIRouter()
+
+KINDS = ("article", "law", "case", "policy", "news")
+
+
+def filters_from(kind: list[str] | None, law: list[str] | None, region: list[str] | None,
+                 topic: list[str] | None = None) -> dict[str, list[str]]:
+    """Query-string filters → engine filters; unknown kinds are ignored rather than failing."""
+    out: dict[str, list[str]] = {}
+    if kind:
+        out["kind"] = [k for k in kind if k in KINDS] or ["__none__"]
+    if law:
+        out["source_id"] = law
+    if region:
+        out["region"] = region
+    if topic:
+        out["topics"] = topic
+    return out
+
+
+@router.get("/api/search", tags=["search"])
+def api_search(
+    request: Request,
+    q: Annotated[str, Query(description="The question or words, in simplified or traditional Chinese.")] = "",
+    size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
+    page: Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")] = 1,
+    kind: Annotated[list[str] | None, Query(description="Filter: article, law, case, policy, news.")] = None,
+    law: Annotated[list[str] | None, Query(description="Filter: whole-law document id, e.g. labor-contract-law.")] = None,
+    region: Annotated[list[str] | None, Query(description="Filter: region, e.g. 全国, 上海.")] = None,
+    topic: Annotated[list[str] | None, Query(description="Filter: topic id from the project taxonomy.")] = None,
+    facets: Annotated[bool, Query(description="Include facet counts.")] = False,
+) -> dict[str, Any]:
+    """Search articles, laws, cases, policies and news.
+
+    Returns `total` and `hits`; each hit has `id`, `kind`, `title`, `url`, `snippet` (HTML with
+    `<mark>` around matched words, computed on the original text), and for an article
+    `source_title` and `article` (integer); for a guiding case `case_number`. `suggestion`
+    offers a better query when little or nothing was found. An empty query is a 400.
+    """
+    if not q.strip():
+        raise HTTPException(status_code=400, detail="请输入要搜索的问题或关键词（参数 q 不能为空）")
+    response = logged_search(request, q, source="api", filters=filters_from(kind, law, region, topic),
+                             page=page, size=size, facets=facets)
+    return response.as_dict()
+
+
+@router.get("/api/documents/{doc_id}", tags=["documents"])
+def api_document(request: Request, doc_id: str, engine: Annotated[SearchEngine, Depends(get_engine)]) -> dict[str, Any]:
+    """One document with its cleaned `text` and metadata; an article also lists the cases citing it (`cited_by`)."""
+    doc = engine.get(doc_id)
+    if doc is None:
+        raise HTTPException(status_code=404, detail="找不到这个文档")
+    data = doc.as_dict()
+    data.pop("tokens", None)
+    if doc.kind == "article":
+        data["cited_by"] = [{"id": c.id, "title": c.title, "url": doc_url(c.id)}
+                            for c in request.app.state.service.citing_cases(doc.id, size=50)]
+    return data
+
+
+@router.get("/healthz", tags=["health"])
+def healthz(request: Request) -> JSONResponse:
+    """Engine health: 200 when searches can be answered, 503 otherwise."""
+    health = request.app.state.engine.health()
+    return JSONResponse({"status": "ok" if health.get("ok") else "unavailable", "engine": health},
+                        status_code=200 if health.get("ok") else 503)

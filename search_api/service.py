@@ -1,0 +1,191 @@
+"""The search service: analyse a query, ask the engine, shape hits for the API and the site.
+
+Both the JSON API and the HTML pages call ``SearchService.search`` so they always
+agree; the query log is written from here too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.citations import TitleRegistry
+from ingest.lexicon import Lexicon, load_lexicon
+from ingest.model import Document
+from ingest.pipeline import registry_from
+from ingest.tokenise import Tokeniser, get_tokeniser
+from search_api.engines.base import SearchEngine, SearchHit, SearchQuery
+from search_api.highlight import snippet
+from search_api.query import REGION_BOOST, Analysis, analyse, suggest
+from search_api.settings import Settings
+
+KIND_LABELS = {"article": "法条", "law": "法规", "case": "案例", "policy": "政策", "news": "新闻"}
+FEW_RESULTS = 3  # at or below this many results the service also offers a suggestion
+MAX_PAGE_SIZE = 50
+RELATED_CASES = 3
+
+
+def doc_url(doc_id: str) -> str:
+    return f"/doc/{doc_id}"
+
+
+def display_title(doc: Document) -> str:
+    """《劳动合同法》第三十八条 for an article; the title otherwise."""
+    if doc.kind == "article":
+        return f"《{doc.short_title}》{doc.article_label}"
+    return doc.title
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    total: int
+    hits: list[dict[str, Any]]
+    page: int = 1
+    size: int = 10
+    suggestion: str | None = None
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    took_ms: float = 0.0
+    tokens: list[str] = field(default_factory=list)
+    filler_only: bool = False
+    query_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "size": self.size,
+            "took_ms": self.took_ms,
+            "suggestion": self.suggestion,
+            "tokens": self.tokens,
+            "hits": self.hits,
+            "facets": self.facets,
+            **({"query_id": self.query_id} if self.query_id else {}),
+            **({"message": "请描述具体问题，例如“公司拖欠工资怎么办”"} if self.filler_only else {}),
+        }
+
+
+class SearchService:
+    def __init__(self, settings: Settings, engine: SearchEngine, lexicon: Lexicon | None = None,
+                 tokeniser: Tokeniser | None = None):
+        self.settings = settings
+        self.engine = engine
+        self.lexicon = lexicon or load_lexicon(settings.lexicon_dir)
+        self.tok = tokeniser or get_tokeniser(settings.lexicon_dir)
+        self._registry: TitleRegistry | None = None
+        self._lock = threading.Lock()
+
+    # -- titles of the laws in the index, for citations typed into the search box
+    @property
+    def registry(self) -> TitleRegistry:
+        with self._lock:
+            if self._registry is None or not self._registry.by_key:
+                laws = self.engine.search(SearchQuery(terms=[], filters={"kind": ["law", "policy"]}, size=1000)).hits
+                self._registry = registry_from(h.doc for h in laws)
+            return self._registry
+
+    def invalidate(self) -> None:
+        """Forget cached index facts after an ingest or a publish."""
+        with self._lock:
+            self._registry = None
+
+    def analyse(self, q: str) -> Analysis:
+        return analyse(q, self.lexicon, self.tok, self.registry, self.settings.max_query_chars)
+
+    def search(
+        self,
+        q: str,
+        *,
+        filters: dict[str, list[str]] | None = None,
+        page: int = 1,
+        size: int = 10,
+        facets: bool = False,
+        related: bool = True,
+    ) -> SearchResponse:
+        """Run one search. Raises ``EngineError`` subclasses; callers map them (503/400)."""
+        t0 = time.perf_counter()
+        size = max(1, min(int(size), MAX_PAGE_SIZE))
+        page = max(1, int(page))
+        a = self.analyse(q)
+        filters = {k: v for k, v in (filters or {}).items() if v}
+        if not a.terms:
+            return SearchResponse(query=a.raw, total=0, hits=[], page=page, size=size, filler_only=a.filler_only,
+                                  suggestion=suggest(a, self.lexicon, self.tok) if a.raw else None,
+                                  took_ms=round((time.perf_counter() - t0) * 1000, 2))
+        boosts: dict[str, dict[str, float]] = {}
+        if a.region and "region" not in filters:
+            boosts["region"] = {a.region: REGION_BOOST / 0.55}  # lift the local prior above national
+        query = SearchQuery(terms=a.terms, filters=filters, size=size, offset=(page - 1) * size,
+                            facets=facets, boosts=boosts)
+        result = self.engine.search(query)
+        hits = result.hits
+        if a.article_ids and page == 1:
+            hits = self._pin_direct_hits(a.article_ids, hits, filters, size)
+        terms = a.highlight_terms
+        shaped = [self.shape_hit(h, terms) for h in hits]
+        if related:
+            self._attach_related_cases(shaped[:3])
+        suggestion = suggest(a, self.lexicon, self.tok) if result.total <= FEW_RESULTS else None
+        return SearchResponse(
+            query=a.raw,
+            total=result.total,
+            hits=shaped,
+            page=page,
+            size=size,
+            suggestion=suggestion,
+            facets=result.facets,
+            took_ms=round((time.perf_counter() - t0) * 1000, 2),
+            tokens=a.tokens,
+        )
+
+    def _pin_direct_hits(self, ids: list[str], hits: list[SearchHit], filters: dict, size: int) -> list[SearchHit]:
+        """Articles named in the query (劳动合同法第47条) come first, whatever their score."""
+        named = [d for d in self.engine.get_many(ids) if all(str(getattr(d, k, "")) in v for k, v in filters.items()
+                                                             if k in ("kind", "region", "source_id"))]
+        rest = [h for h in hits if h.id not in set(ids)]
+        top = [SearchHit(id=d.id, score=hits[0].score if hits else 1.0, doc=d) for d in named]
+        return (top + rest)[:size]
+
+    def shape_hit(self, hit: SearchHit, terms: list[str]) -> dict[str, Any]:
+        d = hit.doc
+        body = d.sections.get("裁判要点") if d.kind == "case" and d.sections.get("裁判要点") else d.text
+        out: dict[str, Any] = {
+            "id": d.id,
+            "kind": d.kind,
+            "kind_label": KIND_LABELS.get(d.kind, d.kind),
+            "doc_type": d.doc_type,
+            "title": d.title,
+            "display_title": display_title(d),
+            "url": doc_url(d.id),
+            "snippet": snippet(body, terms),
+            "score": hit.score,
+            "region": d.region,
+        }
+        if d.kind in ("article", "law"):
+            out["source_title"] = d.source_title
+            out["short_title"] = d.short_title
+            out["source_id"] = d.source_id
+        if d.kind == "article":
+            out["article"] = d.article
+            out["article_label"] = d.article_label
+            out["chapter_path"] = d.chapter_path
+        if d.kind == "case":
+            out["case_number"] = d.case_number
+            out["cites"] = d.cites
+        return out
+
+    def citing_cases(self, article_id: str, size: int = RELATED_CASES) -> list[Document]:
+        """Cases (published lawyer cases included) that cite an article, best sources first."""
+        res = self.engine.search(SearchQuery(terms=[], filters={"cites": [article_id], "kind": ["case"]}, size=size))
+        return [h.doc for h in res.hits]
+
+    def _attach_related_cases(self, hits: list[dict[str, Any]]) -> None:
+        for h in hits:
+            if h["kind"] == "article":
+                h["related_cases"] = [
+                    {"id": c.id, "title": c.title, "url": doc_url(c.id), "case_number": c.case_number}
+                    for c in self.citing_cases(h["id"])
+                ]

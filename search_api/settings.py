@@ -1,0 +1,62 @@
+"""All settings, read from ``LABOURKB_*`` environment variables. Each one is documented."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LABOURKB_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Directory holding all state (index, app store, query log, spool).")
+    engine: str = Field("sqlite", description="Search engine: `sqlite` (embedded, default) or `elasticsearch`.")
+    corpus_dir: Path = Field(
+        REPO_ROOT.parent / "shared" / "corpus",
+        description="Corpus directory ingested by `make serve` and `labourkb ingest` without paths.",
+    )
+    lexicon_dir: Path = Field(
+        REPO_ROOT / "corpus" / "lexicon",
+        description="Directory of the project's labour-law dictionary, thesaurus and word lists.",
+    )
+    sqlite_path: Path | None = Field(None, description="SQLite index file; default `<data_dir>/index.sqlite3`.")
+    # Elasticsearch
+    es_url: str = Field("http://127.0.0.1:9250", description="Elasticsearch URL (one node or a comma-separated list).")
+    es_api_key: str | None = Field(None, description="Elasticsearch API key (base64 `id:key`), if the cluster needs one.")
+    es_username: str | None = Field(None, description="Elasticsearch basic-auth user name.")
+    es_password: str | None = Field(None, description="Elasticsearch basic-auth password.")
+    es_verify_certs: bool = Field(True, description="Verify the server's TLS certificate.")
+    es_ca_certs: Path | None = Field(None, description="CA bundle for the cluster's TLS certificate.")
+    es_index_prefix: str = Field("labourkb", description="Prefix of index and alias names, so several sites can share a cluster.")
+    es_timeout: float = Field(10.0, description="Seconds before an Elasticsearch request times out.")
+    es_max_retries: int = Field(3, description="Retries (with back-off) of a bulk batch on 429/5xx.")
+    es_bulk_size: int = Field(500, description="Documents per bulk request.")
+    # query log and privacy
+    querylog_enabled: bool = Field(True, description="Log every search (redacted, pseudonymous).")
+    retention_days: int = Field(180, description="Days query-log records are kept before `labourkb purge` removes them.")
+    secret_key: str | None = Field(
+        None, description="Secret for session cookies and visitor-id salts; default: generated once into the data directory."
+    )
+    cookie_secure: bool = Field(True, description="Send session cookies with the Secure flag (turn off only for plain-HTTP development).")
+    # search
+    page_size: int = Field(10, description="Results per page on the site.")
+    max_query_chars: int = Field(200, description="Queries are cut to this many characters before analysis.")
+
+    @property
+    def index_path(self) -> Path:
+        return self.sqlite_path or (self.data_dir / "index.sqlite3")
+
+    @property
+    def store_path(self) -> Path:
+        """The app's own store: accounts, lawyers' cases, query log."""
+        return self.data_dir / "app.sqlite3"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,57 @@
+"""Shared fixtures: real engines on temporary files, the real corpus ingested once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search_api.settings import REPO_ROOT, Settings
+
+SHARED = REPO_ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+SAMPLES = SHARED / "samples"
+LEXICON = REPO_ROOT / "corpus" / "lexicon"
+
+pytest_plugins = ["tests.conftest_es"]
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    return Settings(data_dir=data_dir, corpus_dir=CORPUS, lexicon_dir=LEXICON, cookie_secure=False, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory) -> Path:
+    """The real corpus ingested once into an SQLite index file (copied per test that writes)."""
+    from ingest.pipeline import ingest
+    from search_api.engines.sqlite import SqliteEngine
+
+    path = tmp_path_factory.mktemp("corpus-index") / "index.sqlite3"
+    engine = SqliteEngine(path)
+    report = ingest([CORPUS], engine, lexicon_dir=LEXICON)
+    assert report.documents > 3000 and not report.skipped, report.as_dict()
+    engine.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_settings(tmp_path_factory, corpus_index: Path) -> Settings:
+    """Settings whose index is the shared, read-only corpus index."""
+    data = tmp_path_factory.mktemp("corpus-data")
+    return make_settings(data, sqlite_path=corpus_index)
+
+
+@pytest.fixture(scope="session")
+def corpus_client(corpus_settings: Settings):
+    """A TestClient over the real corpus on the embedded engine (read-only tests)."""
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    with TestClient(create_app(corpus_settings)) as client:
+        yield client

@@ -1,0 +1,264 @@
+"""One contract, two engines: every test here runs on SQLite FTS5 and on a real Elasticsearch."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest
+from search_api.engines.base import SearchQuery, Term
+from search_api.engines.sqlite import SqliteEngine
+from search_api.service import SearchService
+from tests.conftest import CORPUS, LEXICON, make_settings
+
+LAW = """---
+title: "中华人民共和国示范劳动保护法"
+kind: law
+issuer: "示范委员会"
+effective: "2020-01-01"
+---
+
+# 中华人民共和国示范劳动保护法
+
+## 第一章 总则
+
+第一条 为了保护劳动者的合法权益，制定本法。
+
+第二条 用人单位拖欠劳动报酬的，劳动者可以向劳动行政部门投诉。
+
+## 第二章 解除
+
+### 第一节 一般规定
+
+第三条 用人单位违法解除劳动合同的，应当向劳动者支付赔偿金。
+
+第四条 劳动者依照本法第二条规定投诉的，劳动行政部门应当处理。
+"""
+
+LOCAL = """---
+title: "上海市示范工资条例"
+kind: local_regulation
+---
+
+# 上海市示范工资条例
+
+第一条 本市用人单位拖欠劳动报酬的，由区劳动行政部门责令支付。
+"""
+
+CASE = """---
+title: "张某诉某公司拖欠劳动报酬案"
+kind: guiding_case
+case_number: "指导案例901号"
+keywords: ["民事", "劳动报酬"]
+---
+
+# 指导案例901号：张某诉某公司拖欠劳动报酬案
+
+## 关键词
+
+民事　劳动报酬
+
+## 裁判要点
+
+用人单位拖欠劳动报酬，劳动者投诉后仍不支付的，应当支付赔偿金。
+
+## 相关法条
+
+《示范劳动保护法》第二条、第三条
+
+## 基本案情
+
+张某在某公司工作，公司连续三个月不发工资。
+"""
+
+
+def write_corpus(root: Path) -> Path:
+    (root / "laws").mkdir(parents=True)
+    (root / "cases").mkdir()
+    (root / "laws" / "model-law.md").write_text(LAW, encoding="utf-8")
+    (root / "laws" / "sh-wages.md").write_text(LOCAL, encoding="utf-8")
+    (root / "cases" / "case-901.md").write_text(CASE, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        eng = SqliteEngine(tmp_path / "index.sqlite3")
+        yield eng
+        eng.close()
+    else:
+        yield request.getfixturevalue("es_engine")
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def loaded(engine, corpus):
+    report = ingest([corpus], engine, lexicon_dir=LEXICON)
+    assert not report.skipped and not report.failed
+    return engine
+
+
+def service_for(engine, tmp_path) -> SearchService:
+    return SearchService(make_settings(tmp_path / f"data-{uuid.uuid4().hex[:6]}"), engine)
+
+
+def ids(result) -> list[str]:
+    return [h.id for h in result.hits]
+
+
+def test_index_and_search_returns_contract_fields(loaded, tmp_path):
+    r = service_for(loaded, tmp_path).search("老板拖欠工资不发怎么办")
+    assert r.total >= 3
+    top = r.hits[0]
+    for key in ("id", "kind", "title", "url", "snippet"):
+        assert top[key]
+    articles = [h for h in r.hits if h["kind"] == "article"]
+    assert articles and all(isinstance(h["article"], int) and h["source_title"] for h in articles)
+    case = next(h for h in r.hits if h["kind"] == "case")
+    assert case["case_number"] == 901
+
+
+def test_article_before_whole_law_and_national_before_local(loaded, tmp_path):
+    order = [h["id"] for h in service_for(loaded, tmp_path).search("拖欠劳动报酬 投诉", related=False).hits]
+    assert order.index("model-law.2") < order.index("model-law")
+    assert order.index("model-law.2") < order.index("sh-wages.1")
+
+
+def test_region_in_query_lifts_local_regulation(loaded, tmp_path):
+    order = [h["id"] for h in service_for(loaded, tmp_path).search("上海 拖欠劳动报酬", related=False).hits]
+    assert order[0] == "sh-wages.1"
+
+
+def test_filters_kind_source_region(loaded):
+    terms = [Term("劳动报酬")]
+    assert set(ids(loaded.search(SearchQuery(terms=terms, filters={"kind": ["case"]})))) == {"case-901"}
+    by_law = loaded.search(SearchQuery(terms=terms, filters={"source_id": ["model-law"], "kind": ["article"]}))
+    assert ids(by_law) == ["model-law.2"]
+    assert ids(loaded.search(SearchQuery(terms=terms, filters={"region": ["上海"]}))) == ["sh-wages.1"] or \
+        set(ids(loaded.search(SearchQuery(terms=terms, filters={"region": ["上海"]})))) == {"sh-wages", "sh-wages.1"}
+
+
+def test_browse_by_filter_without_terms(loaded):
+    r = loaded.search(SearchQuery(terms=[], filters={"source_id": ["model-law"], "kind": ["article"]}, size=10))
+    assert r.total == 4
+    assert sorted(h.doc.article for h in r.hits) == [1, 2, 3, 4]
+
+
+def test_citations_link_case_and_article(loaded, tmp_path):
+    case = loaded.get("case-901")
+    assert case.cites == ["model-law.2", "model-law.3"]
+    art4 = loaded.get("model-law.4")
+    assert art4.cites == ["model-law.2"]  # 本法第二条
+    citing = service_for(loaded, tmp_path).citing_cases("model-law.3")
+    assert [c.id for c in citing] == ["case-901"]
+
+
+def test_highlights_are_on_original_text(loaded, tmp_path):
+    r = service_for(loaded, tmp_path).search("拖欠勞動報酬")  # typed in traditional characters
+    hit = next(h for h in r.hits if h["id"] == "model-law.2")
+    assert "<mark>拖欠</mark>" in hit["snippet"] or "<mark>拖欠劳动报酬</mark>" in hit["snippet"]
+    plain = re.sub(r"</?mark>", "", hit["snippet"]).strip("…")
+    assert plain in loaded.get("model-law.2").text  # the original text, not the space-joined tokens
+
+
+def test_pagination_is_disjoint_and_stable(loaded):
+    terms = [Term("劳动者"), Term("用人单位"), Term("劳动")]
+    first = loaded.search(SearchQuery(terms=terms, size=2, offset=0))
+    second = loaded.search(SearchQuery(terms=terms, size=2, offset=2))
+    assert first.total == second.total >= 4
+    assert not set(ids(first)) & set(ids(second))
+    everything = loaded.search(SearchQuery(terms=terms, size=10))
+    assert ids(everything)[:4] == ids(first) + ids(second)
+
+
+def test_reingest_is_idempotent(loaded, corpus):
+    before = loaded.count()
+    report = ingest([corpus], loaded, lexicon_dir=LEXICON)
+    assert report.unchanged_files == 3 and report.documents == 0
+    report = ingest([corpus], loaded, lexicon_dir=LEXICON, force=True)
+    loaded.refresh()
+    assert loaded.count() == before
+    assert report.documents == before
+
+
+def test_changed_file_replaces_its_documents(loaded, corpus):
+    before = loaded.count()
+    law = corpus / "laws" / "model-law.md"
+    law.write_text(LAW.replace("\n第四条 劳动者依照本法第二条规定投诉的，劳动行政部门应当处理。\n", "\n"), encoding="utf-8")
+    report = ingest([corpus], loaded, lexicon_dir=LEXICON)
+    loaded.refresh()
+    assert report.deleted == 1
+    assert loaded.get("model-law.4") is None
+    assert loaded.count() == before - 1
+
+
+def test_delete(loaded):
+    assert loaded.delete(["case-901", "no-such-id"]) == 1
+    loaded.refresh()
+    assert loaded.get("case-901") is None
+    assert "case-901" not in ids(loaded.search(SearchQuery(terms=[Term("劳动报酬")])))
+
+
+@pytest.mark.parametrize(
+    "q",
+    ['AND OR NOT', '"unbalanced', "* : ( ) NEAR(a b)", "title:工资", '{"query": {"match_all": {}}}',
+     "\x00\x01控制字符\x7f", "工资" * 5000, "a" * 10000, "\\", "^2 ~ -",],
+)
+def test_hostile_queries_are_answered(loaded, tmp_path, q):
+    r = service_for(loaded, tmp_path).search(q)
+    assert r.total >= 0
+
+
+def test_health(loaded):
+    h = loaded.health()
+    assert h["ok"] is True and h["engine"] == loaded.name
+
+
+# --- the relevance-pinned questions, on the real corpus -------------------------------------
+
+PINNED = [
+    ("老板拖欠工资三个月不发怎么办", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38"}),
+    ("被炒鱿鱼了有没有赔偿", {"labor-contract-law.87", "labor-contract-law.46", "labor-contract-law.47", "labor-contract-law.48"}),
+    ("上班路上出车祸算工商吗", {"work-injury-insurance-regulations.14"}),
+    ("公司拖欠薪資怎麼辦", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38"}),
+    ("试用期最长多久", {"labor-contract-law.19"}),
+    ("不签劳动合同双倍工资", {"labor-contract-law.82"}),
+    ("劳动仲裁时效多长时间", {"labor-dispute-mediation-arbitration-law.27"}),
+    ("怀孕了公司能辞退我吗", {"labor-contract-law.42", "female-employees-special-labor-protection-provisions.5"}),
+    ("年假有几天", {"paid-annual-leave-regulations.3"}),
+    ("经济补偿怎么计算", {"labor-contract-law.47"}),
+    ("加班费怎么算", {"labor-law.44"}),
+    ("末位淘汰可以解除劳动合同吗", {"guiding-case-018-zhongxing-hangzhou-v-wang-peng-labor-contract", "labor-contract-law.40"}),
+]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "elasticsearch"])
+def corpus_service(request, tmp_path_factory):
+    data = tmp_path_factory.mktemp("pinned")
+    if request.param == "sqlite":
+        engine = SqliteEngine(data / "index.sqlite3")
+    else:
+        from search_api.engines.elasticsearch import ElasticsearchEngine
+        from tests.conftest_es import es_settings
+
+        engine = ElasticsearchEngine(es_settings(request.getfixturevalue("es_url")))
+    report = ingest([CORPUS], engine, lexicon_dir=LEXICON)
+    assert not report.failed
+    yield SearchService(make_settings(data), engine)
+    if request.param == "elasticsearch":
+        engine.drop_indices()
+    engine.close()
+
+
+@pytest.mark.parametrize("q,answers", PINNED, ids=[q for q, _ in PINNED])
+def test_pinned_question_answered_in_top_3(corpus_service, q, answers):
+    top3 = [h["id"] for h in corpus_service.search(q, size=3, related=False).hits]
+    assert answers & set(top3), f"{q}: top 3 were {top3}"
