@@ -108,9 +108,13 @@ class Document:
     tokens: dict[str, str] = field(default_factory=dict)  # field → space-joined tokens
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A shallow dict of the fields (lists and dicts are shared, not copied)."""
+        return {f.name: getattr(self, f.name) for f in _DOC_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Document":
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_DOC_FIELDS = dataclasses.fields(Document)

@@ -78,16 +78,22 @@ def registry_from(docs: Iterable[Document], registry: TitleRegistry | None = Non
 
 def token_fields(doc: Document, tok: Tokeniser) -> dict[str, str]:
     """The three indexed token fields. The same function serves every engine."""
+    body = doc.text
     if doc.kind == "article":
-        title = f"{doc.article_label} 第{doc.article}条"
+        title = doc.article_label
         keywords = " ".join([doc.short_title, *doc.chapter_path])
+    elif doc.kind == "law" and doc.source_id == doc.id:
+        # The articles carry the text; the whole law is found by its title and headings.
+        title = doc.title
+        keywords = doc.short_title
+        body = "\n".join(ln for ln in doc.text.splitlines()[:40] if not ln.startswith("第"))
     else:
         title = doc.title
         keywords = " ".join([*doc.keywords, doc.sections.get("裁判要点", ""), doc.short_title])
     return {
         "title": " ".join(tok.tokenise(title)),
         "keywords": " ".join(tok.tokenise(keywords)),
-        "body": " ".join(tok.tokenise(doc.text)),
+        "body": " ".join(tok.tokenise(body)),
     }
 
 
@@ -146,6 +152,29 @@ def load_documents(paths: Iterable[Path], report: IngestReport) -> Iterator[tupl
                     report.skipped.append((raw.path, f"cannot segment: {e}"))
                     continue
             yield raw, docs
+
+
+def prepare_corpus(
+    paths: Iterable[Path],
+    lexicon_dir: Path | None = None,
+    extra: Iterable[Document] = (),
+) -> tuple[list[Document], IngestReport]:
+    """Every document of ``paths`` plus ``extra`` (e.g. published lawyers' cases), linked and
+    tokenised, without touching an engine: the input of an atomic ``engine.rebuild``."""
+    report = IngestReport()
+    start = time.perf_counter()
+    tok = get_tokeniser(lexicon_dir)
+    topics_for = _topic_function(lexicon_dir)
+    docs = [d for _, ds in load_documents(paths, report) for d in ds] + list(extra)
+    registry = registry_from(docs)
+    known = {d.id for d in docs if d.kind == "article"} or None
+    with _Timer(report, "cite+tokenise"):
+        for d in docs:
+            prepare_document(d, tok, registry, known, topics_for)
+            report.by_kind[d.kind] += 1
+    report.documents = len(docs)
+    report.seconds = time.perf_counter() - start
+    return docs, report
 
 
 def ingest(

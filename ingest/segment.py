@@ -32,9 +32,11 @@ PRIORS = {
     "administrative_regulation": 0.95,
     "departmental_rule": 0.85,
     "local_regulation": 0.55,
-    "guiding_case": 0.9,
-    "typical_case": 0.85,
-    "lawyer_case": 0.85,
+    # Cases come after the article that answers a question (they are shown with it),
+    # unless the question is about a case's own situation.
+    "guiding_case": 0.7,
+    "typical_case": 0.66,
+    "lawyer_case": 0.66,
     "policy": 0.6,
     "news": 0.4,
 }

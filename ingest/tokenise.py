@@ -20,8 +20,8 @@ import rjieba
 
 from ingest.normalise import normalise
 
-# A token is kept when it has at least one letter, digit or CJK character.
-_WORDLIKE = re.compile(r"[0-9a-z\u3400-\u9fff]")
+# Everything that is not a letter, digit or CJK character separates tokens.
+_NON_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff\uf900-\ufaff]+")
 
 _lock = threading.Lock()
 _cache: dict[str, "Tokeniser"] = {}
@@ -40,26 +40,22 @@ class Tokeniser:
         return bool(self._jieba.has_word(word))
 
     def cut(self, normalised: str) -> list[str]:
-        """Search-mode tokens of already-normalised text, punctuation dropped.
-
-        Each dictionary sub-word comes before the word that contains it.
-        """
-        out: list[str] = []
-        for word in self._jieba.cut(normalised):
-            if not _WORDLIKE.search(word):
-                continue
-            if len(word) > 2:
-                out.extend(self._subwords(word))
-            out.append(word)
+        """Search-mode tokens of already-normalised text, punctuation and spaces dropped."""
+        text = _NON_WORD.sub(" ", normalised)
+        out = [t for t in self._jieba.cut_for_search(text) if not t.isspace()]
+        # jieba adds 2- and 3-character sub-words itself; add the longer ones it skips.
+        long_words = [t for t in out if len(t) > 4]
+        for word in long_words:
+            out.extend(self._long_subwords(word))
         return out
 
-    def _subwords(self, word: str) -> list[str]:
+    def _long_subwords(self, word: str) -> list[str]:
         subs = self._subword_cache.get(word)
         if subs is None:
             has = self._jieba.has_word
             subs = [
                 word[i : i + n]
-                for n in range(2, len(word))
+                for n in range(4, len(word))
                 for i in range(len(word) - n + 1)
                 if has(word[i : i + n])
             ]
@@ -69,7 +65,7 @@ class Tokeniser:
 
     def cut_precise(self, normalised: str) -> list[str]:
         """Precise-mode tokens (no overlapping sub-words), punctuation dropped."""
-        return [t for t in self._jieba.cut(normalised) if _WORDLIKE.search(t)]
+        return [t for t in self._jieba.cut(_NON_WORD.sub(" ", normalised)) if not t.isspace()]
 
     def tokenise(self, text: str) -> list[str]:
         """Normalise then tokenise: the one path for both index and query text."""

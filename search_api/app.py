@@ -10,9 +10,11 @@ from fastapi.templating import Jinja2Templates
 
 from search_api import errors
 from search_api.engines import get_engine
-from search_api.routes import api, pages
+from search_api.routes import api, lawyers, pages
+from search_api.routes import auth as auth_routes
 from search_api.service import SearchService
 from search_api.settings import REPO_ROOT, Settings, get_settings
+from search_api.store import Store
 from search_api.templating import configure
 
 SITE_DIR = REPO_ROOT / "site"
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.service = SearchService(settings, engine)
+    app.state.store = Store(settings.store_path)
     app.state.querylog = None
     if settings.querylog_enabled:
         from search_api.querylog import QueryLog
@@ -48,5 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(SITE_DIR / "static")), name="static")
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(lawyers.api_router)
+    app.include_router(auth_routes.router)
+    app.include_router(lawyers.router)
     app.include_router(pages.router)
     return app

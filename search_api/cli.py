@@ -157,6 +157,43 @@ def serve(host: str, port: int) -> None:
 
 
 @cli.group()
+def user() -> None:
+    """Accounts for lawyers, reviewers and admins."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["lawyer", "reviewer", "admin"]), required=True)
+@click.password_option(help="Prompted for when not given (LABOURKB_NEW_PASSWORD also works).",
+                       envvar="LABOURKB_NEW_PASSWORD")
+def user_create(username: str, role: str, password: str) -> None:
+    """Create an account.
+
+    Example: labourkb user create wang --role lawyer
+    """
+    from search_api.store import Store, StoreError
+
+    try:
+        Store(_settings().store_path).create_user(username, password, role)
+    except StoreError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"created {role} {username}")
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(path_type=Path))
+def backup(dest: Path) -> None:
+    """Write a consistent copy of the app store (accounts, cases, versions) while the site runs.
+
+    Example: labourkb backup /backups/labourkb-2026-11-22.sqlite3
+    """
+    from search_api.store import backup as backup_store
+
+    backup_store(_settings().store_path, dest)
+    click.echo(f"backup written to {dest}")
+
+
+@cli.group()
 def es() -> None:
     """Run a local Elasticsearch for development (scripts/elasticsearch.sh)."""
 

@@ -22,6 +22,8 @@ from search_api.engines.base import Term
 SUBWORD_WEIGHT = 0.6
 # A thesaurus expansion never outweighs the words typed; its own sub-words weigh less again.
 MAX_EXPANSIONS_PER_TOKEN = 6
+SINGLE_CHAR_WEIGHT = 0.3
+NO_GROUP = -1
 REGION_BOOST = 2.2
 
 
@@ -66,24 +68,31 @@ def analyse(
     raw = clean_query(q, max_chars)
     normalised = normalise(raw)
     corrected = lexicon.fix_typos(normalised)
-    search_tokens, subwords = _subword_tokens(tok, corrected)
-    tokens = [t for t in search_tokens if not lexicon.is_filler(t)]
-    weights: dict[str, float] = {}
+    precise = [t for t in tok.cut_precise(corrected) if not lexicon.is_filler(t)]
+    tokens: list[str] = []
+    terms: dict[str, Term] = {}
 
-    def add(term: str, w: float) -> None:
-        if term and not lexicon.is_filler(term) and w > weights.get(term, 0.0):
-            weights[term] = w
+    def add(term: str, w: float, group: int) -> None:
+        if not term or lexicon.is_filler(term):
+            return
+        old = terms.get(term)
+        if old is None or w > old.weight:
+            terms[term] = Term(term, round(w, 3), old.group if old and old.weight >= w else group)
 
-    for t in tokens:
-        add(t, SUBWORD_WEIGHT if t in subwords else 1.0)
-    for t in tokens:
-        if t in subwords:
-            continue
-        for term, w in lexicon.expand(t)[:MAX_EXPANSIONS_PER_TOKEN]:
-            parts, parts_sub = _subword_tokens(tok, term)
-            for p in parts:
-                add(p, w * (SUBWORD_WEIGHT if p in parts_sub else 1.0))
-    terms = [Term(t, round(w, 3)) for t, w in weights.items()]
+    for g, word in enumerate(dict.fromkeys(precise)):
+        # A lone character carries little meaning on its own (月, 交, 能): it still
+        # scores, lightly, but doesn't count as a concept the answer must cover.
+        group = g if len(word) > 1 else NO_GROUP
+        tokens.append(word)
+        add(word, 1.0 if len(word) > 1 else SINGLE_CHAR_WEIGHT, group)
+        subs = [t for t in tok.cut(word) if t != word]
+        for sub in subs:
+            add(sub, SUBWORD_WEIGHT, group)
+        for source, factor in ((word, 1.0), *((sub, SUBWORD_WEIGHT) for sub in subs if len(sub) > 1)):
+            for term, w in lexicon.expand(source)[:MAX_EXPANSIONS_PER_TOKEN]:
+                for part in tok.cut(term):
+                    add(part, w * factor * (1.0 if part == term else SUBWORD_WEIGHT), group)
+    terms = list(terms.values())  # type: ignore[assignment]
     article_ids: list[str] = []
     if registry is not None:
         article_ids = [c.target for c in find_citations(corrected, registry) if c.target]

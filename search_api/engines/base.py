@@ -47,10 +47,15 @@ class QueryError(EngineError):
 
 @dataclass
 class Term:
-    """One query token with its weight (typed words 1.0, thesaurus expansions less)."""
+    """One query token with its weight (typed words 1.0, thesaurus expansions less).
+
+    ``group`` numbers the typed concept the term comes from: a word, its sub-words
+    and its expansions share a group (see ``engines.ranking``).
+    """
 
     text: str
     weight: float = 1.0
+    group: int = 0
 
 
 @dataclass
@@ -123,7 +128,7 @@ class SearchEngine(ABC):
 
     @abstractmethod
     def search(self, query: SearchQuery) -> SearchResult:
-        """Rank documents by weighted BM25 over ``FIELD_WEIGHTS`` times ``Document.prior``.
+        """Rank documents with ``engines.ranking.final_score`` over per-term BM25 scores.
 
         A document matches when any term matches; ``filters`` restrict by
         keyword fields (values OR-ed within a field, fields AND-ed).

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ingest.model import Document
+from search_api.engines.ranking import BOOST_FIELDS, final_score
 from search_api.engines.base import (
     FIELD_WEIGHTS,
     EngineUnavailable,
@@ -37,6 +38,7 @@ PER_TERM_CANDIDATES = 300
 
 _SCHEMA = f"""
 PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
 CREATE TABLE IF NOT EXISTS docs (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -225,15 +227,15 @@ class SqliteEngine(SearchEngine):
         if not terms:
             return self._browse(conn, query, where, params)
         weights = ", ".join(str(self.weights[f]) for f in FIELD_WEIGHTS)
-        scores: dict[int, float] = defaultdict(float)
-        for term in terms:
+        scores: dict[int, dict[str, float]] = defaultdict(dict)
+        for text in dict.fromkeys(t.text for t in terms):
             rows = conn.execute(
                 f"SELECT f.rowid, bm25(fts, {weights}) AS s FROM fts f JOIN docs d ON d.rowid = f.rowid "
                 f"WHERE fts MATCH ?{where} ORDER BY s LIMIT {PER_TERM_CANDIDATES}",
-                (fts_quote(term.text), *params),
+                (fts_quote(text), *params),
             ).fetchall()
             for rowid, s in rows:
-                scores[rowid] += -s * term.weight
+                scores[rowid][text] = -s  # FTS5's bm25() is negative: lower is better
         if not scores:
             return SearchResult(total=0, hits=[])
         match = " OR ".join(fts_quote(t.text) for t in terms)
@@ -246,20 +248,18 @@ class SqliteEngine(SearchEngine):
         facets = self._facets(conn, match, where, params) if query.facets else {}
         return SearchResult(total=max(total, len(scores)), hits=hits, facets=facets)
 
-    def _apply_priors(self, conn: sqlite3.Connection, scores: dict[int, float], query: SearchQuery) -> list[tuple[int, float]]:
+    def _apply_priors(self, conn: sqlite3.Connection, scores: dict[int, dict[str, float]],
+                      query: SearchQuery) -> list[tuple[int, float]]:
         ids = list(scores)
         out: list[tuple[int, float]] = []
         for i in range(0, len(ids), 900):
             chunk = ids[i : i + 900]
             rows = conn.execute(
-                f"SELECT rowid, prior, kind, doc_type, source_id, region, level FROM docs WHERE rowid IN ({', '.join('?' * len(chunk))})",
+                f"SELECT rowid, prior, {', '.join(BOOST_FIELDS)} FROM docs WHERE rowid IN ({', '.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
             for rowid, prior, *vals in rows:
-                factor = prior
-                for field, value in zip(("kind", "doc_type", "source_id", "region", "level"), vals):
-                    factor *= query.boosts.get(field, {}).get(value, 1.0)
-                out.append((rowid, scores[rowid] * factor))
+                out.append((rowid, final_score(scores[rowid], query, prior, dict(zip(BOOST_FIELDS, vals)))))
         out.sort(key=lambda rs: (-rs[1], rs[0]))
         return out
 

@@ -1,44 +1,273 @@
-"""Server-rendered pages for workers (work without JavaScript)."""
+"""Server-rendered pages for workers: home, results, article, law and case pages.
+
+Everything works without JavaScript: filters, pagination and the 繁/简 switch are plain
+links whose state lives in the URL (the script choice is also remembered in a cookie so
+that plain links keep it).
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from ingest.citations import title_key
+from ingest.model import Document
+from ingest.normalise import to_traditional
 from search_api.deps import logged_search
+from search_api.engines.base import SearchQuery
+from search_api.nextsteps import is_dispute_question, next_steps
 from search_api.routes.api import filters_from
+from search_api.service import KIND_LABELS, display_title
 
 router = APIRouter(include_in_schema=False)
 
+SCRIPT_COOKIE = "script"
+MAX_PAGE = 1000
+FACET_PARAMS = (("kind", "类型"), ("law", "法律法规"), ("topic", "主题"), ("region", "地区"))
+FACETS_SHOWN = 6  # per group; the rest sit in a <details> so the phone's first screen stays short
+LAW_BROWSE_CHUNK = 200
+# Case sections in reading order; any others follow in the document's own order.
+CASE_SECTIONS = ("关键词", "裁判要点", "相关法条", "基本案情", "裁判结果", "裁判理由")
 
-def _int(value: str | None, default: int = 1) -> int:
+
+# -- rendering ------------------------------------------------------------------
+def script_of(request: Request) -> str:
+    """'trad' or 'simp': the ?script= parameter wins over the remembered cookie."""
+    choice = request.query_params.get("script") or request.cookies.get(SCRIPT_COOKIE)
+    return "trad" if choice == "trad" else "simp"
+
+
+def _switch_url(request: Request, script: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "script"]
+    params.append(("script", "simp" if script == "trad" else "trad"))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """Render a page; in traditional mode the whole page is converted after rendering."""
+    script = script_of(request)
+    ctx = {"request": request, "q": "", "script": script, "switch_url": _switch_url(request, script), **context}
+    html = request.app.state.templates.get_template(template).render(ctx)
+    if script == "trad":
+        html = to_traditional(html)
+    response = HTMLResponse(html, status_code=status_code)
+    wanted = request.query_params.get("script")
+    if wanted in ("trad", "simp") and request.cookies.get(SCRIPT_COOKIE) != wanted:
+        response.set_cookie(SCRIPT_COOKIE, wanted, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+def parse_page(value: str | None) -> int:
+    """Any page parameter → a page number in 1..MAX_PAGE (garbage and negatives → 1)."""
     try:
-        return max(1, min(int(value or default), 1000))
-    except ValueError:
-        return default
+        return max(1, min(int(str(value).strip()), MAX_PAGE))
+    except (TypeError, ValueError):
+        return 1
+
+
+# -- search results ---------------------------------------------------------------
+def search_url(params: list[tuple[str, str]], **changes: Any) -> str:
+    """/search with ``params`` changed: a value of None removes the key; a list sets several values."""
+    out = [(k, v) for k, v in params if k not in changes]
+    for key, value in changes.items():
+        if value is None:
+            continue
+        out.extend((key, str(v)) for v in (value if isinstance(value, list) else [value]))
+    return "/search?" + urlencode(out)
+
+
+def _toggle(params: list[tuple[str, str]], key: str, value: str) -> str:
+    current = [v for k, v in params if k == key]
+    new = [v for v in current if v != value] if value in current else [*current, value]
+    return search_url(params, **{key: new or None, "page": None})
+
+
+def facet_groups(request: Request, facets: dict[str, dict[str, int]], params: list[tuple[str, str]]) -> list[dict]:
+    """Facet counts → groups of plain links that add or remove one filter."""
+    service = request.app.state.service
+    topic_names = {t.id: t.name for t in service.lexicon.topics}
+    laws: dict[str, tuple[str, str]] = {}  # law id → (label, facet key)
+    for title in facets.get("source_title", {}):
+        resolved = service.registry.resolve(title)
+        if resolved:
+            laws[resolved[1]] = (title_key(title), title)
+    values = {
+        "kind": [(k, KIND_LABELS.get(k, k), n) for k, n in facets.get("kind", {}).items()],
+        "law": [(lid, label, facets["source_title"][key]) for lid, (label, key) in laws.items()],
+        "topic": [(t, topic_names.get(t, t), n) for t, n in facets.get("topics", {}).items()],
+        "region": [(r, r, n) for r, n in facets.get("region", {}).items()],
+    }
+    groups = []
+    for key, name in FACET_PARAMS:
+        active = {v for k, v in params if k == key}
+        items = [
+            {"label": label, "count": count, "href": _toggle(params, key, value), "active": value in active}
+            for value, label, count in values[key]
+        ]
+        if len(items) > 1 or active:
+            items.sort(key=lambda i: not i["active"])  # chosen filters first, each a remove link
+            groups.append({"key": key, "name": name, "items": items[:FACETS_SHOWN], "more": items[FACETS_SHOWN:]})
+    return groups
+
+
+def pagination(params: list[tuple[str, str]], page: int, last: int) -> dict | None:
+    if last <= 1:
+        return None
+    window = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
+    links, prev = [], 0
+    for n in window:
+        if n - prev > 1:
+            links.append({"gap": True})
+        links.append({"n": n, "href": search_url(params, page=n if n > 1 else None), "current": n == page})
+        prev = n
+    return {
+        "links": links,
+        "prev": search_url(params, page=page - 1 if page > 2 else None) if page > 1 else None,
+        "next": search_url(params, page=page + 1) if page < last else None,
+        "page": page,
+        "last": last,
+    }
+
+
+def last_page_with_hits(service, q: str, filters: dict, size: int, upper: int):
+    """The highest page up to ``upper`` that has hits.
+
+    ``total`` counts every match, but an engine may rank only its best candidates, so
+    the pages near the computed last one can be empty: bisect for the real end.
+    """
+    r = service.search(q, filters=filters, page=upper, size=size)
+    if r.hits:
+        return r
+    lo, hi, best = 1, upper, None  # page lo has hits (or is page 1), page hi has none
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        probe = service.search(q, filters=filters, page=mid, size=size)
+        if probe.hits:
+            lo, best = mid, probe
+        else:
+            hi = mid
+    return best or service.search(q, filters=filters, page=1, size=size)
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request):
-    return request.app.state.templates.TemplateResponse(request, "index.html", {"q": ""})
+    """Home: the search box, the common troubles, and what to do in a dispute."""
+    return render(request, "index.html", {"steps": next_steps(request.app.state.engine)})
 
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, q: str = "", page: str | None = None):
-    params = request.query_params
+    """Results for a question, with facets, pagination and, for disputes, the next steps."""
     if not q.strip():
-        return request.app.state.templates.TemplateResponse(request, "index.html", {"q": ""})
-    filters = filters_from(params.getlist("kind"), params.getlist("law"), params.getlist("region"), params.getlist("topic"))
-    result = logged_search(request, q, source="site", filters=filters, page=_int(page),
-                           size=request.app.state.settings.page_size, facets=True)
-    return request.app.state.templates.TemplateResponse(request, "search.html", {"q": q, "r": result})
+        return render(request, "index.html", {"steps": next_steps(request.app.state.engine), "empty_query": True})
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("script",)]
+    qp = request.query_params
+    filters = filters_from(qp.getlist("kind"), qp.getlist("law"), qp.getlist("region"), qp.getlist("topic"))
+    size = request.app.state.settings.page_size
+    page_no = parse_page(page)
+    r = logged_search(request, q, source="site", filters=filters, page=page_no, size=size, facets=True)
+    last = max(1, math.ceil(min(r.total, MAX_PAGE * size) / size))
+    service = request.app.state.service
+    if r.total and not r.hits and page_no > 1:
+        # Past the end (an old link, a typed number): show the last page rather than nothing.
+        found = last_page_with_hits(service, q, filters, size, min(page_no, last))
+        found.facets, found.query_id = r.facets, r.query_id
+        r, last = found, found.page if found.page < last else last
+    topics = service.lexicon.topics_for(r.tokens)
+    dispute = r.total == 0 or is_dispute_question(q + " " + " ".join(r.tokens), topics)
+    context = {
+        "q": q,
+        "r": r,
+        "facets": facet_groups(request, r.facets, params) if r.total else [],
+        "pages": pagination(params, r.page, last),
+        "first": (r.page - 1) * size + 1,
+        "filtered": bool(filters),
+        "unfiltered_url": search_url([("q", q)]),
+        "steps": next_steps(request.app.state.engine) if dispute else None,
+    }
+    return render(request, "search.html", context)
+
+
+# -- documents ------------------------------------------------------------------------
+def law_articles(engine, law_id: str) -> list[Document]:
+    """All articles of a law, in article order (browse the engine in chunks)."""
+    out: list[Document] = []
+    while True:
+        res = engine.search(SearchQuery(terms=[], filters={"source_id": [law_id], "kind": ["article"]},
+                                        size=LAW_BROWSE_CHUNK, offset=len(out)))
+        out.extend(h.doc for h in res.hits)
+        if not res.hits or len(out) >= res.total:
+            break
+    out.sort(key=lambda d: d.article or 0)
+    return out
+
+
+def outline(articles: list[Document]) -> list[dict]:
+    """Articles interleaved with chapter/section headings where the chapter path changes."""
+    items: list[dict] = []
+    prev: list[str] = []
+    for a in articles:
+        path = list(a.chapter_path)
+        common = 0
+        while common < min(len(path), len(prev)) and path[common] == prev[common]:
+            common += 1
+        for level in range(common, len(path)):
+            items.append({"heading": path[level], "level": level, "anchor": f"c{len(items)}"})
+        items.append({"article": a})
+        prev = path
+    return items
+
+
+def _neighbours(engine, doc: Document) -> tuple[Document | None, Document | None]:
+    if doc.article is None or not doc.source_id:
+        return None, None
+    ids = [f"{doc.source_id}.{doc.article - 1}", f"{doc.source_id}.{doc.article + 1}"]
+    found = {d.id: d for d in engine.get_many(ids)}
+    if len(found) < 2 and doc.article > 1:
+        # Ids are <law>.<n>; a gap in numbering (rare) needs the ordered list.
+        arts = law_articles(engine, doc.source_id)
+        nums = [a.article for a in arts]
+        i = nums.index(doc.article) if doc.article in nums else -1
+        if i >= 0:
+            return (arts[i - 1] if i > 0 else None), (arts[i + 1] if i + 1 < len(arts) else None)
+    return found.get(ids[0]), found.get(ids[1])
+
+
+def _annotation(source: str):
+    try:
+        from search_api.markdown import render_markdown
+    except ImportError:  # the renderer ships with the lawyers' workflow
+        return None
+    return render_markdown(source)
 
 
 @router.get("/doc/{doc_id}", response_class=HTMLResponse)
 def document_page(request: Request, doc_id: str):
+    """One document: an article in its law's context, a whole law with its contents, a case."""
     engine = request.app.state.engine
     doc = engine.get(doc_id)
     if doc is None:
         raise HTTPException(status_code=404)
-    cited_by = request.app.state.service.citing_cases(doc.id, size=50) if doc.kind == "article" else []
-    return request.app.state.templates.TemplateResponse(request, "doc.html", {"doc": doc, "cited_by": cited_by, "q": ""})
+    ctx: dict[str, Any] = {"doc": doc, "display_title": display_title(doc)}
+    if doc.kind == "article":
+        ctx["law"] = engine.get(doc.source_id) if doc.source_id else None
+        ctx["prev"], ctx["next"] = _neighbours(engine, doc)
+        ctx["cited_by"] = request.app.state.service.citing_cases(doc.id, size=50)
+        return render(request, "article.html", ctx)
+    if doc.kind == "law":
+        arts = law_articles(engine, doc.id)
+        ctx["outline"] = outline(arts)
+        ctx["count"] = len(arts)
+        return render(request, "law.html", ctx)
+    if doc.kind == "case":
+        order = [s for s in CASE_SECTIONS if s in doc.sections] + [s for s in doc.sections if s not in CASE_SECTIONS]
+        ctx["sections"] = [(name, doc.sections[name]) for name in order]
+        found = {d.id: d for d in engine.get_many(doc.cites)}
+        ctx["cited"] = [found[i] for i in doc.cites if i in found]
+        ctx["annotation"] = _annotation(doc.annotation) if doc.annotation else None
+        return render(request, "case.html", ctx)
+    return render(request, "doc.html", ctx)

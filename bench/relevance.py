@@ -1,0 +1,178 @@
+"""Relevance on the project's evaluation set: nDCG@10, Recall@10 (answering documents) and MRR@10
+for each engine and for two baselines, in one run, with per-slice numbers and the worst questions.
+
+Baselines (same corpus, all documents, no thesaurus, no filler removal, no priors):
+  plain-bm25-unigram  one token per Chinese character (what Elasticsearch's `standard` analyzer does)
+  plain-bm25-jieba    jieba search-mode tokens of the raw question
+
+Usage: .venv/bin/python bench/relevance.py [--engine sqlite|elasticsearch|both] [--worst 10] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sqlite3
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import CORPUS, LEXICON, load_questions  # noqa: E402
+from ingest.normalise import normalise  # noqa: E402
+from ingest.pipeline import ingest  # noqa: E402
+from ingest.tokenise import get_tokeniser  # noqa: E402
+
+K = 10
+Ranker = Callable[[str], list[str]]
+
+
+def ndcg(ranked: list[str], grades: dict[str, int], k: int = K) -> float:
+    dcg = sum((2 ** grades.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(grades.values(), reverse=True)[:k]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall(ranked: list[str], grades: dict[str, int], k: int = K) -> float:
+    answers = {d for d, g in grades.items() if g >= 2}
+    return len(answers & set(ranked[:k])) / len(answers) if answers else 0.0
+
+
+def reciprocal_rank(ranked: list[str], grades: dict[str, int], k: int = K) -> float:
+    for i, d in enumerate(ranked[:k]):
+        if grades.get(d, 0) >= 2:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def evaluate(name: str, rank: Ranker, questions: list[dict]) -> dict:
+    rows = []
+    for q in questions:
+        ranked = rank(q["q"])
+        rows.append({"id": q["id"], "q": q["q"], "slice": q["slice"], "top": ranked[:5],
+                     "ndcg": ndcg(ranked, q["relevant"]), "recall": recall(ranked, q["relevant"]),
+                     "mrr": reciprocal_rank(ranked, q["relevant"]),
+                     "answers": [d for d, g in q["relevant"].items() if g >= 2]})
+
+    def mean(rs: list[dict], key: str) -> float:
+        return round(sum(r[key] for r in rs) / len(rs), 3) if rs else 0.0
+
+    slices = defaultdict(list)
+    for r in rows:
+        slices[r["slice"]].append(r)
+    return {
+        "name": name,
+        "n": len(rows),
+        "ndcg@10": mean(rows, "ndcg"),
+        "recall@10": mean(rows, "recall"),
+        "mrr@10": mean(rows, "mrr"),
+        "slices": {s: {"n": len(rs), "ndcg@10": mean(rs, "ndcg"), "recall@10": mean(rs, "recall"),
+                       "mrr@10": mean(rs, "mrr")} for s, rs in sorted(slices.items())},
+        "rows": rows,
+    }
+
+
+class PlainBM25:
+    """A bare FTS5 BM25 index of every document's title and text, for the baselines."""
+
+    def __init__(self, docs, tokens: Callable[[str], list[str]]):
+        self.tokens = tokens
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute("CREATE VIRTUAL TABLE t USING fts5(id UNINDEXED, title, body, tokenize='unicode61')")
+        self.db.executemany("INSERT INTO t VALUES (?, ?, ?)",
+                            [(d.id, " ".join(tokens(d.title)), " ".join(tokens(d.text))) for d in docs])
+
+    def rank(self, q: str) -> list[str]:
+        toks = list(dict.fromkeys(self.tokens(q)))
+        if not toks:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in toks)
+        return [r[0] for r in self.db.execute("SELECT id FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT ?", (match, K))]
+
+
+def unigrams(text: str) -> list[str]:
+    """Like the `standard` analyzer on Chinese: every CJK character a token, latin/digit runs whole."""
+    return re.findall(r"[\u3400-\u9fff]|[0-9a-z]+", normalise(text))
+
+
+def engine_ranker(engine) -> Ranker:
+    from search_api.service import SearchService
+    from search_api.settings import Settings
+
+    service = SearchService(Settings(lexicon_dir=LEXICON, querylog_enabled=False), engine)
+    return lambda q: [h["id"] for h in service.search(q, size=K, related=False).hits]
+
+
+def all_documents(engine) -> list:
+    from search_api.engines.base import SearchQuery
+
+    docs = []
+    for kind in ("article", "law", "case", "policy", "news"):
+        res = engine.search(SearchQuery(terms=[], filters={"kind": [kind]}, size=10_000))
+        docs += [h.doc for h in res.hits]
+    return docs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--engine", default="sqlite", choices=["sqlite", "elasticsearch", "both"])
+    ap.add_argument("--worst", type=int, default=10)
+    ap.add_argument("--json", action="store_true", help="print the full result as JSON")
+    args = ap.parse_args()
+    questions = load_questions()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        from search_api.engines.sqlite import SqliteEngine
+
+        sqlite_engine = SqliteEngine(Path(tmp) / "rel.sqlite3")
+        ingest([CORPUS], sqlite_engine, lexicon_dir=LEXICON)
+        docs = all_documents(sqlite_engine)
+        tok = get_tokeniser(LEXICON)
+        results.append(evaluate("plain-bm25-unigram", PlainBM25(docs, unigrams).rank, questions))
+        results.append(evaluate("plain-bm25-jieba", PlainBM25(docs, tok.tokenise).rank, questions))
+        if args.engine in ("sqlite", "both"):
+            results.append(evaluate("labourkb-sqlite", engine_ranker(sqlite_engine), questions))
+        if args.engine in ("elasticsearch", "both"):
+            import uuid
+
+            from search_api import es_server
+            from search_api.engines.elasticsearch import ElasticsearchEngine
+            from search_api.settings import Settings
+
+            es = ElasticsearchEngine(Settings(engine="elasticsearch", es_url=es_server.ensure_running(),
+                                              es_index_prefix=f"relevance-{uuid.uuid4().hex[:6]}"))
+            try:
+                ingest([CORPUS], es, lexicon_dir=LEXICON)
+                results.append(evaluate("labourkb-elasticsearch", engine_ranker(es), questions))
+            finally:
+                es.drop_indices()
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=1))
+        return
+    print(f"{len(questions)} questions; metrics @10 (nDCG graded 2/1; Recall and MRR of grade-2 answers)\n")
+    print(f"{'run':24} {'nDCG':>6} {'Recall':>7} {'MRR':>6}")
+    for r in results:
+        print(f"{r['name']:24} {r['ndcg@10']:6.3f} {r['recall@10']:7.3f} {r['mrr@10']:6.3f}")
+    base = results[0]["ndcg@10"]
+    for r in results[2:]:
+        print(f"{r['name']}: nDCG@10 {r['ndcg@10'] - base:+.3f} over plain-bm25-unigram")
+    print("\nper slice (nDCG / Recall / MRR):")
+    for r in results:
+        cells = "  ".join(f"{s} {v['ndcg@10']:.2f}/{v['recall@10']:.2f}/{v['mrr@10']:.2f} (n={v['n']})"
+                          for s, v in r["slices"].items())
+        print(f"  {r['name']:24} {cells}")
+    for r in results[2:]:
+        print(f"\nworst {args.worst} for {r['name']}:")
+        for row in sorted(r["rows"], key=lambda x: (x["ndcg"], x["mrr"]))[: args.worst]:
+            print(f"  {row['id']} [{row['slice']}] nDCG {row['ndcg']:.2f} {row['q']}\n"
+                  f"      answers {row['answers']}\n      got     {row['top']}")
+
+
+if __name__ == "__main__":
+    main()

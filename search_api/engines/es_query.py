@@ -1,0 +1,131 @@
+"""Index mapping and query building for the Elasticsearch engine (plain dicts, no client).
+
+Kept apart from ``elasticsearch.py`` so the request shapes can be read (and
+tested) without a server. Everything here uses core Elasticsearch only: the
+``whitespace`` analyzer, ``match``, ``terms`` and ``function_score`` without
+scripts, so it runs on the integ-test distribution and on any full cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_api.engines.base import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, QueryError, SearchQuery
+
+KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "source_path")))
+# Terms and whitespace-separated tokens per query: each token becomes one clause per
+# field, and Lucene refuses queries beyond max_clause_count (8192 with a 512 MB heap).
+MAX_TERMS = 300
+MAX_TOKENS = 1000
+MAX_TOKENS_PER_TERM = 32  # a term is normally one token; a phrase-like term keeps its start
+MAX_WINDOW = 10_000  # index.max_result_window default
+IGNORE_ABOVE = 2048  # keyword values longer than this are stored but not indexed
+FACET_SIZE = 30  # values per facet, as the SQLite engine returns
+
+INDEX_SETTINGS = {
+    "number_of_shards": 1,
+    # 0 replicas on one node (green health), 1 on a real cluster
+    "auto_expand_replicas": "0-1",
+}
+
+# Root `dynamic: false`: the whole Document lands in _source (display text, metadata)
+# but only the fields below are indexed.
+MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        **{f: {"type": "keyword", "ignore_above": IGNORE_ABOVE} for f in KEYWORD_FIELDS},
+        "prior": {"type": "float"},
+        "article": {"type": "integer"},  # browse order within a law
+        "content_hash": {"type": "keyword", "index": False},
+        "tokens": {"properties": {f: {"type": "text", "analyzer": "whitespace"} for f in FIELD_WEIGHTS}},
+    },
+}
+
+
+def _filter_clauses(filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    clauses = []
+    for field, values in filters.items():
+        if field not in FILTER_FIELDS and field != "id":
+            raise QueryError(f"不能按字段 {field!r} 筛选")
+        values = [str(v) for v in ([values] if isinstance(values, str) else values) if str(v)]
+        # longer values are never indexed (ignore_above), and Lucene refuses huge terms
+        usable = [v for v in values if len(v) <= IGNORE_ABOVE]
+        if usable:
+            clauses.append({"terms": {field: usable}})
+        elif values:
+            clauses.append({"bool": {"must_not": {"match_all": {}}}})
+    return clauses
+
+
+def _score_functions(boosts: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    functions: list[dict[str, Any]] = [{"field_value_factor": {"field": "prior", "missing": 1.0, "modifier": "none"}}]
+    for field, by_value in boosts.items():
+        if field not in KEYWORD_FIELDS:
+            raise QueryError(f"不能按字段 {field!r} 加权")
+        for value, factor in by_value.items():
+            if factor < 0:
+                raise QueryError("加权系数不能为负数")
+            functions.append({"filter": {"term": {field: str(value)}}, "weight": float(factor)})
+    return functions
+
+
+def query_texts(query: SearchQuery) -> dict[str, float]:
+    """Usable query terms → weight (blank and non-positive terms dropped, duplicates merged)."""
+    weights: dict[str, float] = {}
+    budget = MAX_TOKENS
+    for term in query.terms:
+        tokens = (term.text or "").split()[: min(budget, MAX_TOKENS_PER_TERM)]
+        text = " ".join(tokens)
+        if text and term.weight > 0 and (text in weights or len(weights) < MAX_TERMS):
+            weights[text] = max(weights.get(text, 0.0), float(term.weight))
+            budget -= len(tokens)
+    return weights
+
+
+def search_body(query: SearchQuery) -> dict[str, Any] | None:
+    """The ``_search`` request body for ``query``; None when there is nothing to search.
+
+    With terms: weighted BM25 over the token fields times prior and boosts.
+    Without terms but with filters: the filtered set in authority order
+    (prior, law, article number), as the SQLite engine browses.
+    """
+    weights = query_texts(query)
+    filters = _filter_clauses(query.filters)
+    if not weights and not filters:
+        return None
+    if query.size < 0 or query.offset < 0:
+        raise QueryError("size 和 offset 不能为负数")
+    if query.offset + query.size > MAX_WINDOW:
+        raise QueryError(f"最多只能翻到第 {MAX_WINDOW} 条结果")
+    body: dict[str, Any] = {"from": query.offset, "size": query.size, "track_total_hits": True}
+    if weights:
+        # combined_fields is BM25F: term frequencies of the weighted fields are summed
+        # before saturation, like FTS5's bm25() with column weights, so both engines
+        # rank alike (a per-field sum would let a title match dominate everything).
+        fields = [f"tokens.{field}^{fw:g}" for field, fw in FIELD_WEIGHTS.items()]
+        should = [
+            {"combined_fields": {"query": text, "fields": fields, "boost": weight}} for text, weight in weights.items()
+        ]
+        body["query"] = {
+            "function_score": {
+                "query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}},
+                "functions": _score_functions(query.boosts),
+                # factors multiply; a document no boost filter matches keeps factor 1
+                "score_mode": "multiply",
+                "boost_mode": "multiply",
+            }
+        }
+        body["track_scores"] = True
+        body["sort"] = [{"_score": "desc"}, {"id": "asc"}]
+    else:
+        body["query"] = {"bool": {"filter": filters}}
+        body["sort"] = [
+            # unmapped_type: indices made before a field was mapped still sort
+            {"prior": {"order": "desc", "missing": "_last", "unmapped_type": "float"}},
+            {"source_id": "asc"},
+            {"article": {"order": "asc", "missing": "_last", "unmapped_type": "integer"}},
+            {"id": "asc"},
+        ]
+    if query.facets:
+        body["aggs"] = {f: {"terms": {"field": f, "size": FACET_SIZE}} for f in FACET_FIELDS}
+    return body

@@ -1,0 +1,239 @@
+"""Ship query-log records to Elasticsearch dated indices, with a local spool for outages.
+
+Queries go to ``{prefix}-querylog-YYYY.MM.DD`` and click events to
+``{prefix}-queryevents-YYYY.MM.DD`` (dated indices, because the stripped ES
+distribution has no data-streams module). An index template maps the UBI fields so
+Kibana can read them. Every document is written with ``op_type=create`` and
+``_id = query_id`` (or ``event_id``), and the index follows from the record's own
+timestamp, so a record sent twice is a 409 conflict, never a duplicate.
+
+When Elasticsearch does not answer, the records are appended to
+``<data_dir>/querylog-spool.jsonl`` (fsync'd) and replayed before the next write once
+Elasticsearch is back, or by ``replay_spool()``. A record leaves the spool only after
+Elasticsearch acknowledged it (201 or 409).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# After a failure, writes go straight to the spool for this long before ES is tried again,
+# so an outage costs the writer thread one timeout, not one per batch.
+RETRY_AFTER_S = 5.0
+
+_QUERY_PROPS = {
+    "application": {"type": "keyword"},
+    "query_id": {"type": "keyword"},
+    "client_id": {"type": "keyword"},
+    "timestamp": {"type": "date"},
+    "user_query": {"type": "text", "analyzer": "standard", "fields": {"raw": {"type": "keyword", "ignore_above": 256}}},
+    "query_response_hit_ids": {"type": "keyword"},
+    "object_id_field": {"type": "keyword"},
+    "tokens": {"type": "keyword"},
+    "engine": {"type": "keyword"},
+    "total": {"type": "integer"},
+    "took_ms": {"type": "float"},
+    "failed": {"type": "boolean"},
+    "source": {"type": "keyword"},
+    "district": {"type": "keyword"},
+    "topics": {"type": "keyword"},
+}
+_EVENT_PROPS = {
+    "application": {"type": "keyword"},
+    "action_name": {"type": "keyword"},
+    "event_id": {"type": "keyword"},
+    "query_id": {"type": "keyword"},
+    "client_id": {"type": "keyword"},
+    "timestamp": {"type": "date"},
+    "message_type": {"type": "keyword"},
+    "event_attributes": {
+        "properties": {
+            "object": {"properties": {"object_id": {"type": "keyword"}, "object_id_field": {"type": "keyword"}}},
+            "position": {"properties": {"ordinal": {"type": "integer"}}},
+        }
+    },
+}
+_STRINGS_AS_KEYWORDS = [{"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}]
+
+
+def make_client(settings: Any):
+    """An Elasticsearch client with a short timeout: the log must fail fast, then spool."""
+    from elasticsearch import Elasticsearch
+
+    kwargs: dict[str, Any] = {"request_timeout": 3, "max_retries": 0, "retry_on_timeout": False}
+    if getattr(settings, "es_api_key", None):
+        kwargs["api_key"] = settings.es_api_key
+    elif getattr(settings, "es_username", None):
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
+    if str(settings.es_url).startswith("https"):
+        kwargs["verify_certs"] = settings.es_verify_certs
+        if settings.es_ca_certs:
+            kwargs["ca_certs"] = str(settings.es_ca_certs)
+    return Elasticsearch([u.strip() for u in str(settings.es_url).split(",") if u.strip()], **kwargs)
+
+
+class EsLogSink:
+    """Writes UBI records to dated indices; owns the spool file. Thread-safe."""
+
+    def __init__(self, settings: Any, client: Any = None):
+        self.prefix = settings.es_index_prefix
+        self.spool_path = Path(settings.data_dir) / "querylog-spool.jsonl"
+        self.client = client or make_client(settings)
+        self._lock = threading.RLock()
+        self._templates_ok = False
+        self._down_until = 0.0
+
+    # -- names
+
+    def index_for(self, kind: str, timestamp: str) -> str:
+        """Dated index of a record: ``{prefix}-querylog-2024.05.01`` / ``{prefix}-queryevents-…``."""
+        base = "querylog" if kind == "query" else "queryevents"
+        return f"{self.prefix}-{base}-{timestamp[:10].replace('-', '.')}"
+
+    # -- writing
+
+    def write(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        """Send records, spooling whatever Elasticsearch did not acknowledge. Never raises."""
+        items = [("query", r) for r in queries] + [("event", e) for e in events]
+        if not items:
+            return
+        with self._lock:
+            if time.monotonic() < self._down_until:
+                self._spool(items)
+                return
+            if self.spool_path.exists() and self.replay_spool() is None:
+                self._spool(items)
+                return
+            failed = self._send(items)
+            if failed:
+                self._spool(failed)
+
+    def replay_spool(self) -> int | None:
+        """Send the spooled records; returns how many were delivered, None if ES is still down."""
+        with self._lock:
+            items = self._read_spool()
+            if not items:
+                self.spool_path.unlink(missing_ok=True)
+                return 0
+            sent = 0
+            left: list[tuple[str, dict[str, Any]]] = []
+            for start in range(0, len(items), 500):
+                chunk = items[start : start + 500]
+                failed = self._send(chunk) if not left else chunk
+                left.extend(failed)
+                sent += len(chunk) - len(failed)
+            self._rewrite_spool(left)
+            if left and sent == 0:
+                return None
+            return sent
+
+    def _send(self, items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        """Bulk-create ``items``; returns the ones that were not acknowledged."""
+        try:
+            self._ensure_templates()
+            ops: list[dict[str, Any]] = []
+            for kind, doc in items:
+                doc_id = doc["query_id"] if kind == "query" else doc["event_id"]
+                ops.append({"create": {"_index": self.index_for(kind, doc["timestamp"]), "_id": doc_id}})
+                ops.append(doc)
+            resp = self.client.bulk(operations=ops, refresh=False)
+        except Exception as exc:  # noqa: BLE001 - connection refused, timeout, 5xx …
+            log.warning("query log: Elasticsearch unavailable, spooling %d records (%s)", len(items), exc)
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            return items
+        failed = []
+        for item, result in zip(items, resp["items"]):
+            status = result["create"].get("status", 500)
+            if status not in (200, 201, 409):  # 409: already there from an earlier attempt
+                failed.append(item)
+        if failed:
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+        return failed
+
+    def _ensure_templates(self) -> None:
+        if self._templates_ok:
+            return
+        settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+        for name, props in (("querylog", _QUERY_PROPS), ("queryevents", _EVENT_PROPS)):
+            self.client.indices.put_index_template(
+                name=f"{self.prefix}-{name}",
+                index_patterns=[f"{self.prefix}-{name}-*"],
+                template={
+                    "settings": settings,
+                    "mappings": {"dynamic_templates": _STRINGS_AS_KEYWORDS, "properties": props},
+                },
+                meta={"description": "labourkb query log (OpenSearch UBI shape)"},
+            )
+        self._templates_ok = True
+
+    # -- spool file
+
+    def _spool(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.spool_path, "a", encoding="utf-8") as fh:
+            for kind, doc in items:
+                fh.write(json.dumps({"kind": kind, "doc": doc}, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _read_spool(self) -> list[tuple[str, dict[str, Any]]]:
+        try:
+            lines = self.spool_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        items = []
+        for line in lines:
+            try:
+                rec = json.loads(line)
+                items.append((rec["kind"], rec["doc"]))
+            except (ValueError, KeyError, TypeError):
+                # A torn last line from a crash mid-append: nothing acknowledged was in it.
+                log.warning("query log: skipping unreadable spool line")
+        return items
+
+    def _rewrite_spool(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        if not items:
+            self.spool_path.unlink(missing_ok=True)
+            return
+        tmp = self.spool_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for kind, doc in items:
+                fh.write(json.dumps({"kind": kind, "doc": doc}, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.spool_path)
+
+    def spooled(self) -> int:
+        """Number of records waiting in the spool."""
+        return len(self._read_spool())
+
+    # -- retention
+
+    def purge(self, older_than_days: int) -> int:
+        """Delete dated indices older than the retention period; returns how many."""
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=older_than_days)).strftime("%Y.%m.%d")
+        deleted = 0
+        for base in ("querylog", "queryevents"):
+            pattern = f"{self.prefix}-{base}-*"
+            names = self.client.indices.get(index=pattern, expand_wildcards="open,closed").keys()
+            for name in names:
+                day = name.rsplit("-", 1)[-1]
+                if len(day) == 10 and day < cutoff:
+                    self.client.indices.delete(index=name)
+                    deleted += 1
+        return deleted
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,238 @@
+"""Reading the query log: the cursor feed, aggregates for the API, dashboard and CSV.
+
+Everything shown leaves this module through :func:`present_query`, which hides
+employer names that have not (yet) reached the warning threshold.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from search_api.querylog import APPLICATION, iso
+from search_api.warnings import WARNINGS_SCHEMA, load_aliases, mask_employers
+
+
+class BadParameter(ValueError):
+    """A malformed cursor or date; the message is shown to the caller (HTTP 400)."""
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def encode_cursor(seq: int) -> str:
+    """Opaque cursor for "everything after record ``seq``"."""
+    return base64.urlsafe_b64encode(json.dumps({"v": 1, "seq": seq}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The sequence number inside a cursor; 0 for none. Raises :class:`BadParameter`."""
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        seq = data["seq"]
+        if data.get("v") != 1 or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ValueError
+        return seq
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadParameter("无效的游标（cursor）：请使用上一次响应返回的值") from None
+
+
+def parse_when(value: str | None, *, end: bool = False) -> str | None:
+    """``YYYY-MM-DD`` or an ISO 8601 time → fixed-width UTC text. A bare date as ``end`` means
+    the end of that day (exclusive bound). Raises :class:`BadParameter`."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            ts = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + (timedelta(days=1) if end else timedelta())
+        else:
+            ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if ts.tzinfo is None:
+                ts = ts.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        raise BadParameter(f"无效的日期 {value[:40]!r}：请用 YYYY-MM-DD 或 ISO 8601 时间") from None
+    return iso(ts)
+
+
+@dataclass
+class LogFilter:
+    """Time range ``[since, until)`` (UTC text from :func:`parse_when`) and district."""
+
+    since: str | None = None
+    until: str | None = None
+    district: str | None = None
+
+    def where(self, alias: str = "") -> tuple[str, list[Any]]:
+        p = f"{alias}." if alias else ""
+        clauses, args = ["1 = 1"], []
+        if self.since:
+            clauses.append(f"{p}timestamp >= ?")
+            args.append(self.since)
+        if self.until:
+            clauses.append(f"{p}timestamp < ?")
+            args.append(self.until)
+        if self.district:
+            clauses.append(f"{p}district = ?")
+            args.append(self.district)
+        return " AND ".join(clauses), args
+
+
+# ---------------------------------------------------------------- presentation
+
+
+def row_to_record(row: sqlite3.Row) -> dict[str, Any]:
+    """A ``queries`` row as the UBI-shaped record the feed and the ES sink use."""
+    return {
+        "application": APPLICATION,
+        "query_id": row["query_id"],
+        "client_id": row["client_id"],
+        "timestamp": row["timestamp"],
+        "user_query": row["user_query"],
+        "query_response_hit_ids": json.loads(row["hit_ids"]),
+        "object_id_field": "id",
+        "tokens": json.loads(row["tokens"]),
+        "filters": json.loads(row["filters"]),
+        "engine": row["engine"],
+        "total": row["total"],
+        "took_ms": row["took_ms"],
+        "failed": bool(row["failed"]),
+        "source": row["source"],
+        "district": row["district"],
+        "topics": json.loads(row["topics"]),
+    }
+
+
+
+class Presenter:
+    """Masks employer names below the warning threshold in query texts."""
+
+    def __init__(self, conn: sqlite3.Connection, lexicon_dir: Path | str):
+        conn.executescript(WARNINGS_SCHEMA)
+        self.allowed = {r[0] for r in conn.execute("SELECT subject FROM warnings WHERE kind = 'employer'")}
+        self.aliases = load_aliases(Path(lexicon_dir) / "employer_aliases.txt")
+
+    def text(self, text: str) -> str:
+        return mask_employers(text, self.aliases, self.allowed)
+
+    def record(self, row: sqlite3.Row) -> dict[str, Any]:
+        rec = row_to_record(row)
+        rec["user_query"] = self.text(rec["user_query"])
+        return rec
+
+
+# ---------------------------------------------------------------- feed
+
+
+def feed(conn: sqlite3.Connection, after: int, flt: LogFilter, limit: int, presenter: Presenter) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(seq, record)`` after sequence number ``after``, in log order, at most ``limit``.
+
+    ``seq`` only grows (AUTOINCREMENT, one writer thread), so "after the last seq I saw"
+    resumes exactly: nothing skipped, nothing repeated.
+    """
+    where, args = flt.where()
+    rows = conn.execute(
+        f"SELECT * FROM queries WHERE seq > ? AND {where} ORDER BY seq LIMIT ?", [after, *args, limit]
+    ).fetchall()
+    for row in rows:
+        yield row["seq"], presenter.record(row)
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+def _grouped(conn, sql: str, args: list[Any], presenter: Presenter, limit: int) -> list[dict[str, Any]]:
+    """Rows of (user_query, n, visitors[, extra]) merged after masking, biggest first."""
+    merged: dict[str, Counter] = defaultdict(Counter)
+    for row in conn.execute(sql, args):
+        key = presenter.text(row["user_query"])
+        merged[key].update({k: row[k] for k in row.keys() if k != "user_query"})
+    items = [{"query": q, **dict(c)} for q, c in merged.items()]
+    items.sort(key=lambda d: (-d["count"], d["query"]))
+    return items[:limit]
+
+
+def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: int = 20) -> dict[str, Any]:
+    """Aggregates for ``/api/logs/stats``, the dashboard and the CSV export."""
+    conn.row_factory = sqlite3.Row
+    where, args = flt.where()
+    qwhere, qargs = flt.where("q")
+    t = conn.execute(
+        f"SELECT COUNT(*) AS n, COUNT(DISTINCT client_id) AS visitors,"
+        f" SUM(total = 0 AND failed = 0) AS zero, SUM(failed) AS failed, AVG(took_ms) AS took"
+        f" FROM queries WHERE {where}",
+        args,
+    ).fetchone()
+    clicked = conn.execute(
+        f"SELECT COUNT(DISTINCT q.query_id) FROM queries q JOIN events e ON e.query_id = q.query_id WHERE {qwhere}",
+        qargs,
+    ).fetchone()[0]
+    answered = (t["n"] or 0) - (t["zero"] or 0) - (t["failed"] or 0)
+    top_queries = _grouped(
+        conn,
+        f"SELECT user_query, COUNT(*) AS count, COUNT(DISTINCT client_id) AS visitors, SUM(total = 0) AS zero"
+        f" FROM queries WHERE {where} AND user_query != '' GROUP BY user_query ORDER BY count DESC LIMIT ?",
+        [*args, top * 5], presenter, top,
+    )  # fmt: skip
+    zero = _grouped(
+        conn,
+        f"SELECT user_query, COUNT(*) AS count, COUNT(DISTINCT client_id) AS visitors FROM queries"
+        f" WHERE {where} AND total = 0 AND failed = 0 AND user_query != '' GROUP BY user_query"
+        f" ORDER BY count DESC LIMIT ?",
+        [*args, top * 5], presenter, top,
+    )  # fmt: skip
+    unclicked = _grouped(
+        conn,
+        f"SELECT q.user_query, COUNT(*) AS count, COUNT(DISTINCT q.client_id) AS visitors FROM queries q"
+        f" WHERE {qwhere} AND q.total > 0 AND q.user_query != ''"
+        f" AND NOT EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id)"
+        f" GROUP BY q.user_query ORDER BY count DESC LIMIT ?",
+        [*qargs, top * 5], presenter, top,
+    )  # fmt: skip
+    # Weeks start on Monday: date(ts, '-6 days', 'weekday 1') is the Monday on or before ts.
+    week = "date(q.timestamp, '-6 days', 'weekday 1')"
+    by_week: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in conn.execute(
+        f"SELECT {week} AS week, j.value AS topic, COUNT(*) AS n FROM queries q, json_each(q.topics) j"
+        f" WHERE {qwhere} GROUP BY week, topic ORDER BY week",
+        qargs,
+    ):
+        by_week[r["week"]][r["topic"]] = r["n"]
+    by_district: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in conn.execute(
+        f"SELECT COALESCE(q.district, '') AS district, j.value AS topic, COUNT(*) AS n"
+        f" FROM queries q, json_each(q.topics) j WHERE {qwhere} GROUP BY 1, 2 ORDER BY 1, n DESC",
+        qargs,
+    ):
+        by_district[r["district"] or "未选择"][r["topic"]] = r["n"]
+    return {
+        "since": flt.since,
+        "until": flt.until,
+        "district": flt.district,
+        "queries": t["n"] or 0,
+        "visitors": t["visitors"] or 0,
+        "zero_results": t["zero"] or 0,
+        "failed": t["failed"] or 0,
+        "avg_took_ms": round(t["took"], 2) if t["took"] is not None else None,
+        "clicked_queries": clicked,
+        "click_through_rate": round(clicked / answered, 4) if answered > 0 else None,
+        "top_queries": top_queries,
+        "zero_result_queries": zero,
+        "unclicked_queries": unclicked,
+        "topics_by_week": dict(by_week),
+        "topics_by_district": dict(by_district),
+    }
+
+
+def districts(conn: sqlite3.Connection) -> list[str]:
+    """Districts seen in the log, for the dashboard's filter."""
+    return [r[0] for r in conn.execute("SELECT DISTINCT district FROM queries WHERE district IS NOT NULL ORDER BY 1")]

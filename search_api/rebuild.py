@@ -1,0 +1,28 @@
+"""Rebuild the search index from its sources of truth: the corpus files plus the app store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.pipeline import prepare_corpus
+from search_api.cases import published_documents
+from search_api.engines.base import SearchEngine
+from search_api.settings import Settings
+from search_api.store import Store
+
+
+def rebuild_index(settings: Settings, engine: SearchEngine) -> dict[str, Any]:
+    """Atomically replace the index with corpus documents plus published lawyers' cases."""
+    store = Store(settings.store_path)
+    try:
+        cases = published_documents(store)
+    finally:
+        close = getattr(store, "close", None)
+        if close:
+            close()
+    docs, report = prepare_corpus([settings.corpus_dir], settings.lexicon_dir, extra=cases)
+    result = engine.rebuild(docs)
+    out = report.as_dict()
+    out.update(indexed=result.indexed, failed=[{"id": i, "reason": r} for i, r in result.failed],
+               lawyer_cases=len(cases))
+    return out

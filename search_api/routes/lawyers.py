@@ -1,0 +1,387 @@
+"""Lawyers' cases: the form and review pages (``/lawyer/…``) and the token API (``/api/cases…``).
+
+Pages use the browser session plus a CSRF token; the API uses per-user bearer
+tokens only. Both go through ``search_api.cases.CaseService``, so the same rules
+(permissions, validation, workflow) apply to people and to tools.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from search_api.auth import (
+    ApiUser,
+    LoggedIn,
+    check_csrf,
+    get_store,
+    read_body,
+    read_form,
+)
+from search_api.case_fields import (
+    FIELD_LABELS,
+    FIELDS,
+    LONG_FIELDS,
+    MAX_KEYWORDS,
+    diff_text,
+    diff_versions,
+)
+from search_api.cases import (
+    STATE_LABELS,
+    CaseError,
+    CaseIndex,
+    CaseService,
+    Invalid,
+    import_jsonl,
+    preparer,
+    unresolved_warnings,
+)
+from search_api.markdown import render_markdown
+from search_api.routes.auth import render, see_other
+from search_api.store import CaseRecord, User
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/cases", tags=["lawyer cases"])
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def case_service(request: Request) -> CaseService:
+    """One CaseService per app, wired to the active engine and the search service's analysis."""
+    state = request.app.state
+    service = getattr(state, "case_service", None)
+    if service is None:
+        search = getattr(state, "service", None)
+        engine = getattr(state, "engine", None)
+        if search is not None:
+            lexicon = getattr(search, "lexicon", None)
+            index = CaseIndex(
+                engine,
+                registry=lambda: search.registry,
+                prepare=preparer(search.tok, lexicon.topics_for if lexicon is not None else None),
+                on_change=getattr(search, "invalidate", None),
+            )
+        else:
+            index = CaseIndex(engine)
+        service = state.case_service = CaseService(get_store(request), index)
+    return service
+
+
+# ---- pages ----------------------------------------------------------------------------
+
+
+def _form_values(data: dict[str, Any]) -> dict[str, str]:
+    values = {name: data.get(name) or "" for name in FIELDS}
+    if isinstance(values["keywords"], list):
+        values["keywords"] = "、".join(values["keywords"])
+    return values
+
+
+def _form_page(request: Request, record: CaseRecord | None, values: dict, errors: dict, status_code: int = 200, note: str = ""):
+    ctx = {
+        "record": record,
+        "values": _form_values(values),
+        "errors": errors,
+        "fields": FIELDS,
+        "labels": FIELD_LABELS,
+        "long_fields": LONG_FIELDS,
+        "max_keywords": MAX_KEYWORDS,
+        "note": note,
+    }
+    return render(request, "lawyer/form.html", ctx, status_code=status_code)
+
+
+def _restored(request: Request, user: User, restore: str) -> dict | None:
+    if not restore:
+        return None
+    popped = get_store(request).pop_form(restore, user.id)
+    return popped[1] if popped else None
+
+
+def _page_error(e: CaseError) -> HTTPException:
+    return HTTPException(e.status, e.message)
+
+
+@router.get("/lawyer/", response_class=HTMLResponse)
+def dashboard(request: Request, user: LoggedIn):
+    """My cases and, for reviewers, the cases waiting for review."""
+    store = get_store(request)
+    queue = store.list_cases(states=("submitted",)) if user.is_reviewer else []
+    ctx = {"mine": store.list_cases(author_id=user.id), "queue": queue, "state_labels": STATE_LABELS}
+    return render(request, "lawyer/dashboard.html", ctx)
+
+
+@router.get("/lawyer/cases/new", response_class=HTMLResponse)
+def new_case_page(request: Request, user: LoggedIn, restore: str = ""):
+    """An empty case form (or the one typed before the session expired)."""
+    values = _restored(request, user, restore)
+    note = "登录已过期，已恢复您之前填写的内容，请检查后重新保存。" if values else ""
+    return _form_page(request, None, values or {}, {}, note=note)
+
+
+@router.post("/lawyer/cases/new", response_class=HTMLResponse)
+async def new_case_submit(request: Request, user: LoggedIn):
+    """Save a new draft; on errors the form comes back with everything typed."""
+    form = await read_form(request)
+    check_csrf(request, form)
+    try:
+        record = case_service(request).create(user, form, bad_utf8=form.bad_utf8)
+    except Invalid as e:
+        return _form_page(request, None, form, e.errors, status_code=422)
+    return see_other(f"/lawyer/cases/{record.id}")
+
+
+def _load(request: Request, user: User, case_id: int) -> CaseRecord:
+    try:
+        return case_service(request).get(user, case_id)
+    except CaseError as e:
+        raise _page_error(e) from None
+
+
+@router.get("/lawyer/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: int, user: LoggedIn):
+    """A case as it will appear, with its cited articles, history and the allowed actions."""
+    record = _load(request, user, case_id)
+    data = record.current.data
+    ctx = {
+        "record": record,
+        "data": data,
+        "labels": FIELD_LABELS,
+        "annotation_html": render_markdown(data.get("annotation")),
+        "citations": record.current.citations,
+        "versions": get_store(request).list_versions(case_id),
+        "events": get_store(request).list_events(case_id),
+        "state_labels": STATE_LABELS,
+        "is_author": record.author_id == user.id,
+    }
+    return render(request, "lawyer/case.html", ctx)
+
+
+@router.get("/lawyer/cases/{case_id}/edit", response_class=HTMLResponse)
+def edit_case_page(request: Request, case_id: int, user: LoggedIn, restore: str = ""):
+    record = _load(request, user, case_id)
+    values = _restored(request, user, restore)
+    note = "登录已过期，已恢复您之前填写的内容，请检查后重新保存。" if values else ""
+    return _form_page(request, record, values or record.current.data, {}, note=note)
+
+
+@router.post("/lawyer/cases/{case_id}/edit", response_class=HTMLResponse)
+async def edit_case_submit(request: Request, case_id: int, user: LoggedIn):
+    """Save an edit as a new version."""
+    form = await read_form(request)
+    check_csrf(request, form)
+    service = case_service(request)
+    base = form.get("base_version", "")
+    try:
+        service.update(user, case_id, form, bad_utf8=form.bad_utf8, base_version=int(base) if base.isdigit() else None)
+    except Invalid as e:
+        return _form_page(request, _load(request, user, case_id), form, e.errors, status_code=422)
+    except CaseError as e:
+        if e.status == 409:  # a newer version exists: show the form again, nothing typed is lost
+            return _form_page(request, _load(request, user, case_id), form, {}, status_code=409, note=e.message)
+        raise _page_error(e) from None
+    return see_other(f"/lawyer/cases/{case_id}")
+
+
+async def _action(request: Request, user: User, case_id: int, call: Callable[[CaseService, dict], Any]) -> Any:
+    form = await read_form(request, max_bytes=256 * 1024)
+    check_csrf(request, form)
+    try:
+        call(case_service(request), form)
+    except Invalid as e:
+        detail = "；".join(f"{FIELD_LABELS.get(k, '')}{'：' if k in FIELD_LABELS else ''}{v}" for k, v in e.errors.items())
+        raise HTTPException(422, f"{e.message}。{detail}") from None
+    except CaseError as e:
+        raise _page_error(e) from None
+    return see_other(f"/lawyer/cases/{case_id}")
+
+
+@router.post("/lawyer/cases/{case_id}/submit")
+async def submit_case(request: Request, case_id: int, user: LoggedIn):
+    """Send for review, after the lawyer confirmed the detected citations."""
+
+    def call(service: CaseService, form: dict) -> None:
+        record = service.get(user, case_id)
+        if record.current.citations and form.get("confirm_citations") != "1":
+            raise Invalid("请先核对并确认识别出的法条引用", {"confirm_citations": "请勾选确认"})
+        service.submit(user, case_id)
+
+    return await _action(request, user, case_id, call)
+
+
+@router.post("/lawyer/cases/{case_id}/review")
+async def review_case(request: Request, case_id: int, user: LoggedIn):
+    """Publish (searchable at once) or return with a comment."""
+    return await _action(
+        request, user, case_id, lambda s, f: s.review(user, case_id, f.get("action", ""), f.get("comment", ""))
+    )
+
+
+@router.post("/lawyer/cases/{case_id}/withdraw")
+async def withdraw_case(request: Request, case_id: int, user: LoggedIn):
+    """Take a published case down (it leaves the index at once)."""
+    return await _action(request, user, case_id, lambda s, f: s.withdraw(user, case_id, f.get("comment", "")))
+
+
+@router.get("/lawyer/cases/{case_id}/diff", response_class=HTMLResponse)
+def diff_page(request: Request, case_id: int, user: LoggedIn, a: int = 0, b: int = 0):
+    """Field-by-field differences between two versions (default: the last two)."""
+    record = _load(request, user, case_id)
+    store = get_store(request)
+    b = b or record.current_version
+    a = a or max(1, b - 1)
+    old, new = store.get_version(case_id, a), store.get_version(case_id, b)
+    if old is None or new is None:
+        raise HTTPException(404, "版本不存在")
+    ctx = {"record": record, "old": old, "new": new, "diffs": diff_versions(old, new),
+           "versions": store.list_versions(case_id)}  # fmt: skip
+    return render(request, "lawyer/diff.html", ctx)
+
+
+# ---- JSON API (bearer tokens) ---------------------------------------------------------------
+
+
+def case_json(record: CaseRecord) -> dict[str, Any]:
+    """A case as the API returns it."""
+    version = record.current
+    return {
+        "id": record.id,
+        "doc_id": record.doc_id,
+        "state": record.state,
+        "author": record.author,
+        "version": record.current_version,
+        "published_version": record.published_version,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "published_at": record.published_at,
+        "fields": version.data if version else {},
+        "citations": version.citations if version else [],
+        "warnings": unresolved_warnings(version.citations) if version else [],
+    }
+
+
+def _api_error(e: CaseError) -> JSONResponse:
+    body: dict[str, Any] = {"error": e.message, "status": e.status}
+    if e.errors:
+        body["errors"] = e.errors
+    return JSONResponse(body, status_code=e.status)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await read_body(request, 5 * 1024 * 1024)
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise HTTPException(400, "请求体不是有效的 UTF-8 编码") from None
+    except json.JSONDecodeError as e:
+        raise HTTPException(400, f"请求体不是有效的 JSON（第 {e.lineno} 行第 {e.colno} 列）") from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, "请求体须为 JSON 对象")
+    return data
+
+
+_CASE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object", "properties": {
+            name: {"type": "array" if name == "keywords" else "string", "description": label}
+            for name, label in FIELD_LABELS.items()}}}},
+    }
+}  # fmt: skip
+
+
+@api_router.get("")
+def api_list(request: Request, user: ApiUser, state: str | None = None):
+    """Your cases (reviewers and admins: everyone's), optionally by ``state``."""
+    states = (state,) if state else ()
+    records = get_store(request).list_cases(author_id=None if user.is_reviewer else user.id, states=states)
+    return {"cases": [case_json(r) for r in records]}
+
+
+@api_router.post("", status_code=201, openapi_extra=_CASE_BODY)
+async def api_create(request: Request, user: ApiUser):
+    """Create a draft. Field errors come back as 422 ``{"errors": {field: message}}``."""
+    data = await _json_object(request)
+    try:
+        return case_json(case_service(request).create(user, data))
+    except CaseError as e:
+        return _api_error(e)
+
+
+@api_router.post("/import")
+async def api_import(
+    request: Request,
+    user: ApiUser,
+    submit: Annotated[bool, Query(description="Also send each imported case for review.")] = False,
+):
+    """Bulk import from JSON Lines (one case object per line); returns a per-line report."""
+    body = await read_body(request, MAX_IMPORT_BYTES)
+    return import_jsonl(case_service(request), user, body, submit=submit)
+
+
+@api_router.get("/{case_id}")
+def api_get(request: Request, case_id: int, user: ApiUser):
+    """One case with its current version and detected citations."""
+    try:
+        return case_json(case_service(request).get(user, case_id))
+    except CaseError as e:
+        return _api_error(e)
+
+
+@api_router.put("/{case_id}", openapi_extra=_CASE_BODY)
+async def api_update(request: Request, case_id: int, user: ApiUser):
+    """Save an edit as a new version (``base_version`` guards against overwriting a newer one)."""
+    data = await _json_object(request)
+    base = data.get("base_version")
+    try:
+        record = case_service(request).update(user, case_id, data, base_version=base if isinstance(base, int) else None)
+    except CaseError as e:
+        return _api_error(e)
+    return case_json(record)
+
+
+@api_router.post("/{case_id}/submit")
+def api_submit(request: Request, case_id: int, user: ApiUser):
+    """Send a draft for review."""
+    try:
+        return case_json(case_service(request).submit(user, case_id))
+    except CaseError as e:
+        return _api_error(e)
+
+
+@api_router.post("/{case_id}/review")
+async def api_review(request: Request, case_id: int, user: ApiUser):
+    """``{"action": "publish" | "return", "comment": "…"}`` — reviewers and admins."""
+    data = await _json_object(request)
+    try:
+        record = case_service(request).review(user, case_id, str(data.get("action", "")), str(data.get("comment") or ""))
+    except CaseError as e:
+        return _api_error(e)
+    return case_json(record)
+
+
+@api_router.post("/{case_id}/withdraw")
+def api_withdraw(request: Request, case_id: int, user: ApiUser):
+    """Take a published case down."""
+    try:
+        return case_json(case_service(request).withdraw(user, case_id))
+    except CaseError as e:
+        return _api_error(e)
+
+
+@api_router.get("/{case_id}/diff")
+def api_diff(request: Request, case_id: int, a: int, b: int, user: ApiUser):
+    """Unified diff between versions ``a`` and ``b``."""
+    try:
+        case_service(request).get(user, case_id)
+    except CaseError as e:
+        return _api_error(e)
+    store = get_store(request)
+    old, new = store.get_version(case_id, a), store.get_version(case_id, b)
+    if old is None or new is None:
+        return JSONResponse({"error": "版本不存在", "status": 404}, status_code=404)
+    return {"a": a, "b": b, "diff": diff_text(old, new)}

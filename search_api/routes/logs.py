@@ -1,0 +1,125 @@
+"""The monitoring feed (``/api/logs``), its aggregates, and the no-JS click redirect (``/go``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, StreamingResponse
+
+from search_api import querylog_stats as qs
+from search_api.querylog import connect
+from search_api.tokens import TokenInfo, check_token
+
+router = APIRouter()
+
+DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
+QUERY_ID_RE = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+def log_db(request: Request) -> sqlite3.Connection:
+    """A fresh read connection to the query-log file (WAL: readers never block the writer)."""
+    return connect(Path(_settings(request).data_dir) / "querylog.sqlite3")
+
+
+def require_scope(scope: str) -> Callable[[Request], TokenInfo]:
+    """Dependency: a read-only token with ``scope`` in ``Authorization: Bearer …``, else 401."""
+
+    def dependency(request: Request) -> TokenInfo:
+        scheme, _, raw = request.headers.get("authorization", "").partition(" ")
+        info = check_token(_settings(request), raw.strip(), scope) if scheme.lower() == "bearer" else None
+        if info is None:
+            raise HTTPException(
+                401, f"需要具有 {scope} 权限的 API 令牌（Authorization: Bearer …）", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return info
+
+    return dependency
+
+
+def _filter(since: str | None, until: str | None, district: str | None) -> qs.LogFilter:
+    try:
+        return qs.LogFilter(qs.parse_when(since), qs.parse_when(until, end=True), district or None)
+    except qs.BadParameter as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/api/logs", tags=["monitoring"])
+def log_feed(
+    request: Request,
+    cursor: str | None = Query(None, description="Opaque cursor from a previous response; omit to start at the oldest record."),
+    since: str | None = Query(None, description="Only records at or after this time (YYYY-MM-DD or ISO 8601, UTC)."),
+    until: str | None = Query(None, description="Only records before this time; a bare date includes that whole day."),
+    district: str | None = Query(None, description="Only records from this district."),
+    limit: int = Query(1000, ge=1, le=10_000, description="Most records in this response."),
+    _token: TokenInfo = Depends(require_scope("logs:read")),
+):
+    """Query-log records as NDJSON (one UBI-shaped JSON object per line), oldest first.
+
+    Each line carries ``cursor``: pass the cursor of the last line you processed to
+    resume exactly after it, even if the stream broke off. The ``X-Next-Cursor`` header
+    holds the cursor after the whole response. Needs a token with scope ``logs:read``.
+    Employer names below the warning threshold are masked.
+    """
+    try:
+        after = qs.decode_cursor(cursor)
+    except qs.BadParameter as exc:
+        raise HTTPException(400, str(exc)) from None
+    flt = _filter(since, until, district)
+    with closing(log_db(request)) as conn:
+        presenter = qs.Presenter(conn, _settings(request).lexicon_dir)
+        page = list(qs.feed(conn, after, flt, limit, presenter))
+    next_cursor = qs.encode_cursor(page[-1][0] if page else after)
+
+    def lines():
+        for seq, rec in page:
+            rec["cursor"] = qs.encode_cursor(seq)
+            yield json.dumps(rec, ensure_ascii=False) + "\n"
+
+    return StreamingResponse(
+        lines(), media_type="application/x-ndjson", headers={"X-Next-Cursor": next_cursor, "Cache-Control": "no-store"}
+    )
+
+
+@router.get("/api/logs/stats", tags=["monitoring"])
+def log_stats(
+    request: Request,
+    since: str | None = Query(None, description="Start of the period (YYYY-MM-DD or ISO 8601, UTC)."),
+    until: str | None = Query(None, description="End of the period (exclusive; a bare date includes that day)."),
+    district: str | None = Query(None, description="Only this district."),
+    _token: TokenInfo = Depends(require_scope("logs:read")),
+) -> dict[str, Any]:
+    """Aggregates: counts, zero-result and unclicked queries, click-through, topics per week and district."""
+    flt = _filter(since, until, district)
+    with closing(log_db(request)) as conn:
+        return qs.stats(conn, flt, qs.Presenter(conn, _settings(request).lexicon_dir))
+
+
+@router.get("/go", include_in_schema=False)
+def click_redirect(request: Request, id: str = "", qid: str = "", pos: str = ""):  # noqa: A002
+    """Log a click on result ``id`` at rank ``pos`` of query ``qid``, then 303 to the document.
+
+    Works without JavaScript. Only ``/doc/<id>`` is ever a target, so the link cannot be
+    turned into an open redirect.
+    """
+    if not DOC_ID_RE.match(id):
+        raise HTTPException(400, "无效的文档编号")
+    querylog = getattr(request.app.state, "querylog", None)
+    if querylog is not None and QUERY_ID_RE.match(qid):
+        position = int(pos) if pos.isdigit() and 0 < int(pos) <= 10_000 else None
+        querylog.log_click(
+            query_id=qid, doc_id=id, position=position,
+            client_ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
+    return RedirectResponse(f"/doc/{quote(id, safe='')}", status_code=303)

@@ -1,0 +1,169 @@
+"""The union's review dashboard (``/review``) and its CSV export, for reviewers and admins.
+
+Server-rendered; charts are inline SVG whose geometry is computed here and drawn by
+``site/templates/review/_charts.html``. Query texts pass through the employer mask
+(``querylog_stats.Presenter``) like every other output of the log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from search_api import querylog_stats as qs
+from search_api.auth import require_role
+from search_api.routes.logs import log_db
+from search_api.warnings import list_warnings
+
+router = APIRouter()
+
+# The dashboard is for union staff only; switch the roles here if the policy changes.
+require_reviewer = require_role("reviewer", "admin")
+
+CSV_FIELDS = ("timestamp", "user_query", "topics", "district", "total", "clicked", "took_ms", "failed", "source", "engine")
+
+
+def topic_names(settings: Any) -> dict[str, str]:
+    """Topic id → Chinese name from the lexicon (ids themselves when it cannot load)."""
+    try:
+        from ingest.lexicon import load_lexicon
+
+        return {t.id: t.name for t in load_lexicon(settings.lexicon_dir).topics}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def bar_chart(labels: list[str], values: list[int], width: int = 320, height: int = 90) -> dict[str, Any]:
+    """Geometry of a vertical bar chart: bars scaled to the largest value, labels kept as given."""
+    top = max(values, default=0) or 1
+    n = max(len(values), 1)
+    slot = width / n
+    bars = []
+    for i, (label, value) in enumerate(zip(labels, values)):
+        h = round(value / top * (height - 14), 1)
+        bars.append({"x": round(i * slot + 1, 1), "y": round(height - h, 1), "w": round(max(slot - 2, 1), 1),
+                     "h": h, "label": label, "value": value})  # fmt: skip
+    return {"width": width, "height": height, "bars": bars, "max": top}
+
+
+def _range(since: str | None, until: str | None, district: str | None) -> tuple[qs.LogFilter, dict[str, str]]:
+    """The filter from the form; by default the last 28 days."""
+    today = datetime.now(timezone.utc).date()
+    form = {
+        "since": since or (today - timedelta(days=27)).isoformat(),
+        "until": until or today.isoformat(),
+        "district": district or "",
+    }
+    try:
+        flt = qs.LogFilter(qs.parse_when(form["since"]), qs.parse_when(form["until"], end=True), district or None)
+    except qs.BadParameter as exc:
+        raise HTTPException(400, str(exc)) from None
+    return flt, form
+
+
+def _charts(stats: dict[str, Any], names: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    weeks = sorted(stats["topics_by_week"])
+    totals: dict[str, int] = {}
+    for counts in stats["topics_by_week"].values():
+        for topic, n in counts.items():
+            totals[topic] = totals.get(topic, 0) + n
+    leading = sorted(totals, key=lambda t: (-totals[t], t))[:8]
+    by_week = [
+        {"title": names.get(t, t), "total": totals[t],
+         "chart": bar_chart([w[5:] for w in weeks], [stats["topics_by_week"][w].get(t, 0) for w in weeks])}
+        for t in leading
+    ]  # fmt: skip
+    by_district = []
+    for district, counts in sorted(stats["topics_by_district"].items()):
+        topics = sorted(counts, key=lambda t: (-counts[t], t))[:8]
+        by_district.append({"title": district, "total": sum(counts.values()),
+                            "chart": bar_chart([names.get(t, t) for t in topics], [counts[t] for t in topics])})  # fmt: skip
+    return {"by_week": by_week, "by_district": by_district}
+
+
+@router.get("/review", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(
+    request: Request,
+    since: str | None = None,
+    until: str | None = None,
+    district: str | None = None,
+    user: Any = Depends(require_reviewer),
+):
+    """Top, zero-result and unclicked queries, topic trends, warnings — for a date range and district."""
+    settings = request.app.state.settings
+    flt, form = _range(since, until, district)
+    names = topic_names(settings)
+    with closing(log_db(request)) as conn:
+        stats = qs.stats(conn, flt, qs.Presenter(conn, settings.lexicon_dir))
+        alerts = list_warnings(conn, since=flt.since)
+        districts = qs.districts(conn)
+    context = {
+        "user": user,
+        "form": form,
+        "stats": stats,
+        "charts": _charts(stats, names),
+        "alerts": alerts,
+        "districts": districts,
+        "topic_names": names,
+        "export_query": "&".join(f"{k}={v}" for k, v in form.items() if v),
+    }
+    return request.app.state.templates.TemplateResponse(request, "review/dashboard.html", context)
+
+
+@router.get("/review/export.csv", include_in_schema=False)
+def export_csv(
+    request: Request,
+    since: str | None = None,
+    until: str | None = None,
+    district: str | None = None,
+    user: Any = Depends(require_reviewer),
+):
+    """The filtered log as CSV (UTF-8 with BOM for Excel): redacted, masked, without visitor ids."""
+    settings = request.app.state.settings
+    flt, form = _range(since, until, district)
+    where, args = flt.where("q")
+    conn = log_db(request)
+    presenter = qs.Presenter(conn, settings.lexicon_dir)
+    names = topic_names(settings)
+
+    def rows():
+        try:
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(CSV_FIELDS)
+            yield "\ufeff" + buf.getvalue()
+            cursor = conn.execute(
+                f"SELECT q.*, EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id) AS clicked"
+                f" FROM queries q WHERE {where} ORDER BY q.seq",
+                args,
+            )
+            for row in cursor:
+                buf.seek(0)
+                buf.truncate()
+                topics = "、".join(names.get(t, t) for t in json.loads(row["topics"]))
+                writer.writerow([
+                    row["timestamp"], _csv_safe(presenter.text(row["user_query"])), topics, row["district"] or "",
+                    "" if row["total"] is None else row["total"], row["clicked"], row["took_ms"], row["failed"],
+                    row["source"], row["engine"],
+                ])  # fmt: skip
+                yield buf.getvalue()
+        finally:
+            conn.close()
+
+    filename = f"querylog-{form['since']}-{form['until']}.csv"
+    return StreamingResponse(
+        rows(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
+def _csv_safe(text: str) -> str:
+    """Defuse spreadsheet formulas: a cell starting with = + - @ is prefixed with a quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

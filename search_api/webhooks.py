@@ -1,0 +1,206 @@
+"""Deliver warnings to the configured webhooks as signed JSON, once each, in the background.
+
+Each POST carries the JSON body of :meth:`search_api.warnings.Alert.payload` and
+
+* ``X-Labourkb-Signature: sha256=<hex HMAC-SHA256 of the raw body under LABOURKB_WEBHOOK_SECRET>``
+* ``X-Labourkb-Delivery: <hash of the warning key>`` (stable across retries, so a receiver can de-duplicate)
+
+A timeout, connection error, 429 or 5xx is retried with exponential back-off; other 4xx
+answers are final. State lives in the ``webhook_deliveries`` table of the query-log
+file: a delivery marked ``delivered`` is never sent again, and pending ones left by a
+restart are picked up by :meth:`WebhookSender.resume`. Nothing here runs on the
+search path: :meth:`WebhookSender.send` only enqueues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from search_api.querylog import connect, iso, utcnow
+from search_api.warnings import Alert, MonitorSettings, _row_warning, monitor_settings
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Labourkb-Signature"
+DELIVERY_HEADER = "X-Labourkb-Delivery"
+
+DELIVERIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    warning_id INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT,
+    PRIMARY KEY (warning_id, url)
+);
+"""
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The signature header value for ``body``: ``sha256=<hex>``."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, secret: str, header: str | None) -> bool:
+    """Check a received signature in constant time (for receivers and tests)."""
+    return bool(header) and hmac.compare_digest(sign(body, secret), header)
+
+
+def delivery_id(alert: Alert) -> str:
+    """ASCII id of a warning, stable across retries (header values must be ASCII)."""
+    return f"{alert.kind}-" + hashlib.sha256(alert.payload()["key"].encode("utf-8")).hexdigest()[:24]
+
+
+class WebhookSender:
+    """Background delivery of warnings to every configured URL.
+
+    ``backoff`` is the first retry delay in seconds (doubled each attempt, capped at 5 min).
+    """
+
+    def __init__(self, db_path: Path | str, settings: MonitorSettings, backoff: float = 2.0):
+        self.urls = settings.urls
+        self.secret = settings.webhook_secret
+        self.timeout = settings.webhook_timeout
+        self.max_attempts = settings.webhook_max_attempts
+        self.backoff = backoff
+        self.conn = connect(db_path)
+        self.conn.executescript(DELIVERIES_SCHEMA)
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread.start()
+
+    def send(self, alerts: list[Alert]) -> None:
+        """Record a pending delivery per URL and enqueue it; returns at once."""
+        if not self.urls:
+            return
+        with self._lock, self.conn:
+            for alert in alerts:
+                for url in self.urls:
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO webhook_deliveries (warning_id, url) VALUES (?, ?)", (alert.id, url)
+                    )
+        for alert in alerts:
+            self._idle.clear()
+            self._queue.put(alert.id)
+
+    def resume(self) -> int:
+        """Enqueue deliveries still pending (after a restart); returns how many warnings."""
+        with self._lock:
+            ids = [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT warning_id FROM webhook_deliveries WHERE state = 'pending'")]  # fmt: skip
+        for wid in ids:
+            self._idle.clear()
+            self._queue.put(wid)
+        return len(ids)
+
+    def wait_idle(self, timeout: float = 30) -> bool:
+        """Block until the queue is empty and no delivery is in flight (tests, shutdown)."""
+        return self._idle.wait(timeout)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=self.timeout + 1)
+        self.conn.close()
+
+    # -- delivery thread
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
+            while True:
+                wid = self._queue.get()
+                if wid is None:
+                    return
+                try:
+                    self._deliver(client, wid)
+                except Exception:  # noqa: BLE001 - the thread must survive anything
+                    log.exception("webhook delivery of warning %s failed", wid)
+                if self._queue.empty():
+                    self._idle.set()
+
+    def _deliver(self, client: httpx.Client, wid: int) -> None:
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM warnings WHERE id = ?", (wid,)).fetchone()
+            pending = [r["url"] for r in self.conn.execute(
+                "SELECT url FROM webhook_deliveries WHERE warning_id = ? AND state = 'pending'", (wid,))]  # fmt: skip
+        if row is None:
+            return
+        alert = _row_warning(row)
+        body = json.dumps(alert.payload(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            SIGNATURE_HEADER: sign(body, self.secret),
+            DELIVERY_HEADER: delivery_id(alert),
+            "User-Agent": "labourkb-webhook/1",
+        }
+        for url in pending:
+            self._deliver_one(client, wid, url, body, headers)
+
+    def _deliver_one(self, client: httpx.Client, wid: int, url: str, body: bytes, headers: dict[str, str]) -> None:
+        delay = self.backoff
+        for attempt in range(1, self.max_attempts + 1):
+            error = None
+            try:
+                resp = client.post(url, content=body, headers=headers)
+                if 200 <= resp.status_code < 300:
+                    self._mark(wid, url, "delivered", attempt, None)
+                    return
+                error = f"HTTP {resp.status_code}"
+                retry = resp.status_code == 429 or resp.status_code >= 500
+            except httpx.HTTPError as exc:  # timeouts, refused connections …
+                error, retry = f"{type(exc).__name__}: {exc}"[:200], True
+            except Exception as exc:  # noqa: BLE001 - a bad URL: retrying will not help
+                error, retry = f"{type(exc).__name__}: {exc}"[:200], False
+            if not retry or attempt == self.max_attempts:
+                self._mark(wid, url, "failed", attempt, error)
+                log.warning("webhook %s gave up on warning %s: %s", url, wid, error)
+                return
+            self._mark(wid, url, "pending", attempt, error)
+            time.sleep(delay)
+            delay = min(delay * 2, 300)
+
+    def _mark(self, wid: int, url: str, state: str, attempts: int, error: str | None) -> None:
+        with self._lock, self.conn:
+            self.conn.execute(
+                "UPDATE webhook_deliveries SET state = ?, attempts = ?, last_error = ?, delivered_at = ?"
+                " WHERE warning_id = ? AND url = ?",
+                (state, attempts, error, iso(utcnow()) if state == "delivered" else None, wid, url),
+            )
+
+
+def deliveries(db_path: Path | str) -> list[dict[str, Any]]:
+    """Delivery state of every warning × URL (dashboard, tests)."""
+    conn = connect(db_path)
+    try:
+        conn.executescript(DELIVERIES_SCHEMA)
+        return [dict(r) for r in conn.execute("SELECT * FROM webhook_deliveries ORDER BY warning_id, url")]
+    finally:
+        conn.close()
+
+
+def attach_monitoring(querylog: Any, settings: Any, monitor: MonitorSettings | None = None):
+    """Wire warnings and webhooks onto a :class:`~search_api.querylog.QueryLog`.
+
+    Returns ``(WarningMonitor, WebhookSender)``; close both on shutdown.
+    """
+    from search_api.warnings import WarningMonitor, distress_topics
+
+    monitor = monitor or monitor_settings(settings)
+    sender = WebhookSender(querylog.path, monitor)
+    watcher = WarningMonitor(querylog.path, distress_topics(settings), monitor, notify=sender.send)
+    querylog.listeners.append(watcher.on_records)
+    sender.resume()
+    return watcher, sender

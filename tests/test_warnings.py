@@ -1,0 +1,220 @@
+"""Early warnings and signed webhooks, against a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from search_api.querylog import QueryLog, iso
+from search_api.settings import Settings
+from search_api.warnings import MonitorSettings, WarningMonitor, extract_employers, list_warnings
+from search_api.webhooks import attach_monitoring, deliveries, verify
+
+SECRET = "webhook-test-secret"
+UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1 Mobile"
+
+
+class Receiver:
+    """A tiny webhook endpoint answering from a list of status codes (last one repeats)."""
+
+    def __init__(self, statuses=(200,)):
+        self.statuses = list(statuses)
+        self.calls: list[tuple[dict[str, str], bytes]] = []
+        self.got = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                receiver.got.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    # the project's real lexicon supplies the topics (欠薪 → wage_arrears, distress)
+    return Settings(data_dir=tmp_path, secret_key="s", engine="sqlite")
+
+
+@pytest.fixture
+def monitored(settings, receiver):
+    ql = QueryLog(settings)
+    monitor = MonitorSettings(webhook_urls=receiver.url, webhook_secret=SECRET, webhook_timeout=2)
+    watcher, sender = attach_monitoring(ql, settings, monitor)
+    sender.backoff = 0.05
+    yield ql, watcher, sender
+    ql.close()
+    sender.close()
+    watcher.close()
+
+
+def ask(ql, ip, q="深圳华强电子厂欠薪怎么办", tokens=("欠薪", "怎么办")):
+    ql.log_search(q=q, tokens=list(tokens), engine="sqlite", total=2, top_ids=["a"], source="site",
+                  client_ip=ip, user_agent=UA)  # fmt: skip
+
+
+def settle(ql, sender):
+    ql.flush()
+    assert sender.wait_idle(10)
+
+
+def warnings_of(ql):
+    conn = sqlite3.connect(ql.path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return list_warnings(conn)
+    finally:
+        conn.close()
+
+
+def test_employer_names_are_extracted():
+    assert extract_employers("我在深圳华强电子厂上班，老板欠薪跑路了") == ["深圳华强电子厂"]
+    assert extract_employers("华强电子有限责任公司破产了") == ["华强电子有限公司"]
+    assert extract_employers("我们公司欠薪") == []
+    assert extract_employers("工厂倒闭了") == []
+    assert extract_employers("鸿海欠薪", (("鸿海", "富士康科技集团"),)) == ["富士康科技集团"]
+
+
+def test_three_visitors_raise_one_signed_warning(monitored, receiver):
+    ql, _, sender = monitored
+    ask(ql, "10.0.0.1")
+    ask(ql, "10.0.0.2")
+    settle(ql, sender)
+    assert warnings_of(ql) == [] and receiver.calls == []
+    ask(ql, "10.0.0.3", q="华强电子厂拖欠工资三个月")
+    ask(ql, "10.0.0.3")  # the same visitor again: no second warning
+    settle(ql, sender)
+    ask(ql, "10.0.0.4")  # a fourth visitor in the same window: still one warning
+    settle(ql, sender)
+    (w,) = warnings_of(ql)
+    assert (w.kind, w.subject, w.visitors, w.topics) == ("employer", "深圳华强电子厂", 3, ["wage_arrears"])
+    assert len(receiver.calls) == 1
+    headers, body = receiver.calls[0]
+    assert verify(body, SECRET, headers["x-labourkb-signature"])
+    assert not verify(body, "wrong-secret", headers["x-labourkb-signature"])
+    payload = json.loads(body)
+    assert payload["type"] == "employer_warning" and payload["subject"] == "深圳华强电子厂"
+    assert payload["visitors"] == 3
+    # aggregate facts only: no query text, no visitor ids
+    assert "怎么办" not in body.decode() and "client" not in body.decode()
+    assert [d["state"] for d in deliveries(ql.path)] == ["delivered"]
+
+
+def test_a_flood_from_one_visitor_counts_once(monitored, receiver):
+    ql, _, sender = monitored
+    for _ in range(50):
+        ask(ql, "10.0.0.9")
+    ask(ql, "10.0.0.10")
+    settle(ql, sender)
+    assert warnings_of(ql) == []
+    assert receiver.calls == []
+
+
+def test_no_distress_topic_no_warning(monitored, receiver):
+    ql, _, sender = monitored
+    for ip in ("10.0.1.1", "10.0.1.2", "10.0.1.3"):
+        ask(ql, ip, q="深圳华强电子厂年假怎么休", tokens=("年假",))
+    settle(ql, sender)
+    assert warnings_of(ql) == [] and receiver.calls == []
+
+
+def test_webhook_answering_500_is_retried(settings):
+    receiver = Receiver(statuses=(500, 503, 200))
+    ql = QueryLog(settings)
+    monitor = MonitorSettings(webhook_urls=receiver.url, webhook_secret=SECRET, webhook_timeout=2)
+    watcher, sender = attach_monitoring(ql, settings, monitor)
+    sender.backoff = 0.05
+    try:
+        for ip in ("10.0.2.1", "10.0.2.2", "10.0.2.3"):
+            ask(ql, ip)
+        settle(ql, sender)
+        assert len(receiver.calls) == 3
+        keys = {h["x-labourkb-delivery"] for h, _ in receiver.calls}
+        assert len(keys) == 1  # the same delivery, so the receiver can de-duplicate
+        (d,) = deliveries(ql.path)
+        assert (d["state"], d["attempts"]) == ("delivered", 3)
+    finally:
+        ql.close()
+        sender.close()
+        watcher.close()
+        receiver.close()
+
+
+def test_visitors_spread_beyond_the_window_raise_nothing(tmp_path, settings):
+    ql = QueryLog(settings)
+    for ip in ("10.0.3.1", "10.0.3.2", "10.0.3.3"):
+        ask(ql, ip)
+    ql.flush()
+    now = datetime.now(timezone.utc)
+    conn = sqlite3.connect(ql.path)
+    with conn:
+        for seq, days_ago in zip((1, 2, 3), (9, 4, 0)):  # 9 and 0 days ago: never 3 within 7 days
+            conn.execute("UPDATE queries SET timestamp = ? WHERE seq = ?", (iso(now - timedelta(days=days_ago)), seq))
+    conn.close()
+    watcher = WarningMonitor(ql.path, {"wage_arrears"}, MonitorSettings())
+    try:
+        assert watcher.check_employer("深圳华强电子厂", now=now) == []
+        # with a 10-day window the three do add up, and re-checking never duplicates
+        watcher.window = timedelta(days=10)
+        assert len(watcher.check_employer("深圳华强电子厂", now=now)) == 1
+        assert watcher.check_employer("深圳华强电子厂", now=now) == []
+    finally:
+        watcher.close()
+        ql.close()
+
+
+def test_district_topic_spike_against_own_baseline(settings):
+    ql = QueryLog(settings)
+    now = datetime.now(timezone.utc)
+    n = 0
+    # four quiet weeks (1 visitor each) in 天河区, then 6 visitors this week; 越秀区 steady at 6
+    plan = [("天河区", w, 1) for w in (1, 2, 3, 4)] + [("天河区", 0, 6)]
+    plan += [("越秀区", w, 6) for w in (0, 1, 2, 3, 4)]
+    stamps = []
+    for district, weeks_ago, visitors in plan:
+        for v in range(visitors):
+            n += 1
+            ql.log_search(q="工伤认定怎么办", tokens=["工伤认定"], engine="sqlite", total=1, district=district,
+                          client_ip=f"10.9.{n // 250}.{n % 250}", user_agent=UA)  # fmt: skip
+            stamps.append(iso(now - timedelta(days=7 * weeks_ago + 1, minutes=v)))
+    ql.flush()
+    conn = sqlite3.connect(ql.path)
+    with conn:
+        for seq, ts in enumerate(stamps, start=1):
+            conn.execute("UPDATE queries SET timestamp = ? WHERE seq = ?", (ts, seq))
+    conn.close()
+    watcher = WarningMonitor(ql.path, {"work_injury"}, MonitorSettings(spike_min_count=5))
+    try:
+        spikes = watcher.check_spikes(now=now)
+        assert [(s.subject, s.visitors) for s in spikes] == [("天河区/work_injury", 6)]
+        assert watcher.check_spikes(now=now) == []  # same week: never twice
+    finally:
+        watcher.close()
+        ql.close()
