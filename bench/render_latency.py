@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CORPUS, LEXICON, summary_ms, worker_queries  # noqa: E402
+from bench.common import CORPUS, LEXICON, summary_ms, worker_queries
 
 TARGET_P95_MS = 50.0
 

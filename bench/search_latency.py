@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LEXICON, REPO, scaled_corpus, summary_ms, worker_queries  # noqa: E402
+from bench.common import LEXICON, REPO, load_questions, scaled_corpus, summary_ms, worker_queries  # noqa: E402
 
 
 def settings_for(engine: str, data: Path, es_url: str | None, prefix: str):
@@ -48,15 +48,18 @@ def in_process_latency(settings, queries: list[str]) -> dict:
     from search_api.app import create_app
 
     with TestClient(create_app(settings)) as client:
-        for q in queries[:20]:  # warm caches, as a running server would be
-            client.get("/api/search", params={"q": q})
+        client.get("/api/search", params={"q": "工资"})  # open the index, load the dictionary
         times = []
         for q in queries:
             t0 = time.perf_counter()
             r = client.get("/api/search", params={"q": q, "size": 10})
             times.append(time.perf_counter() - t0)
             assert r.status_code == 200, (q, r.status_code, r.text[:200])
-    return summary_ms(times)
+    # The first pass over the distinct questions meets the per-term caches cold; the
+    # variants after it (same content words, other filler) find their terms cached.
+    first = min(len(load_questions()), len(times))
+    return {"all": summary_ms(times), "cold_first_pass": summary_ms(times[:first]),
+            "warm": summary_ms(times[first:])}
 
 
 def free_port() -> int:
@@ -116,6 +119,7 @@ def main() -> None:
             settings = settings_for(name, Path(tmp) / f"data-{name}", es_url, prefix)
             row = {"engine": name, "scale": args.scale, "ingest_s": round(build_index(settings, corpus), 1)}
             row["api_search_ms"] = in_process_latency(settings, queries)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
             if not args.no_rss:
                 row["server_peak_rss_mb"] = round(server_peak_rss(settings, queries[:100]), 1)
             results.append(row)
@@ -125,7 +129,7 @@ def main() -> None:
 
                 ElasticsearchEngine(settings).drop_indices()
         if len(results) == 2:
-            a, b = results[0]["api_search_ms"], results[1]["api_search_ms"]
+            a, b = results[0]["api_search_ms"]["all"], results[1]["api_search_ms"]["all"]
             print(f"ratio elasticsearch/sqlite p50: {b['p50'] / a['p50']:.2f}, p99: {b['p99'] / a['p99']:.2f}")
 
 

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 
 from search_api import errors
 from search_api.engines import get_engine
-from search_api.routes import api, lawyers, pages
+from search_api.routes import api, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.service import SearchService
 from search_api.settings import REPO_ROOT, Settings, get_settings
@@ -29,6 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if app.state.querylog is not None:
             app.state.querylog.close()
+        for part in app.state.monitor:
+            part.close()
         app.state.engine.close()
 
     app = FastAPI(
@@ -43,10 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = SearchService(settings, engine)
     app.state.store = Store(settings.store_path)
     app.state.querylog = None
+    app.state.monitor = ()
     if settings.querylog_enabled:
         from search_api.querylog import QueryLog
+        from search_api.webhooks import attach_monitoring
 
         app.state.querylog = QueryLog(settings)
+        app.state.monitor = attach_monitoring(app.state.querylog, settings)
     app.state.templates = configure(Jinja2Templates(directory=str(SITE_DIR / "templates")), settings)
     app.mount("/static", StaticFiles(directory=str(SITE_DIR / "static")), name="static")
     errors.install(app)
@@ -54,5 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lawyers.api_router)
     app.include_router(auth_routes.router)
     app.include_router(lawyers.router)
+    app.include_router(logs.router)
+    app.include_router(review.router)
     app.include_router(pages.router)
     return app

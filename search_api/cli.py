@@ -194,6 +194,56 @@ def backup(dest: Path) -> None:
 
 
 @cli.group()
+def token() -> None:
+    """Read-only API tokens for monitoring systems (the query-log feed)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, default=["logs:read"], show_default=True,
+              type=click.Choice(["logs:read", "warnings:read"]))
+def token_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a token; it is printed once and only its hash is stored.
+
+    Example: labourkb token create district-monitor --scope logs:read
+    """
+    from search_api.tokens import create_token
+
+    click.echo(create_token(_settings(), name, list(scopes)))
+
+
+@cli.command()
+@click.option("--days", type=int, default=None, help="Keep this many days (default LABOURKB_RETENTION_DAYS).")
+def purge(days: int | None) -> None:
+    """Delete query-log records older than the retention period.
+
+    Example: labourkb purge --days 180
+    """
+    from search_api.querylog import QueryLog
+
+    log = QueryLog(_settings())
+    try:
+        _echo_json(log.purge(days))
+    finally:
+        log.close()
+
+
+@cli.command("querylog-replay")
+def querylog_replay() -> None:
+    """Send query-log records spooled during an Elasticsearch outage.
+
+    Example: labourkb querylog-replay
+    """
+    from search_api.querylog import QueryLog
+
+    log = QueryLog(_settings())
+    try:
+        click.echo(f"replayed {log.replay_spool()} records")
+    finally:
+        log.close()
+
+
+@cli.group()
 def es() -> None:
     """Run a local Elasticsearch for development (scripts/elasticsearch.sh)."""
 

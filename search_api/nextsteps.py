@@ -8,8 +8,8 @@ corpus files (劳动争议调解仲裁法 第二十一/二十七/五十三条, �
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from search_api.engines.base import SearchEngine
 from search_api.service import display_title, doc_url

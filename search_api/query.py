@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ingest.citations import TitleRegistry, find_citations
 from ingest.lexicon import Lexicon
 from ingest.normalise import normalise, strip_controls
-from ingest.segment import region_of
+from ingest.segment import _CITIES, region_of
 from ingest.tokenise import Tokeniser
 from search_api.engines.base import Term
 
@@ -24,7 +24,18 @@ SUBWORD_WEIGHT = 0.6
 MAX_EXPANSIONS_PER_TOKEN = 6
 SINGLE_CHAR_WEIGHT = 0.3
 NO_GROUP = -1
+# The parties of every labour question say who, not what: an article answering
+# "公司不给交社保" says 用人单位 or nobody at all, so they never decide coverage.
+ROLE_WORDS = frozenset({"公司", "老板", "单位", "用人单位", "厂里", "工厂", "厂", "员工", "工人", "劳动者", "职工", "我", "我们"})
+NEGATIONS = frozenset({"不", "没", "没有", "未", "无", "别"})
+WEAK_WEIGHT = 0.8
 REGION_BOOST = 2.2
+
+# A quantity (三个, 五个月, 一年, 几天, 98天) describes the situation, it isn't a concept
+# an answer must contain: only its unit is kept, as a light single-character term, so
+# "产假有几天" still favours the article that counts days.
+_QUANTITY = re.compile(r"^(?:[0-9零〇一二两三四五六七八九十百千万半几]+|多少)(个月|个|周岁|岁|年|月|周|天|日|小时|次|倍|元|块|名|人)?$")
+_EMPTY_UNITS = frozenset({"个", "名", "人"})
 
 
 @dataclass
@@ -57,6 +68,83 @@ def _subword_tokens(tok: Tokeniser, normalised: str) -> tuple[list[str], set[str
     return search, {t for t in search if t not in whole}
 
 
+_PLACE_SUFFIXES = ("", "省", "市", "自治区", "地区")
+
+
+def _asked_region(token: str) -> str | None:
+    """The province a token names as a place (上海, 山东省, 郑州市); not 河南人 or 上海话."""
+    if len(token) < 2:
+        return None
+    region = region_of(token)
+    if region == "全国":
+        return None
+    for name in (region, *(c for c, p in _CITIES.items() if p == region)):
+        if token.startswith(name) and token[len(name):] in _PLACE_SUFFIXES:
+            return region
+    return None
+
+
+def _known(word: str, lexicon: Lexicon) -> bool:
+    return word in lexicon.userdict or word in lexicon.thesaurus
+
+
+def _strip_filler_affixes(word: str, lexicon: Lexicon, tok: Tokeniser) -> str:
+    """能休 → 休, 签了 → 签: jieba's guesser glues a filler character to an unknown word.
+
+    Only words the dictionary doesn't know are stripped, so 会计 or 可能 stay whole.
+    """
+    if tok.has_word(word) or _known(word, lexicon):
+        return word
+    while len(word) > 1 and lexicon.is_filler(word[0]):
+        word = word[1:]
+    while len(word) > 1 and lexicon.is_filler(word[-1]):
+        word = word[:-1]
+    return "" if lexicon.is_filler(word) else word
+
+
+def _content_words(precise: list[str], lexicon: Lexicon, tok: Tokeniser) -> list[str]:
+    """Precise tokens minus filler, filler affixes and quantities (a quantity keeps its unit)."""
+    out = []
+    for word in precise:
+        if lexicon.is_filler(word):
+            continue
+        if not _known(word, lexicon):
+            m = _QUANTITY.match(word)
+            if m:
+                unit = m.group(1) or ""
+                if unit and unit not in _EMPTY_UNITS:
+                    out.append(unit[-1])
+                continue
+            word = _strip_filler_affixes(word, lexicon, tok)
+        if word:
+            out.append(word)
+    return _join_lexicon_phrases(out, lexicon)
+
+
+MAX_JOIN = 4
+
+
+def _join_lexicon_phrases(words: list[str], lexicon: Lexicon) -> list[str]:
+    """Rejoin neighbours that form a lexicon word once filler between them is gone.
+
+    不给交社保 is cut 不/给/交/社保; without 给 the words spell 不交社保, a thesaurus
+    entry that knows the legal wording. Only whole lexicon words are rebuilt, longest first.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for j in range(min(len(words), i + MAX_JOIN), i + 1, -1):
+            phrase = "".join(words[i:j])
+            if _known(phrase, lexicon):
+                out.append(phrase)
+                i = j
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
 def analyse(
     q: str,
     lexicon: Lexicon,
@@ -68,7 +156,7 @@ def analyse(
     raw = clean_query(q, max_chars)
     normalised = normalise(raw)
     corrected = lexicon.fix_typos(normalised)
-    precise = [t for t in tok.cut_precise(corrected) if not lexicon.is_filler(t)]
+    precise = _content_words(tok.cut_precise(corrected), lexicon, tok)
     tokens: list[str] = []
     terms: dict[str, Term] = {}
 
@@ -80,11 +168,13 @@ def analyse(
             terms[term] = Term(term, round(w, 3), old.group if old and old.weight >= w else group)
 
     for g, word in enumerate(dict.fromkeys(precise)):
-        # A lone character carries little meaning on its own (月, 交, 能): it still
-        # scores, lightly, but doesn't count as a concept the answer must cover.
-        group = g if len(word) > 1 else NO_GROUP
+        # A lone character (月, 交, 能), a party (公司) or a bare negation (没有) carries
+        # little meaning on its own: it still scores, lightly, but doesn't count as a
+        # concept the answer must cover.
+        weak = len(word) == 1 or word in ROLE_WORDS or word in NEGATIONS
+        group = NO_GROUP if weak else g
         tokens.append(word)
-        add(word, 1.0 if len(word) > 1 else SINGLE_CHAR_WEIGHT, group)
+        add(word, (SINGLE_CHAR_WEIGHT if len(word) == 1 else WEAK_WEIGHT) if weak else 1.0, group)
         subs = [t for t in tok.cut(word) if t != word]
         for sub in subs:
             add(sub, SUBWORD_WEIGHT, group)
@@ -96,12 +186,7 @@ def analyse(
     article_ids: list[str] = []
     if registry is not None:
         article_ids = [c.target for c in find_citations(corrected, registry) if c.target]
-    region = None
-    for t in tokens:
-        r = region_of(t)
-        if r != "全国" and len(t) >= 2:
-            region = r
-            break
+    region = next((r for r in map(_asked_region, tokens) if r), None)
     return Analysis(
         raw=raw,
         normalised=normalised,
@@ -117,40 +202,50 @@ def analyse(
 def suggest(analysis: Analysis, lexicon: Lexicon, tok: Tokeniser) -> str | None:
     """A "did you mean" query from typo fixes, thesaurus terms and dictionary words.
 
+    * a query with a known pinyin typo: the corrected query (工伤认证要多久 → 工伤认定要多久);
+    * otherwise each content word becomes its main legal term (炒鱿鱼 → 解除劳动合同), a
+      dictionary word stays, and an unknown word becomes the closest lexicon word by
+      shared character pairs (劳动合tong → 劳动合同, 鱿鱼 → 炒鱿鱼).
+
     Returns None when there is nothing better to offer than the query itself.
     """
     if analysis.corrected != analysis.normalised:
-        return _content(analysis.corrected, lexicon, tok)
-    legal: list[str] = []
+        return analysis.corrected
+    words: list[str] = []
     for t in analysis.tokens:
         exp = lexicon.expand(t)
-        if exp:
-            legal.append(exp[0][0])
-        elif len(t) > 1 and t in lexicon.userdict:
-            legal.append(t)
-    if not legal:
-        legal = _closest_words(analysis.corrected, lexicon)
-    suggestion = " ".join(dict.fromkeys(legal))
+        if t in ROLE_WORDS or t in NEGATIONS:
+            words.append(t)
+        elif exp:
+            words.append(exp[0][0])
+        elif len(t) > 1 and (t in lexicon.userdict or tok.has_word(t)):
+            words.append(t)
+        else:
+            words.extend(_closest_words(t, lexicon, limit=1))
+    if not any(w not in analysis.tokens for w in words):
+        # compare the Chinese text only: pinyin left in (劳动合tong) shares no pairs
+        words = _closest_words(re.sub(r"[^\u3400-\u9fff]", "", analysis.corrected), lexicon, limit=1)
+    suggestion = " ".join(dict.fromkeys(words))
     return suggestion if suggestion and suggestion != analysis.corrected else None
-
-
-def _content(text: str, lexicon: Lexicon, tok: Tokeniser) -> str:
-    return "".join(t for t in tok.cut_precise(text) if not lexicon.is_filler(t))
 
 
 def _bigrams(s: str) -> set[str]:
     return {s[i : i + 2] for i in range(len(s) - 1)} or {s}
 
 
+MIN_SIMILARITY = 1 / 3
+
+
 def _closest_words(text: str, lexicon: Lexicon, limit: int = 2) -> list[str]:
-    """Dictionary and thesaurus words sharing the most character pairs with ``text``."""
+    """Lexicon words most like ``text`` (Jaccard similarity of character pairs), shortest first on ties."""
     grams = _bigrams(text)
     scored = []
-    for word in (*lexicon.thesaurus, *lexicon.userdict):
-        if len(word) < 2:
+    for word in dict.fromkeys((*lexicon.thesaurus, *lexicon.userdict)):
+        if len(word) < 2 or word == text:
             continue
-        overlap = len(grams & _bigrams(word))
+        other = _bigrams(word)
+        overlap = len(grams & other)
         if overlap:
-            scored.append((overlap / len(_bigrams(word)), len(word), word))
-    scored.sort(reverse=True)
-    return [w for s, _, w in scored[:limit] if s >= 0.5]
+            scored.append((-overlap / len(grams | other), len(word), word))
+    scored.sort()
+    return [w for s, _, w in scored[:limit] if -s >= MIN_SIMILARITY]

@@ -161,7 +161,7 @@ class SearchService:
             "display_title": display_title(d),
             "url": doc_url(d.id),
             "snippet": snippet(body, terms),
-            "score": hit.score,
+            "score": round(hit.score, 4),
             "region": d.region,
         }
         if d.kind in ("article", "law"):

@@ -43,9 +43,17 @@ class Settings(BaseSettings):
         None, description="Secret for session cookies and visitor-id salts; default: generated once into the data directory."
     )
     cookie_secure: bool = Field(True, description="Send session cookies with the Secure flag (turn off only for plain-HTTP development).")
+    districts: str = Field(
+        "市南区,市北区,李沧区,崂山区,城阳区,黄岛区,即墨区,胶州市,平度市,莱西市",
+        description="Comma-separated districts a worker may pick on the site (for the union's per-district trends); empty hides the choice.",
+    )
     # search
     page_size: int = Field(10, description="Results per page on the site.")
     max_query_chars: int = Field(200, description="Queries are cut to this many characters before analysis.")
+
+    @property
+    def district_list(self) -> list[str]:
+        return [d.strip() for d in self.districts.split(",") if d.strip()]
 
     @property
     def index_path(self) -> Path:

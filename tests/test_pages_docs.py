@@ -118,7 +118,14 @@ def test_unknown_document_gives_the_chinese_404_page(corpus_client):
     get(corpus_client, "/no/such/page", status=404)
 
 
-def test_traditional_switch_on_a_document_is_remembered(corpus_client):
+@pytest.fixture
+def forget_script(corpus_client):
+    """The session's client keeps cookies: drop the 繁/简 choice so later tests see simplified."""
+    yield
+    corpus_client.cookies.delete("script")
+
+
+def test_traditional_switch_on_a_document_is_remembered(corpus_client, forget_script):
     response = corpus_client.get("/doc/labor-contract-law.39?script=trad")
     assert "勞動合同法" in response.text and response.cookies.get("script") == "trad"
     page = BeautifulSoup(response.text, "html.parser")

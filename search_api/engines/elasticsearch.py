@@ -36,7 +36,8 @@ from search_api.engines.base import (
     SearchQuery,
     SearchResult,
 )
-from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, search_body
+from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, query_texts, search_body, term_names
+from search_api.engines.ranking import BOOST_FIELDS, Scorer
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -295,20 +296,42 @@ class ElasticsearchEngine(SearchEngine):
             return SearchResult(total=0, hits=[])
         with _errors("search"):
             try:
-                resp = self.client.search(index=self.alias, **body)
+                resp = self.client.search(index=self.alias, include_named_queries_score=bool(query.terms), **body)
             except NotFoundError:
                 return SearchResult(total=0, hits=[])
-        hits = []
-        for h in resp["hits"]["hits"]:
-            doc = Document.from_dict(h["_source"])
-            # browsing (no terms) has no relevance score: rank by the prior, as SQLite does
-            score = h.get("_score") if h.get("_score") is not None else doc.prior
-            hits.append(SearchHit(id=h["_id"], score=float(score or 0.0), doc=doc))
         facets = {
             name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"] if b["key"] != ""}
             for name, agg in (resp.get("aggregations") or {}).items()
         }
-        return SearchResult(total=int(resp["hits"]["total"]["value"]), hits=hits, facets=facets)
+        total = int(resp["hits"]["total"]["value"])
+        raw_hits = resp["hits"]["hits"]
+        if "docvalue_fields" not in body:  # browsing: already in order, sources included
+            hits = [SearchHit(id=h["_id"], score=float(h["_source"].get("prior") or 0.0),
+                              doc=Document.from_dict(h["_source"])) for h in raw_hits]
+            return SearchResult(total=total, hits=hits, facets=facets)
+        page = self._rank(raw_hits, query)[query.offset : query.offset + query.size]
+        docs = {d.id: d for d in self.get_many([doc_id for doc_id, _ in page])}
+        hits = [SearchHit(id=i, score=s, doc=docs[i]) for i, s in page if i in docs]
+        return SearchResult(total=total, hits=hits, facets=facets)
+
+    @staticmethod
+    def _rank(raw_hits: list[dict[str, Any]], query: SearchQuery) -> list[tuple[str, float]]:
+        """Final order by the shared formula, from each term's own score (boost divided out)."""
+        weights = query_texts(query)
+        by_name = {name: (text, weights[text]) for text, name in term_names(weights).items()}
+        scorer = Scorer(query)
+        ranked = []
+        for h in raw_hits:
+            term_scores = {}
+            for name, term_score in (h.get("matched_queries") or {}).items():
+                text, weight = by_name[name]
+                term_scores[text] = float(term_score) / weight
+            f = h.get("fields") or {}
+            fields = tuple((f.get(k) or [""])[0] for k in BOOST_FIELDS)
+            prior = float((f.get("prior") or [1.0])[0])
+            ranked.append((h["_id"], scorer(term_scores, prior, fields)))
+        ranked.sort(key=lambda r: (-r[1], r[0]))
+        return ranked
 
     def get(self, doc_id: str) -> Document | None:
         with _errors("get"):

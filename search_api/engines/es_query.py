@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_api.engines.base import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, QueryError, SearchQuery
+from search_api.engines.ranking import BOOST_FIELDS
 
 KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "source_path")))
 # Terms and whitespace-separated tokens per query: each token becomes one clause per
@@ -21,6 +22,7 @@ MAX_TOKENS_PER_TERM = 32  # a term is normally one token; a phrase-like term kee
 MAX_WINDOW = 10_000  # index.max_result_window default
 IGNORE_ABOVE = 2048  # keyword values longer than this are stored but not indexed
 FACET_SIZE = 30  # values per facet, as the SQLite engine returns
+CANDIDATES = 300  # documents re-ranked by the shared formula, as the SQLite engine's per-term limit
 
 INDEX_SETTINGS = {
     "number_of_shards": 1,
@@ -57,18 +59,6 @@ def _filter_clauses(filters: dict[str, list[str]]) -> list[dict[str, Any]]:
     return clauses
 
 
-def _score_functions(boosts: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
-    functions: list[dict[str, Any]] = [{"field_value_factor": {"field": "prior", "missing": 1.0, "modifier": "none"}}]
-    for field, by_value in boosts.items():
-        if field not in KEYWORD_FIELDS:
-            raise QueryError(f"不能按字段 {field!r} 加权")
-        for value, factor in by_value.items():
-            if factor < 0:
-                raise QueryError("加权系数不能为负数")
-            functions.append({"filter": {"term": {field: str(value)}}, "weight": float(factor)})
-    return functions
-
-
 def query_texts(query: SearchQuery) -> dict[str, float]:
     """Usable query terms → weight (blank and non-positive terms dropped, duplicates merged)."""
     weights: dict[str, float] = {}
@@ -80,6 +70,11 @@ def query_texts(query: SearchQuery) -> dict[str, float]:
             weights[text] = max(weights.get(text, 0.0), float(term.weight))
             budget -= len(tokens)
     return weights
+
+
+def term_names(weights: dict[str, float]) -> dict[str, str]:
+    """Query-clause names for the terms (``t0``, ``t1`` …): terms themselves may be any text."""
+    return {text: f"t{i}" for i, text in enumerate(weights)}
 
 
 def search_body(query: SearchQuery) -> dict[str, Any] | None:
@@ -99,24 +94,21 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         raise QueryError(f"最多只能翻到第 {MAX_WINDOW} 条结果")
     body: dict[str, Any] = {"from": query.offset, "size": query.size, "track_total_hits": True}
     if weights:
-        # combined_fields is BM25F: term frequencies of the weighted fields are summed
-        # before saturation, like FTS5's bm25() with column weights, so both engines
-        # rank alike (a per-field sum would let a title match dominate everything).
+        # Candidates by weighted BM25F (combined_fields sums the weighted fields' term
+        # frequencies before saturation, like FTS5's bm25() with column weights); each
+        # term is a named query so its own score comes back, and the final order is
+        # engines.ranking.final_score, the formula the SQLite engine uses too.
         fields = [f"tokens.{field}^{fw:g}" for field, fw in FIELD_WEIGHTS.items()]
+        names = term_names(weights)
         should = [
-            {"combined_fields": {"query": text, "fields": fields, "boost": weight}} for text, weight in weights.items()
+            {"combined_fields": {"query": text, "fields": fields, "boost": weight, "_name": names[text]}}
+            for text, weight in weights.items()
         ]
-        body["query"] = {
-            "function_score": {
-                "query": {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}},
-                "functions": _score_functions(query.boosts),
-                # factors multiply; a document no boost filter matches keeps factor 1
-                "score_mode": "multiply",
-                "boost_mode": "multiply",
-            }
-        }
-        body["track_scores"] = True
-        body["sort"] = [{"_score": "desc"}, {"id": "asc"}]
+        body["query"] = {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}}
+        body["from"] = 0
+        body["size"] = min(MAX_WINDOW, max(CANDIDATES, query.offset + query.size))
+        body["_source"] = False
+        body["docvalue_fields"] = ["id", "prior", *BOOST_FIELDS]
     else:
         body["query"] = {"bool": {"filter": filters}}
         body["sort"] = [

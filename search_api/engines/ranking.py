@@ -25,24 +25,39 @@ COVERAGE_EXPONENT = 0.5
 BOOST_FIELDS = ("kind", "doc_type", "source_id", "region", "level")
 
 
+class Scorer:
+    """``final_score`` compiled for one query: per document it only visits the terms that matched."""
+
+    def __init__(self, query: SearchQuery):
+        self.terms = {t.text: (t.group, t.weight) for t in query.terms}
+        self.n_groups = len({t.group for t in query.terms if t.group >= 0})
+        self.boosts = [(i, query.boosts[f]) for i, f in enumerate(BOOST_FIELDS) if query.boosts.get(f)]
+
+    def __call__(self, term_scores: Mapping[str, float], prior: float, field_values: tuple = ()) -> float:
+        """Score one document; ``field_values`` are its values of ``BOOST_FIELDS``, in that order."""
+        best: dict[int, float] = {}
+        total: dict[int, float] = defaultdict(float)
+        for text, s in term_scores.items():
+            gw = self.terms.get(text)
+            if gw is None or not s:
+                continue
+            group, weight = gw
+            v = s * weight
+            total[group] += v
+            if v > best.get(group, 0.0):
+                best[group] = v
+        if not best:
+            return 0.0
+        base = sum(b + SPILL * (total[g] - b) for g, b in best.items())
+        covered = sum(1 for g in best if g >= 0)
+        coverage = covered / self.n_groups if self.n_groups else 1.0
+        score = base * coverage**COVERAGE_EXPONENT * prior
+        for i, by_value in self.boosts:
+            score *= by_value.get(field_values[i] if i < len(field_values) else "", 1.0)
+        return score
+
+
 def final_score(term_scores: Mapping[str, float], query: SearchQuery, prior: float,
                 fields: Mapping[str, str]) -> float:
     """Combine per-term BM25 scores (unweighted, positive) into the ranking score."""
-    groups: dict[int, list[float]] = defaultdict(list)
-    all_groups = {t.group for t in query.terms if t.group >= 0}
-    for t in query.terms:
-        s = term_scores.get(t.text)
-        if s:
-            groups[t.group].append(s * t.weight)
-    if not groups:
-        return 0.0
-    base = 0.0
-    for values in groups.values():
-        best = max(values)
-        base += best + SPILL * (sum(values) - best)
-    covered = sum(1 for g in groups if g >= 0)
-    coverage = covered / len(all_groups) if all_groups else 1.0
-    score = base * coverage**COVERAGE_EXPONENT * prior
-    for field in BOOST_FIELDS:
-        score *= query.boosts.get(field, {}).get(fields.get(field, ""), 1.0)
-    return score
+    return Scorer(query)(term_scores, prior, tuple(fields.get(f, "") for f in BOOST_FIELDS))

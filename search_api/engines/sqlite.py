@@ -15,12 +15,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
 from ingest.model import Document
-from search_api.engines.ranking import BOOST_FIELDS, final_score
+from search_api.engines.ranking import BOOST_FIELDS, Scorer
 from search_api.engines.base import (
     FIELD_WEIGHTS,
     EngineUnavailable,
@@ -35,6 +35,10 @@ from search_api.engines.base import (
 _COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
 _MULTI = ("cites", "topics")  # multi-valued keyword fields live in doc_tags
 PER_TERM_CANDIDATES = 300
+# A term found in more than this share of documents is skipped like a stopword when
+# the query has other terms: its idf is tiny and ranking it costs the most.
+STOPWORD_DF = 0.25
+STOPWORD_MIN_DOCS = 20_000  # only where it matters for speed; small indexes score every term
 
 _SCHEMA = f"""
 PRAGMA journal_mode=WAL;
@@ -71,6 +75,9 @@ class SqliteEngine(SearchEngine):
         self.weights = field_weights or FIELD_WEIGHTS
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._cache: _TermCache | None = None
+        self._writes = 0  # this process's writes (data_version only sees other connections')
 
     # -- connections -------------------------------------------------------
     def _connect(self, path: Path) -> sqlite3.Connection:
@@ -142,6 +149,7 @@ class SqliteEngine(SearchEngine):
         report = IndexReport()
         with self._write_lock, self.db as conn:
             self._write(conn, docs, report)
+            self._writes += 1
         return report
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -152,6 +160,7 @@ class SqliteEngine(SearchEngine):
                 if row:
                     self._delete_rowid(conn, row[0])
                     n += 1
+            self._writes += 1
         return n
 
     @staticmethod
@@ -168,6 +177,7 @@ class SqliteEngine(SearchEngine):
                 if doc_id not in keep:
                     self._delete_rowid(conn, rowid)
                     n += 1
+            self._writes += 1
         return n
 
     def refresh(self) -> None:
@@ -191,6 +201,7 @@ class SqliteEngine(SearchEngine):
             conn.close()
         with self._write_lock:
             os.replace(tmp, self.path)
+            self._writes += 1
             for suffix in ("-wal", "-shm"):
                 Path(f"{tmp}{suffix}").unlink(missing_ok=True)
         return report
@@ -208,7 +219,8 @@ class SqliteEngine(SearchEngine):
                 clauses.append(f"{alias}.rowid IN (SELECT rowid FROM doc_tags WHERE field = ? AND value IN ({marks}))")
                 params += [field, *values]
             elif field in _COLUMNS or field == "id":
-                clauses.append(f"{alias}.{field} IN ({marks})")
+                # unary + keeps SQLite from driving a text match from the column index
+                clauses.append(f"+{alias}.{field} IN ({marks})")
                 params += values
             else:
                 raise QueryError(f"unknown filter field: {field}")
@@ -226,40 +238,47 @@ class SqliteEngine(SearchEngine):
         terms = [t for t in query.terms if t.text.strip()]
         if not terms:
             return self._browse(conn, query, where, params)
-        weights = ", ".join(str(self.weights[f]) for f in FIELD_WEIGHTS)
+        cache = self._cache_for(conn)
+        limit = max(PER_TERM_CANDIDATES, query.offset + query.size)
         scores: dict[int, dict[str, float]] = defaultdict(dict)
-        for text in dict.fromkeys(t.text for t in terms):
-            rows = conn.execute(
-                f"SELECT f.rowid, bm25(fts, {weights}) AS s FROM fts f JOIN docs d ON d.rowid = f.rowid "
-                f"WHERE fts MATCH ?{where} ORDER BY s LIMIT {PER_TERM_CANDIDATES}",
-                (fts_quote(text), *params),
-            ).fetchall()
-            for rowid, s in rows:
-                scores[rowid][text] = -s  # FTS5's bm25() is negative: lower is better
+        texts = list(dict.fromkeys(t.text for t in terms))
+        for text in texts:
+            df = cache.df(conn, text)
+            if df == 0 or (cache.n_docs > STOPWORD_MIN_DOCS and df > cache.n_docs * STOPWORD_DF and len(texts) > 1):
+                continue
+            for rowid, s in cache.top(conn, text, limit, where, params, self._bm25_weights):
+                scores[rowid][text] = s
         if not scores:
             return SearchResult(total=0, hits=[])
-        match = " OR ".join(fts_quote(t.text) for t in terms)
-        total = conn.execute(
-            f"SELECT count(*) FROM fts f JOIN docs d ON d.rowid = f.rowid WHERE fts MATCH ?{where}", (match, *params)
-        ).fetchone()[0]
-        ranked = self._apply_priors(conn, scores, query)
+        match = " OR ".join(fts_quote(t) for t in texts)
+        total = cache.total(conn, match, where, params)
+        ranked = self._rank(conn, cache, scores, query)
         page = ranked[query.offset : query.offset + query.size]
         hits = self._hits(conn, page)
         facets = self._facets(conn, match, where, params) if query.facets else {}
         return SearchResult(total=max(total, len(scores)), hits=hits, facets=facets)
 
-    def _apply_priors(self, conn: sqlite3.Connection, scores: dict[int, dict[str, float]],
-                      query: SearchQuery) -> list[tuple[int, float]]:
-        ids = list(scores)
-        out: list[tuple[int, float]] = []
-        for i in range(0, len(ids), 900):
-            chunk = ids[i : i + 900]
-            rows = conn.execute(
-                f"SELECT rowid, prior, {', '.join(BOOST_FIELDS)} FROM docs WHERE rowid IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            for rowid, prior, *vals in rows:
-                out.append((rowid, final_score(scores[rowid], query, prior, dict(zip(BOOST_FIELDS, vals)))))
+    @property
+    def _bm25_weights(self) -> str:
+        return ", ".join(str(self.weights[f]) for f in FIELD_WEIGHTS)
+
+    def _cache_for(self, conn: sqlite3.Connection) -> "_TermCache":
+        """The shared per-index cache, dropped whenever any connection has written."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0], self._writes, self._local.ino
+        with self._cache_lock:
+            if self._cache is None or self._cache.version != version:
+                self._cache = _TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
+            return self._cache
+
+    def _rank(self, conn: sqlite3.Connection, cache: "_TermCache", scores: dict[int, dict[str, float]],
+              query: SearchQuery) -> list[tuple[int, float]]:
+        fields = cache.doc_fields(conn)
+        score = Scorer(query)
+        out = []
+        missing = (1.0, *("" for _ in BOOST_FIELDS))
+        for rowid, term_scores in scores.items():
+            values = fields.get(rowid, missing)
+            out.append((rowid, score(term_scores, values[0], values[1:])))
         out.sort(key=lambda rs: (-rs[1], rs[0]))
         return out
 
@@ -273,7 +292,7 @@ class SqliteEngine(SearchEngine):
         hits = []
         for rowid, score in page:
             doc = Document.from_dict(json.loads(data[rowid]))
-            hits.append(SearchHit(id=doc.id, score=round(score, 4), doc=doc))
+            hits.append(SearchHit(id=doc.id, score=score, doc=doc))
         return hits
 
     def _browse(self, conn: sqlite3.Connection, query: SearchQuery, where: str, params: list[Any]) -> SearchResult:
@@ -296,7 +315,8 @@ class SqliteEngine(SearchEngine):
             base = f"SELECT f.rowid FROM fts f JOIN docs d ON d.rowid = f.rowid WHERE fts MATCH ?{where}"
             base_params = [match, *params]
         conn.execute("DROP TABLE IF EXISTS temp.matched")
-        conn.execute(f"CREATE TEMP TABLE matched AS {base}", base_params)
+        conn.execute("CREATE TEMP TABLE matched (rowid INTEGER PRIMARY KEY)")
+        conn.execute(f"INSERT INTO temp.matched {base}", base_params)
         facets: dict[str, dict[str, int]] = {}
         for field in ("kind", "source_title", "region"):
             rows = conn.execute(
@@ -334,3 +354,74 @@ class SqliteEngine(SearchEngine):
             return {"ok": True, "engine": self.name, "documents": self.count(), "path": str(self.path)}
         except (sqlite3.Error, EngineUnavailable) as e:
             return {"ok": False, "engine": self.name, "error": str(e)}
+
+
+class _TermCache:
+    """Per-term ranked candidates, document frequencies and per-document ranking fields.
+
+    A term's BM25 score in a document doesn't depend on the rest of the query, so
+    each term's top candidates are computed once and reused by every query that
+    contains it, until the index changes (``version``). Queries with filters are
+    not cached: their candidates depend on the filter.
+    """
+
+    MAX_TERMS = 2000
+
+    def __init__(self, version: tuple, n_docs: int):
+        self.version = version
+        self.n_docs = n_docs
+        self._lock = threading.Lock()
+        self._top: "OrderedDict[tuple[str, int], list[tuple[int, float]]]" = OrderedDict()
+        self._df: dict[str, int] = {}
+        self._totals: "OrderedDict[tuple, int]" = OrderedDict()
+        self._fields: dict[int, tuple] | None = None
+
+    def df(self, conn: sqlite3.Connection, text: str) -> int:
+        n = self._df.get(text)
+        if n is None:
+            n = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (fts_quote(text),)).fetchone()[0]
+            if len(self._df) > 50_000:
+                self._df.clear()
+            self._df[text] = n
+        return n
+
+    def top(self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any],
+            weights: str) -> list[tuple[int, float]]:
+        sql_filter = f" AND rowid IN (SELECT d.rowid FROM docs d WHERE 1=1{where})" if where else ""
+        key = (text, limit)
+        if not where:
+            with self._lock:
+                hit = self._top.get(key)
+                if hit is not None:
+                    self._top.move_to_end(key)
+                    return hit
+        rows = conn.execute(
+            f"SELECT rowid, -bm25(fts, {weights}) AS s FROM fts WHERE fts MATCH ?{sql_filter} ORDER BY s DESC LIMIT ?",
+            (fts_quote(text), *params, limit),
+        ).fetchall()
+        if not where:
+            with self._lock:
+                self._top[key] = rows
+                while len(self._top) > self.MAX_TERMS:
+                    self._top.popitem(last=False)
+        return rows
+
+    def total(self, conn: sqlite3.Connection, match: str, where: str, params: list[Any]) -> int:
+        key = (match, where, tuple(params))
+        with self._lock:
+            if key in self._totals:
+                return self._totals[key]
+        n = conn.execute(
+            f"SELECT count(*) FROM fts f JOIN docs d ON d.rowid = f.rowid WHERE fts MATCH ?{where}", (match, *params)
+        ).fetchone()[0]
+        with self._lock:
+            self._totals[key] = n
+            while len(self._totals) > self.MAX_TERMS:
+                self._totals.popitem(last=False)
+        return n
+
+    def doc_fields(self, conn: sqlite3.Connection) -> dict[int, tuple]:
+        if self._fields is None:
+            rows = conn.execute(f"SELECT rowid, prior, {', '.join(BOOST_FIELDS)} FROM docs").fetchall()
+            self._fields = {r[0]: tuple(r[1:]) for r in rows}
+        return self._fields

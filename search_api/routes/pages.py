@@ -29,6 +29,9 @@ SCRIPT_COOKIE = "script"
 MAX_PAGE = 1000
 FACET_PARAMS = (("kind", "类型"), ("law", "法律法规"), ("topic", "主题"), ("region", "地区"))
 FACETS_SHOWN = 6  # per group; the rest sit in a <details> so the phone's first screen stays short
+# Every facet and page link repeats the query; a long pasted question would otherwise blow
+# the page past its 60 KB budget, so the number of facet links shrinks with the link length.
+LINK_BYTES_BUDGET = 30_000
 LAW_BROWSE_CHUNK = 200
 # Case sections in reading order; any others follow in the document's own order.
 CASE_SECTIONS = ("关键词", "裁判要点", "相关法条", "基本案情", "裁判结果", "裁判理由")
@@ -42,7 +45,8 @@ def script_of(request: Request) -> str:
 
 
 def _switch_url(request: Request, script: str) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "script"]
+    limit = request.app.state.settings.max_query_chars
+    params = [(k, v[:limit] if k == "q" else v) for k, v in request.query_params.multi_items() if k != "script"]
     params.append(("script", "simp" if script == "trad" else "trad"))
     return f"{request.url.path}?{urlencode(params)}"
 
@@ -86,8 +90,9 @@ def _toggle(params: list[tuple[str, str]], key: str, value: str) -> str:
     return search_url(params, **{key: new or None, "page": None})
 
 
-def facet_groups(request: Request, facets: dict[str, dict[str, int]], params: list[tuple[str, str]]) -> list[dict]:
-    """Facet counts → groups of plain links that add or remove one filter."""
+def facet_groups(request: Request, facets: dict[str, dict[str, int]], params: list[tuple[str, str]],
+                 max_links: int = 1000) -> list[dict]:
+    """Facet counts → groups of plain links that add or remove one filter (at most ``max_links``)."""
     service = request.app.state.service
     topic_names = {t.id: t.name for t in service.lexicon.topics}
     laws: dict[str, tuple[str, str]] = {}  # law id → (label, facet key)
@@ -110,7 +115,11 @@ def facet_groups(request: Request, facets: dict[str, dict[str, int]], params: li
         ]
         if len(items) > 1 or active:
             items.sort(key=lambda i: not i["active"])  # chosen filters first, each a remove link
-            groups.append({"key": key, "name": name, "items": items[:FACETS_SHOWN], "more": items[FACETS_SHOWN:]})
+            groups.append({"key": key, "name": name, "items": items})
+    per_group = max(1, max_links // max(1, len(groups)))
+    for g in groups:
+        items = g["items"][:per_group]
+        g["items"], g["more"] = items[:FACETS_SHOWN], items[FACETS_SHOWN:]
     return groups
 
 
@@ -164,25 +173,30 @@ def search_page(request: Request, q: str = "", page: str | None = None):
     """Results for a question, with facets, pagination and, for disputes, the next steps."""
     if not q.strip():
         return render(request, "index.html", {"steps": next_steps(request.app.state.engine), "empty_query": True})
-    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("script",)]
+    # The service reads only this much; cutting here also keeps every link on the page short.
+    q = q[: request.app.state.settings.max_query_chars]
+    params = [(k, v if k != "q" else q) for k, v in request.query_params.multi_items() if k != "script"]
     qp = request.query_params
     filters = filters_from(qp.getlist("kind"), qp.getlist("law"), qp.getlist("region"), qp.getlist("topic"))
     size = request.app.state.settings.page_size
     page_no = parse_page(page)
-    r = logged_search(request, q, source="site", filters=filters, page=page_no, size=size, facets=True)
+    district = qp.get("district") if qp.get("district") in request.app.state.settings.district_list else None
+    r = logged_search(request, q, source="site", district=district, filters=filters, page=page_no, size=size,
+                      facets=True)
     last = max(1, math.ceil(min(r.total, MAX_PAGE * size) / size))
     service = request.app.state.service
     if r.total and not r.hits and page_no > 1:
         # Past the end (an old link, a typed number): show the last page rather than nothing.
         found = last_page_with_hits(service, q, filters, size, min(page_no, last))
         found.facets, found.query_id = r.facets, r.query_id
-        r, last = found, found.page if found.page < last else last
+        r, last = found, min(last, found.page)
     topics = service.lexicon.topics_for(r.tokens)
     dispute = r.total == 0 or is_dispute_question(q + " " + " ".join(r.tokens), topics)
     context = {
         "q": q,
+        "district": district,
         "r": r,
-        "facets": facet_groups(request, r.facets, params) if r.total else [],
+        "facets": facet_groups(request, r.facets, params, LINK_BYTES_BUDGET // len(search_url(params))) if r.total else [],
         "pages": pagination(params, r.page, last),
         "first": (r.page - 1) * size + 1,
         "filtered": bool(filters),

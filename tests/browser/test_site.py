@@ -105,3 +105,47 @@ def test_keyboard_focus_is_visible(open_page):
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", ""), outline
+
+
+CONTRAST_JS = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const text = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent.trim()).join('');
+    if (!text || el.offsetParent === null && getComputedStyle(el).position !== 'fixed') continue;
+    const st = getComputedStyle(el);
+    const fg = rgb(st.color).slice(0, 3), bg = background(el);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight) >= 700;
+    const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    if (ratio < need) bad.push(`${el.tagName}.${el.className} "${text.slice(0, 20)}" ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/search?q=" + quote("公司拖欠工资怎么办"), "/doc/labor-contract-law.47",
+                                  f"/doc/{CASE_018}", "/doc/missing-document"])
+def test_text_contrast_meets_wcag_aa(open_page, path):
+    w = open_page("desktop")
+    w.go(path)
+    assert w.page.evaluate(CONTRAST_JS) == []
+
+
+def test_contrast_check_catches_pale_text(open_page):
+    w = open_page("desktop")
+    w.page.set_content('<p style="color:#aaa">淡灰色文字</p><p style="color:#333">正常文字</p>')
+    bad = w.page.evaluate(CONTRAST_JS)
+    assert len(bad) == 1 and "淡灰色文字" in bad[0]

@@ -225,10 +225,10 @@ def test_health(loaded):
 # --- the relevance-pinned questions, on the real corpus -------------------------------------
 
 PINNED = [
-    ("老板拖欠工资三个月不发怎么办", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38"}),
+    ("老板拖欠工资三个月不发怎么办", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38", "labor-law.50"}),
     ("被炒鱿鱼了有没有赔偿", {"labor-contract-law.87", "labor-contract-law.46", "labor-contract-law.47", "labor-contract-law.48"}),
     ("上班路上出车祸算工商吗", {"work-injury-insurance-regulations.14"}),
-    ("公司拖欠薪資怎麼辦", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38"}),
+    ("公司拖欠薪資怎麼辦", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38", "labor-law.50"}),
     ("试用期最长多久", {"labor-contract-law.19"}),
     ("不签劳动合同双倍工资", {"labor-contract-law.82"}),
     ("劳动仲裁时效多长时间", {"labor-dispute-mediation-arbitration-law.27"}),
