@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,6 +20,14 @@ from search_api.store import Store
 from search_api.templating import configure
 
 SITE_DIR = REPO_ROOT / "site"
+log = logging.getLogger("labourkb")
+
+
+def _warm(service: SearchService) -> None:
+    try:
+        log.info("warmed %d query terms", service.warm_up())
+    except Exception:  # warming is an optimisation: an engine that is down now is reported by searches
+        log.warning("cache warm-up skipped", exc_info=True)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.warm_cache:
+            threading.Thread(target=_warm, args=(app.state.service,), name="cache-warm-up", daemon=True).start()
         yield
         if app.state.querylog is not None:
             app.state.querylog.close()

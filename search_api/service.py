@@ -92,6 +92,19 @@ class SearchService:
         with self._lock:
             self._registry = None
 
+    def warm_up(self) -> int:
+        """Warm the engine's per-term caches with the query terms of every lexicon word.
+
+        Workers' questions reuse a few thousand words; computing their candidates
+        once at start-up takes the slow first search off the request path.
+        """
+        words = {*self.lexicon.thesaurus, *self.lexicon.userdict}
+        texts: dict[str, None] = {}
+        for word in sorted(words):
+            for term in analyse(word, self.lexicon, self.tok).terms:
+                texts[term.text] = None
+        return self.engine.warm(texts)
+
     def analyse(self, q: str) -> Analysis:
         return analyse(q, self.lexicon, self.tok, self.registry, self.settings.max_query_chars)
 

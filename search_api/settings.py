@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # search
     page_size: int = Field(10, description="Results per page on the site.")
     max_query_chars: int = Field(200, description="Queries are cut to this many characters before analysis.")
+    warm_cache: bool = Field(True, description="At start-up, warm the engine's term caches with the lexicon's words (in the background).")
 
     @property
     def district_list(self) -> list[str]:

@@ -155,5 +155,9 @@ class SearchEngine(ABC):
     def health(self) -> dict[str, Any]:
         """``{"ok": bool, "engine": name, ...}``; never raises."""
 
+    def warm(self, texts: Iterable[str]) -> int:
+        """Prepare per-term caches for these query terms (engines without caches do nothing)."""
+        return 0
+
     def close(self) -> None:
         """Release connections."""

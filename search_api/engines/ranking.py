@@ -15,7 +15,6 @@ document; this module turns them into one score:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Mapping
 
 from search_api.engines.base import SearchQuery
@@ -30,28 +29,36 @@ class Scorer:
 
     def __init__(self, query: SearchQuery):
         self.terms = {t.text: (t.group, t.weight) for t in query.terms}
-        self.n_groups = len({t.group for t in query.terms if t.group >= 0})
+        n = len({t.group for t in query.terms if t.group >= 0})
+        # coverage factor for k covered groups, k = 0..n (no typed concept at all: factor 1)
+        self.coverage = [(k / n) ** COVERAGE_EXPONENT if n else 1.0 for k in range(n + 1)]
         self.boosts = [(i, query.boosts[f]) for i, f in enumerate(BOOST_FIELDS) if query.boosts.get(f)]
 
     def __call__(self, term_scores: Mapping[str, float], prior: float, field_values: tuple = ()) -> float:
         """Score one document; ``field_values`` are its values of ``BOOST_FIELDS``, in that order."""
-        best: dict[int, float] = {}
-        total: dict[int, float] = defaultdict(float)
+        terms = self.terms
+        groups: dict[int, list[float]] = {}  # group -> [best, total]
         for text, s in term_scores.items():
-            gw = self.terms.get(text)
+            gw = terms.get(text)
             if gw is None or not s:
                 continue
-            group, weight = gw
-            v = s * weight
-            total[group] += v
-            if v > best.get(group, 0.0):
-                best[group] = v
-        if not best:
+            v = s * gw[1]
+            acc = groups.get(gw[0])
+            if acc is None:
+                groups[gw[0]] = [v, v]
+            else:
+                acc[1] += v
+                if v > acc[0]:
+                    acc[0] = v
+        if not groups:
             return 0.0
-        base = sum(b + SPILL * (total[g] - b) for g, b in best.items())
-        covered = sum(1 for g in best if g >= 0)
-        coverage = covered / self.n_groups if self.n_groups else 1.0
-        score = base * coverage**COVERAGE_EXPONENT * prior
+        base = 0.0
+        covered = 0
+        for g, (best, total) in groups.items():
+            base += best + SPILL * (total - best)
+            if g >= 0:
+                covered += 1
+        score = base * self.coverage[min(covered, len(self.coverage) - 1)] * prior
         for i, by_value in self.boosts:
             score *= by_value.get(field_values[i] if i < len(field_values) else "", 1.0)
         return score

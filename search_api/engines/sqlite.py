@@ -207,7 +207,14 @@ class SqliteEngine(SearchEngine):
         return report
 
     # -- reading -----------------------------------------------------------
-    def _filter_sql(self, filters: dict[str, list[str]], alias: str = "d") -> tuple[str, list[Any]]:
+    def _filter_sql(self, filters: dict[str, list[str]], with_match: bool) -> tuple[str, list[Any]]:
+        """SQL conditions on ``docs d`` for ``filters``.
+
+        ``with_match``: the query also has a full-text MATCH, which must drive the plan;
+        a unary ``+`` keeps SQLite from starting at a docs index and then probing FTS5
+        row by row (hundreds of times slower). Browsing has no MATCH and wants the indexes.
+        """
+        plus = "+" if with_match else ""
         clauses: list[str] = []
         params: list[Any] = []
         for field, values in filters.items():
@@ -216,11 +223,10 @@ class SqliteEngine(SearchEngine):
                 continue
             marks = ", ".join("?" * len(values))
             if field in _MULTI:
-                clauses.append(f"{alias}.rowid IN (SELECT rowid FROM doc_tags WHERE field = ? AND value IN ({marks}))")
+                clauses.append(f"{plus}d.rowid IN (SELECT rowid FROM doc_tags WHERE field = ? AND value IN ({marks}))")
                 params += [field, *values]
             elif field in _COLUMNS or field == "id":
-                # unary + keeps SQLite from driving a text match from the column index
-                clauses.append(f"+{alias}.{field} IN ({marks})")
+                clauses.append(f"{plus}d.{field} IN ({marks})")
                 params += values
             else:
                 raise QueryError(f"unknown filter field: {field}")
@@ -234,29 +240,42 @@ class SqliteEngine(SearchEngine):
 
     def _search(self, query: SearchQuery) -> SearchResult:
         conn = self.db
-        where, params = self._filter_sql(query.filters)
         terms = [t for t in query.terms if t.text.strip()]
         if not terms:
-            return self._browse(conn, query, where, params)
+            return self._browse(conn, query, *self._filter_sql(query.filters, with_match=False))
+        where, params = self._filter_sql(query.filters, with_match=True)
         cache = self._cache_for(conn)
         limit = max(PER_TERM_CANDIDATES, query.offset + query.size)
         scores: dict[int, dict[str, float]] = defaultdict(dict)
         texts = list(dict.fromkeys(t.text for t in terms))
+        used: list[str] = []
         for text in texts:
             df = cache.df(conn, text)
             if df == 0 or (cache.n_docs > STOPWORD_MIN_DOCS and df > cache.n_docs * STOPWORD_DF and len(texts) > 1):
                 continue
+            used.append(text)
             for rowid, s in cache.top(conn, text, limit, where, params, self._bm25_weights):
                 scores[rowid][text] = s
         if not scores:
             return SearchResult(total=0, hits=[])
-        match = " OR ".join(fts_quote(t) for t in texts)
+        match = " OR ".join(fts_quote(t) for t in used)
         total = cache.total(conn, match, where, params)
         ranked = self._rank(conn, cache, scores, query)
         page = ranked[query.offset : query.offset + query.size]
         hits = self._hits(conn, page)
         facets = self._facets(conn, match, where, params) if query.facets else {}
         return SearchResult(total=max(total, len(scores)), hits=hits, facets=facets)
+
+    def warm(self, texts: Iterable[str]) -> int:
+        """Compute the cached candidates of common query terms ahead of the first search."""
+        conn = self.db
+        cache = self._cache_for(conn)
+        n = 0
+        for text in texts:
+            if cache.df(conn, text):
+                cache.top(conn, text, PER_TERM_CANDIDATES, "", [], self._bm25_weights)
+                n += 1
+        return n
 
     @property
     def _bm25_weights(self) -> str:
@@ -387,7 +406,6 @@ class _TermCache:
 
     def top(self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any],
             weights: str) -> list[tuple[int, float]]:
-        sql_filter = f" AND rowid IN (SELECT d.rowid FROM docs d WHERE 1=1{where})" if where else ""
         key = (text, limit)
         if not where:
             with self._lock:
@@ -395,8 +413,9 @@ class _TermCache:
                 if hit is not None:
                     self._top.move_to_end(key)
                     return hit
+        join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
         rows = conn.execute(
-            f"SELECT rowid, -bm25(fts, {weights}) AS s FROM fts WHERE fts MATCH ?{sql_filter} ORDER BY s DESC LIMIT ?",
+            f"SELECT f.rowid, -bm25(fts, {weights}) AS s FROM fts f{join} WHERE fts MATCH ?{where} ORDER BY s DESC LIMIT ?",
             (fts_quote(text), *params, limit),
         ).fetchall()
         if not where:
@@ -411,9 +430,8 @@ class _TermCache:
         with self._lock:
             if key in self._totals:
                 return self._totals[key]
-        n = conn.execute(
-            f"SELECT count(*) FROM fts f JOIN docs d ON d.rowid = f.rowid WHERE fts MATCH ?{where}", (match, *params)
-        ).fetchone()[0]
+        join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
+        n = conn.execute(f"SELECT count(*) FROM fts f{join} WHERE fts MATCH ?{where}", (match, *params)).fetchone()[0]
         with self._lock:
             self._totals[key] = n
             while len(self._totals) > self.MAX_TERMS:
