@@ -12,6 +12,7 @@ terms, so this is the weighted BM25 of the whole query.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -39,6 +40,7 @@ PER_TERM_CANDIDATES = 300
 # the query has other terms: its idf is tiny and ranking it costs the most.
 STOPWORD_DF = 0.25
 STOPWORD_MIN_DOCS = 20_000  # only where it matters for speed; small indexes score every term
+MIN_TERM_IMPACT = 0.6  # weight × idf below this (e.g. a lone 在 or 月 at weight 0.3): skipped on large indexes
 
 _SCHEMA = f"""
 PRAGMA journal_mode=WAL;
@@ -247,11 +249,15 @@ class SqliteEngine(SearchEngine):
         cache = self._cache_for(conn)
         limit = max(PER_TERM_CANDIDATES, query.offset + query.size)
         scores: dict[int, dict[str, float]] = defaultdict(dict)
-        texts = list(dict.fromkeys(t.text for t in terms))
+        weights: dict[str, float] = {}
+        for t in terms:
+            weights[t.text] = max(weights.get(t.text, 0.0), t.weight)
+        texts = list(weights)
         used: list[str] = []
+        big = cache.n_docs > STOPWORD_MIN_DOCS and len(texts) > 1
         for text in texts:
             df = cache.df(conn, text)
-            if df == 0 or (cache.n_docs > STOPWORD_MIN_DOCS and df > cache.n_docs * STOPWORD_DF and len(texts) > 1):
+            if df == 0 or (big and self._negligible(df, cache.n_docs, weights[text])):
                 continue
             used.append(text)
             for rowid, s in cache.top(conn, text, limit, where, params, self._bm25_weights):
@@ -265,6 +271,15 @@ class SqliteEngine(SearchEngine):
         hits = self._hits(conn, page)
         facets = self._facets(conn, match, where, params) if query.facets else {}
         return SearchResult(total=max(total, len(scores)), hits=hits, facets=facets)
+
+    @staticmethod
+    def _negligible(df: int, n_docs: int, weight: float) -> bool:
+        """On a large index, a term too common to matter is skipped like a stopword: it costs
+        the most to rank (FTS5 scores every document containing it) and moves scores least."""
+        if df > n_docs * STOPWORD_DF:
+            return True
+        idf = math.log((n_docs - df + 0.5) / (df + 0.5))
+        return weight * idf < MIN_TERM_IMPACT
 
     def warm(self, texts: Iterable[str]) -> int:
         """Compute the cached candidates of common query terms ahead of the first search."""

@@ -1,0 +1,26 @@
+"""Every setting is documented, and the README names the ones a newcomer needs."""
+
+from pathlib import Path
+
+from search_api.settings import REPO_ROOT, Settings
+from search_api.warnings import MonitorSettings
+
+
+def test_every_setting_has_a_description():
+    for model in (Settings, MonitorSettings):
+        missing = [name for name, f in model.model_fields.items() if not f.description]
+        assert not missing, f"{model.__name__}: undocumented settings {missing}"
+
+
+def test_readme_names_the_main_settings():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("data_dir", "engine", "corpus_dir", "es_url", "es_api_key", "es_ca_certs", "es_index_prefix"):
+        assert f"LABOURKB_{name.upper()}" in readme, name
+
+
+def test_settings_read_from_environment(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("LABOURKB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LABOURKB_ENGINE", "elasticsearch")
+    s = Settings()
+    assert s.data_dir == tmp_path and s.engine == "elasticsearch"
+    assert s.index_path == tmp_path / "index.sqlite3"
