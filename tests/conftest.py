@@ -17,7 +17,8 @@ pytest_plugins = ["tests.conftest_es"]
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    return Settings(data_dir=data_dir, corpus_dir=CORPUS, lexicon_dir=LEXICON, cookie_secure=False, **overrides)
+    values = {"corpus_dir": CORPUS, "lexicon_dir": LEXICON, "cookie_secure": False, **overrides}
+    return Settings(data_dir=data_dir, **values)
 
 
 @pytest.fixture

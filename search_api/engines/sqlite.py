@@ -16,6 +16,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
@@ -89,21 +90,31 @@ class SqliteEngine(SearchEngine):
         return conn
 
     @property
-    def db(self) -> sqlite3.Connection:
-        """A per-thread connection, reopened when ``rebuild`` has swapped the file."""
+    def pointer(self) -> Path:
+        """A small file naming the live index file; absent until the first rebuild."""
+        return self.path.with_name(self.path.name + ".current")
+
+    def live_path(self) -> Path:
+        """The index file searches use now: ``path``, or the generation the pointer names."""
         try:
-            ino = os.stat(self.path).st_ino
+            name = self.pointer.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
-            ino = None
+            return self.path
+        return self.path.with_name(name) if name else self.path
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """A per-thread connection, reopened on the new generation after a ``rebuild``."""
+        live = self.live_path()
         conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.ino != ino:
+        if conn is None or self._local.live != live:
             if conn is not None:
                 conn.close()
             try:
-                conn = self._connect(self.path)
+                conn = self._connect(live)
             except sqlite3.Error as e:
-                raise EngineUnavailable(f"cannot open index {self.path}: {e}") from e
-            self._local.conn, self._local.ino = conn, os.stat(self.path).st_ino
+                raise EngineUnavailable(f"cannot open index {live}: {e}") from e
+            self._local.conn, self._local.live = conn, live
         return conn
 
     def close(self) -> None:
@@ -188,12 +199,16 @@ class SqliteEngine(SearchEngine):
             conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
 
     def rebuild(self, docs: Iterable[Document]) -> IndexReport:
-        """Build a fresh file beside the live one, then swap it in with an atomic rename."""
-        tmp = self.path.with_name(self.path.name + ".rebuild")
-        for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            p.unlink(missing_ok=True)
+        """Build a new generation file beside the live one, then switch the pointer to it.
+
+        Each generation has its own name (and its own -wal/-shm), so a reader holding the
+        old one keeps a consistent index and the next query opens the new one. Renaming
+        a new file over a live WAL database would pair it with the old -wal/-shm files.
+        """
+        stamp = time.strftime("%Y%m%d%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
+        new = self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}")
         report = IndexReport()
-        conn = self._connect(tmp)
+        conn = self._connect(new)
         try:
             with conn:
                 self._write(conn, docs, report)
@@ -202,11 +217,20 @@ class SqliteEngine(SearchEngine):
         finally:
             conn.close()
         with self._write_lock:
-            os.replace(tmp, self.path)
+            previous = self.live_path()
+            tmp = self.pointer.with_name(self.pointer.name + ".tmp")
+            tmp.write_text(new.name, encoding="utf-8")
+            os.replace(tmp, self.pointer)
             self._writes += 1
-            for suffix in ("-wal", "-shm"):
-                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+            self._drop_generations(keep={new, previous})
         return report
+
+    def _drop_generations(self, keep: set[Path]) -> None:
+        """Delete older generations; the previous one stays for readers still on it."""
+        for p in [self.path, *self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}")]:
+            if p not in keep:
+                for f in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
+                    f.unlink(missing_ok=True)
 
     # -- reading -----------------------------------------------------------
     def _filter_sql(self, filters: dict[str, list[str]], with_match: bool) -> tuple[str, list[Any]]:
@@ -298,7 +322,7 @@ class SqliteEngine(SearchEngine):
 
     def _cache_for(self, conn: sqlite3.Connection) -> "_TermCache":
         """The shared per-index cache, dropped whenever any connection has written."""
-        version = conn.execute("PRAGMA data_version").fetchone()[0], self._writes, self._local.ino
+        version = conn.execute("PRAGMA data_version").fetchone()[0], self._writes, self._local.live
         with self._cache_lock:
             if self._cache is None or self._cache.version != version:
                 self._cache = _TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
@@ -385,7 +409,7 @@ class SqliteEngine(SearchEngine):
 
     def health(self) -> dict[str, Any]:
         try:
-            return {"ok": True, "engine": self.name, "documents": self.count(), "path": str(self.path)}
+            return {"ok": True, "engine": self.name, "documents": self.count(), "path": str(self.live_path())}
         except (sqlite3.Error, EngineUnavailable) as e:
             return {"ok": False, "engine": self.name, "error": str(e)}
 
