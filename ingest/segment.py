@@ -17,12 +17,12 @@ _CASE_NO = re.compile(r"指导案例\s*(\d+)\s*号")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 # Provinces and the cities of the corpus, for the region filter of local regulations.
-_PROVINCES = (
+PROVINCES = (
     "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
     "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
     "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
 )
-_CITIES = {"郑州": "河南", "洛阳": "河南", "杭州": "浙江", "宁波": "浙江", "温州": "浙江", "青岛": "山东", "济南": "山东",
+CITIES = {"郑州": "河南", "洛阳": "河南", "杭州": "浙江", "宁波": "浙江", "温州": "浙江", "青岛": "山东", "济南": "山东",
            "广州": "广东", "深圳": "广东", "南京": "江苏", "苏州": "江苏", "成都": "四川", "武汉": "湖北"}
 
 # Static ranking priors: authority of the source and usefulness of the unit for a question.
@@ -48,10 +48,10 @@ def short_title(title: str) -> str:
 
 
 def region_of(title: str) -> str:
-    for city, province in _CITIES.items():
+    for city, province in CITIES.items():
         if title.startswith(city):
             return province
-    for p in _PROVINCES:
+    for p in PROVINCES:
         if title.startswith(p):
             return p
     return "全国"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ingest.citations import TitleRegistry, find_citations
 from ingest.lexicon import Lexicon
 from ingest.normalise import normalise, strip_controls
-from ingest.segment import _CITIES, region_of
+from ingest.segment import CITIES, region_of
 from ingest.tokenise import Tokeniser
 from search_api.engines.base import Term
 
@@ -60,14 +60,6 @@ def clean_query(q: str, max_chars: int) -> str:
     return re.sub(r"\s+", " ", strip_controls(q or "")).strip()[:max_chars]
 
 
-def _subword_tokens(tok: Tokeniser, normalised: str) -> tuple[list[str], set[str]]:
-    """Search-mode tokens and which of them are sub-words of a longer precise token."""
-    precise = tok.cut_precise(normalised)
-    search = tok.cut(normalised)
-    whole = set(precise)
-    return search, {t for t in search if t not in whole}
-
-
 _PLACE_SUFFIXES = ("", "省", "市", "自治区", "地区")
 
 
@@ -78,7 +70,7 @@ def _asked_region(token: str) -> str | None:
     region = region_of(token)
     if region == "全国":
         return None
-    for name in (region, *(c for c, p in _CITIES.items() if p == region)):
+    for name in (region, *(c for c, p in CITIES.items() if p == region)):
         if token.startswith(name) and token[len(name):] in _PLACE_SUFFIXES:
             return region
     return None
@@ -158,14 +150,14 @@ def analyse(
     corrected = lexicon.fix_typos(normalised)
     precise = _content_words(tok.cut_precise(corrected), lexicon, tok)
     tokens: list[str] = []
-    terms: dict[str, Term] = {}
+    by_text: dict[str, Term] = {}
 
     def add(term: str, w: float, group: int) -> None:
         if not term or lexicon.is_filler(term):
             return
-        old = terms.get(term)
+        old = by_text.get(term)
         if old is None or w > old.weight:
-            terms[term] = Term(term, round(w, 3), old.group if old and old.weight >= w else group)
+            by_text[term] = Term(term, round(w, 3), old.group if old and old.weight >= w else group)
 
     for g, word in enumerate(dict.fromkeys(precise)):
         # A lone character (月, 交, 能), a party (公司) or a bare negation (没有) carries
@@ -182,7 +174,7 @@ def analyse(
             for term, w in lexicon.expand(source)[:MAX_EXPANSIONS_PER_TOKEN]:
                 for part in tok.cut(term):
                     add(part, w * factor * (1.0 if part == term else SUBWORD_WEIGHT), group)
-    terms = list(terms.values())  # type: ignore[assignment]
+    terms = list(by_text.values())
     article_ids: list[str] = []
     if registry is not None:
         article_ids = [c.target for c in find_citations(corrected, registry) if c.target]
