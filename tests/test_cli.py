@@ -60,3 +60,19 @@ def test_errors_are_clear_not_tracebacks(env):
     assert r.exit_code == 1 and "no such file" in r.output
     r = runner.invoke(cli, ["search", "  "])
     assert r.exit_code == 1
+
+
+def test_admin_commands(env):
+    runner = CliRunner()
+    r = runner.invoke(cli, ["user", "create", "wang", "--role", "lawyer"], env={"LABOURKB_NEW_PASSWORD": "a long passphrase 1"})
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["user", "create", "wang", "--role", "lawyer"], env={"LABOURKB_NEW_PASSWORD": "a long passphrase 1"})
+    assert r.exit_code == 1  # a clear error for a duplicate, not a traceback
+    token = runner.invoke(cli, ["token", "create", "monitor", "--scope", "logs:read"]).output.strip()
+    from search_api.settings import get_settings
+    from search_api.tokens import check_token
+
+    assert check_token(get_settings(), token, "logs:read")
+    assert json.loads(runner.invoke(cli, ["purge", "--days", "30"]).output) is not None
+    r = runner.invoke(cli, ["backup", str(env / "backup.sqlite3")])
+    assert r.exit_code == 0 and (env / "backup.sqlite3").stat().st_size > 0
