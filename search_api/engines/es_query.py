@@ -2,7 +2,7 @@
 
 Kept apart from ``elasticsearch.py`` so the request shapes can be read (and
 tested) without a server. Everything here uses core Elasticsearch only: the
-``whitespace`` analyzer, ``match``, ``terms`` and ``function_score`` without
+``whitespace`` analyzer, ``combined_fields``, ``terms`` and named queries, no
 scripts, so it runs on the integ-test distribution and on any full cluster.
 """
 
@@ -80,7 +80,8 @@ def term_names(weights: dict[str, float]) -> dict[str, str]:
 def search_body(query: SearchQuery) -> dict[str, Any] | None:
     """The ``_search`` request body for ``query``; None when there is nothing to search.
 
-    With terms: weighted BM25 over the token fields times prior and boosts.
+    With terms: the top candidates by weighted BM25F, each term a named query whose
+    own score comes back, for ``engines.ranking`` to order (prior and boosts applied there).
     Without terms but with filters: the filtered set in authority order
     (prior, law, article number), as the SQLite engine browses.
     """
