@@ -17,7 +17,8 @@ pytest_plugins = ["tests.conftest_es"]
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    values = {"corpus_dir": CORPUS, "lexicon_dir": LEXICON, "cookie_secure": False, **overrides}
+    # No start-up cache warm-up thread in tests (tests/test_warm_up.py covers it).
+    values = {"corpus_dir": CORPUS, "lexicon_dir": LEXICON, "cookie_secure": False, "warm_cache": False, **overrides}
     return Settings(data_dir=data_dir, **values)
 
 

@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,16 +49,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory, corpus_index):
-    """The site served by uvicorn in a thread over the ingested real corpus; yields its base URL."""
+@contextmanager
+def serve(app):
+    """Serve ``app`` with uvicorn in a thread on a free 127.0.0.1 port; yields its base URL."""
     import uvicorn
 
-    from search_api.app import create_app
-
-    settings = make_settings(tmp_path_factory.mktemp("browser-data"), sqlite_path=corpus_index)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -65,9 +63,21 @@ def live_server(tmp_path_factory, corpus_index):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, corpus_index):
+    """The site served over the ingested real corpus; yields its base URL."""
+    from search_api.app import create_app
+
+    settings = make_settings(tmp_path_factory.mktemp("browser-data"), sqlite_path=corpus_index)
+    with serve(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

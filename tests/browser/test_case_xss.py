@@ -13,9 +13,6 @@ being shown as text.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -24,6 +21,7 @@ import pytest
 from search_api.case_fields import FIELDS
 from search_api.settings import REPO_ROOT
 from tests.case_fixtures import CASE, PASSWORD
+from tests.browser.conftest import serve
 from tests.conftest import make_settings
 
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "screenshots" / "case-xss.png"
@@ -82,12 +80,6 @@ def case_version(revised: bool) -> dict:
     return data
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def xss_app(tmp_path_factory, corpus_index):
     """The real app over a private copy of the corpus index (publishing writes to it)."""
@@ -102,20 +94,8 @@ def xss_app(tmp_path_factory, corpus_index):
 @pytest.fixture(scope="module")
 def live_server(xss_app):
     """Overrides the shared server: this module needs the app (and its store) it serves."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(xss_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(xss_app) as url:
+        yield url
 
 
 def log_in(w, username: str, next_path: str) -> None:
