@@ -106,3 +106,14 @@ def test_openapi_and_docs(corpus_client):
 def test_healthz(corpus_client):
     r = corpus_client.get("/healthz")
     assert r.status_code == 200 and r.json()["engine"]["ok"] is True
+
+
+def test_top_articles_come_with_the_cases_citing_them(corpus_client):
+    data = corpus_client.get("/api/search", params={"q": "劳动合同法第40条", "size": 3}).json()
+    top = data["hits"][0]
+    assert top["id"] == "labor-contract-law.40"
+    related = [c["id"] for c in top["related_cases"]]
+    assert any(r.startswith("guiding-case-018") for r in related)  # 末位淘汰 case cites §39 and §40
+    for c in top["related_cases"]:
+        case = corpus_client.get(f"/api/documents/{c['id']}").json()
+        assert "labor-contract-law.40" in case["cites"]
