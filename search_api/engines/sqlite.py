@@ -17,11 +17,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
 from ingest.model import Document
+from search_api.engines.fts import TermCache, fts_quote
 from search_api.engines.ranking import BOOST_FIELDS, Scorer
 from search_api.engines.base import (
     FIELD_WEIGHTS,
@@ -65,11 +66,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 """
 
 
-def fts_quote(token: str) -> str:
-    """A token as an FTS5 string literal: never parsed as an operator, column or prefix."""
-    return '"' + token.replace('"', '""') + '"'
-
-
 class SqliteEngine(SearchEngine):
     name = "sqlite"
 
@@ -79,7 +75,7 @@ class SqliteEngine(SearchEngine):
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._cache_lock = threading.Lock()
-        self._cache: _TermCache | None = None
+        self._cache: TermCache | None = None
         self._writes = 0  # this process's writes (data_version only sees other connections')
 
     # -- connections -------------------------------------------------------
@@ -320,15 +316,15 @@ class SqliteEngine(SearchEngine):
     def _bm25_weights(self) -> str:
         return ", ".join(str(self.weights[f]) for f in FIELD_WEIGHTS)
 
-    def _cache_for(self, conn: sqlite3.Connection) -> "_TermCache":
+    def _cache_for(self, conn: sqlite3.Connection) -> "TermCache":
         """The shared per-index cache, dropped whenever any connection has written."""
         version = conn.execute("PRAGMA data_version").fetchone()[0], self._writes, self._local.live
         with self._cache_lock:
             if self._cache is None or self._cache.version != version:
-                self._cache = _TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
+                self._cache = TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
             return self._cache
 
-    def _rank(self, conn: sqlite3.Connection, cache: "_TermCache", scores: dict[int, dict[str, float]],
+    def _rank(self, conn: sqlite3.Connection, cache: "TermCache", scores: dict[int, dict[str, float]],
               query: SearchQuery) -> list[tuple[int, float]]:
         fields = cache.doc_fields(conn)
         score = Scorer(query)
@@ -413,72 +409,3 @@ class SqliteEngine(SearchEngine):
         except (sqlite3.Error, EngineUnavailable) as e:
             return {"ok": False, "engine": self.name, "error": str(e)}
 
-
-class _TermCache:
-    """Per-term ranked candidates, document frequencies and per-document ranking fields.
-
-    A term's BM25 score in a document doesn't depend on the rest of the query, so
-    each term's top candidates are computed once and reused by every query that
-    contains it, until the index changes (``version``). Queries with filters are
-    not cached: their candidates depend on the filter.
-    """
-
-    MAX_TERMS = 2000
-
-    def __init__(self, version: tuple, n_docs: int):
-        self.version = version
-        self.n_docs = n_docs
-        self._lock = threading.Lock()
-        self._top: "OrderedDict[tuple[str, int], list[tuple[int, float]]]" = OrderedDict()
-        self._df: dict[str, int] = {}
-        self._totals: "OrderedDict[tuple, int]" = OrderedDict()
-        self._fields: dict[int, tuple] | None = None
-
-    def df(self, conn: sqlite3.Connection, text: str) -> int:
-        n = self._df.get(text)
-        if n is None:
-            n = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (fts_quote(text),)).fetchone()[0]
-            if len(self._df) > 50_000:
-                self._df.clear()
-            self._df[text] = n
-        return n
-
-    def top(self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any],
-            weights: str) -> list[tuple[int, float]]:
-        key = (text, limit)
-        if not where:
-            with self._lock:
-                hit = self._top.get(key)
-                if hit is not None:
-                    self._top.move_to_end(key)
-                    return hit
-        join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
-        rows = conn.execute(
-            f"SELECT f.rowid, -bm25(fts, {weights}) AS s FROM fts f{join} WHERE fts MATCH ?{where} ORDER BY s DESC LIMIT ?",
-            (fts_quote(text), *params, limit),
-        ).fetchall()
-        if not where:
-            with self._lock:
-                self._top[key] = rows
-                while len(self._top) > self.MAX_TERMS:
-                    self._top.popitem(last=False)
-        return rows
-
-    def total(self, conn: sqlite3.Connection, match: str, where: str, params: list[Any]) -> int:
-        key = (match, where, tuple(params))
-        with self._lock:
-            if key in self._totals:
-                return self._totals[key]
-        join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
-        n = conn.execute(f"SELECT count(*) FROM fts f{join} WHERE fts MATCH ?{where}", (match, *params)).fetchone()[0]
-        with self._lock:
-            self._totals[key] = n
-            while len(self._totals) > self.MAX_TERMS:
-                self._totals.popitem(last=False)
-        return n
-
-    def doc_fields(self, conn: sqlite3.Connection) -> dict[int, tuple]:
-        if self._fields is None:
-            rows = conn.execute(f"SELECT rowid, prior, {', '.join(BOOST_FIELDS)} FROM docs").fetchall()
-            self._fields = {r[0]: tuple(r[1:]) for r in rows}
-        return self._fields
