@@ -29,3 +29,15 @@ def test_site_search_and_click_are_logged_with_district(tmp_path, corpus_index):
     assert events[0]["query_id"] == rows[0]["query_id"]
     dump = b"".join(bytes(str(tuple(r)), "utf-8") for r in rows)
     assert b"testclient" not in dump  # TestClient's client host is "testclient": never stored raw
+
+
+def test_district_choice_is_offered_and_kept(corpus_client):
+    from bs4 import BeautifulSoup
+
+    home = BeautifulSoup(corpus_client.get("/").text, "html.parser")
+    assert home.select_one("select#district option[value='']") is not None
+    page = BeautifulSoup(corpus_client.get("/search", params={"q": "工伤", "district": "即墨区"}).text, "html.parser")
+    assert page.select_one("select#district option[selected]").get_text() == "即墨区"
+    assert page.select_one("label[for=district]") is not None
+    doc = BeautifulSoup(corpus_client.get("/doc/labor-contract-law.40").text, "html.parser")
+    assert doc.select_one("select#district") is None  # reading an article: a shorter header on phones
