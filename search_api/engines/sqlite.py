@@ -58,12 +58,20 @@ CREATE INDEX IF NOT EXISTS docs_source_path ON docs(source_path);
 CREATE INDEX IF NOT EXISTS docs_kind ON docs(kind, prior);
 CREATE INDEX IF NOT EXISTS docs_source_id ON docs(source_id);
 CREATE TABLE IF NOT EXISTS doc_tags (rowid INTEGER NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL);
+-- bumped by every write, in its transaction: caches of any connection or process compare it
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (k, v) VALUES ('version', 0);
 CREATE INDEX IF NOT EXISTS doc_tags_fv ON doc_tags(field, value);
 CREATE INDEX IF NOT EXISTS doc_tags_rowid ON doc_tags(rowid);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     {", ".join(FIELD_WEIGHTS)}, tokenize = 'unicode61 remove_diacritics 0'
 );
 """
+
+
+def _bump(conn: sqlite3.Connection) -> None:
+    """Mark the index changed (inside the writing transaction)."""
+    conn.execute("UPDATE meta SET v = v + 1 WHERE k = 'version'")
 
 
 class SqliteEngine(SearchEngine):
@@ -76,7 +84,6 @@ class SqliteEngine(SearchEngine):
         self._write_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._cache: TermCache | None = None
-        self._writes = 0  # this process's writes (data_version only sees other connections')
 
     # -- connections -------------------------------------------------------
     def _connect(self, path: Path) -> sqlite3.Connection:
@@ -158,7 +165,7 @@ class SqliteEngine(SearchEngine):
         report = IndexReport()
         with self._write_lock, self.db as conn:
             self._write(conn, docs, report)
-            self._writes += 1
+            _bump(conn)
         return report
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -169,7 +176,7 @@ class SqliteEngine(SearchEngine):
                 if row:
                     self._delete_rowid(conn, row[0])
                     n += 1
-            self._writes += 1
+            _bump(conn)
         return n
 
     @staticmethod
@@ -186,7 +193,7 @@ class SqliteEngine(SearchEngine):
                 if doc_id not in keep:
                     self._delete_rowid(conn, rowid)
                     n += 1
-            self._writes += 1
+            _bump(conn)
         return n
 
     def refresh(self) -> None:
@@ -216,8 +223,7 @@ class SqliteEngine(SearchEngine):
             previous = self.live_path()
             tmp = self.pointer.with_name(self.pointer.name + ".tmp")
             tmp.write_text(new.name, encoding="utf-8")
-            os.replace(tmp, self.pointer)
-            self._writes += 1
+            os.replace(tmp, self.pointer)  # caches key on the live file too: they follow
             self._drop_generations(keep={new, previous})
         return report
 
@@ -318,7 +324,7 @@ class SqliteEngine(SearchEngine):
 
     def _cache_for(self, conn: sqlite3.Connection) -> "TermCache":
         """The shared per-index cache, dropped whenever any connection has written."""
-        version = conn.execute("PRAGMA data_version").fetchone()[0], self._writes, self._local.live
+        version = conn.execute("SELECT v FROM meta WHERE k = 'version'").fetchone()[0], self._local.live
         with self._cache_lock:
             if self._cache is None or self._cache.version != version:
                 self._cache = TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
