@@ -37,6 +37,20 @@ class Scorer:
     def __call__(self, term_scores: Mapping[str, float], prior: float, field_values: tuple = ()) -> float:
         """Score one document; ``field_values`` are its values of ``BOOST_FIELDS``, in that order."""
         terms = self.terms
+        if len(term_scores) == 1:  # the common case: one matched term, one group
+            (text, s), = term_scores.items()
+            gw = terms.get(text)
+            if gw is None or not s:
+                return 0.0
+            score = s * gw[1] * self.coverage[1 if gw[0] >= 0 else 0] * prior
+        else:
+            score = self._several(term_scores) * prior
+        for i, by_value in self.boosts:
+            score *= by_value.get(field_values[i] if i < len(field_values) else "", 1.0)
+        return score
+
+    def _several(self, term_scores: Mapping[str, float]) -> float:
+        terms = self.terms
         groups: dict[int, list[float]] = {}  # group -> [best, total]
         for text, s in term_scores.items():
             gw = terms.get(text)
@@ -58,10 +72,7 @@ class Scorer:
             base += best + SPILL * (total - best)
             if g >= 0:
                 covered += 1
-        score = base * self.coverage[min(covered, len(self.coverage) - 1)] * prior
-        for i, by_value in self.boosts:
-            score *= by_value.get(field_values[i] if i < len(field_values) else "", 1.0)
-        return score
+        return base * self.coverage[covered]
 
 
 def final_score(term_scores: Mapping[str, float], query: SearchQuery, prior: float,

@@ -11,6 +11,7 @@ terms, so this is the weighted BM25 of the whole query.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
@@ -292,8 +293,7 @@ class SqliteEngine(SearchEngine):
             return SearchResult(total=0, hits=[])
         match = " OR ".join(fts_quote(t) for t in used)
         total = cache.total(conn, match, where, params)
-        ranked = self._rank(conn, cache, scores, query)
-        page = ranked[query.offset : query.offset + query.size]
+        page = self._rank(conn, cache, scores, query)[query.offset :]
         hits = self._hits(conn, page)
         facets = self._facets(conn, match, where, params) if query.facets else {}
         return SearchResult(total=max(total, len(scores)), hits=hits, facets=facets)
@@ -332,15 +332,16 @@ class SqliteEngine(SearchEngine):
 
     def _rank(self, conn: sqlite3.Connection, cache: "TermCache", scores: dict[int, dict[str, float]],
               query: SearchQuery) -> list[tuple[int, float]]:
+        """The best ``offset + size`` candidates, best first (ties: lower rowid first)."""
         fields = cache.doc_fields(conn)
         score = Scorer(query)
-        out = []
         missing = (1.0, *("" for _ in BOOST_FIELDS))
+        scored = []
         for rowid, term_scores in scores.items():
             values = fields.get(rowid, missing)
-            out.append((rowid, score(term_scores, values[0], values[1:])))
-        out.sort(key=lambda rs: (-rs[1], rs[0]))
-        return out
+            scored.append((score(term_scores, values[0], values[1:]), -rowid))
+        best = heapq.nlargest(query.offset + query.size, scored)
+        return [(-neg_rowid, s) for s, neg_rowid in best]
 
     def _hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
         if not page:
