@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -66,6 +67,11 @@ def in_process_latency(settings, queries: list[str], warm_up: bool = False) -> d
             "warm": summary_ms(times[first:])}
 
 
+def in_fresh_process(settings, queries: list[str], warm_up: bool) -> dict:
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(in_process_latency, (settings, queries, warm_up))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,8 +128,9 @@ def main() -> None:
             prefix = f"bench-{os.getpid()}"
             settings = settings_for(name, Path(tmp) / f"data-{name}", es_url, prefix)
             row = {"engine": name, "scale": args.scale, "ingest_s": round(build_index(settings, corpus), 1)}
-            row["api_search_ms"] = in_process_latency(settings, queries)
-            row["api_search_ms_after_warm_up"] = in_process_latency(settings, queries, warm_up=True)
+            # each configuration in a fresh process, as a fresh server would be
+            row["api_search_ms"] = in_fresh_process(settings, queries, False)
+            row["api_search_ms_after_warm_up"] = in_fresh_process(settings, queries, True)
             print(json.dumps(row, ensure_ascii=False), flush=True)
             if not args.no_rss:
                 row["server_peak_rss_mb"] = round(server_peak_rss(settings, queries[:100]), 1)
