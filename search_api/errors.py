@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from search_api.cases import CaseError
 from search_api.engines.base import EngineUnavailable, QueryError
 
 log = logging.getLogger("labourkb")
@@ -52,6 +53,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(QueryError)
     async def _bad_query(request: Request, exc: QueryError):
         return error_response(request, 400, exc.message, exc.detail)
+
+    @app.exception_handler(CaseError)
+    async def _case_error(request: Request, exc: CaseError):
+        # The lawyers' pages catch these themselves to redisplay their forms; the API doesn't.
+        if wants_json(request):
+            body = {"error": exc.message, "status": exc.status}
+            if exc.errors:
+                body["errors"] = exc.errors  # field -> Chinese message, for the form's fields
+            return JSONResponse(body, status_code=exc.status)
+        return error_response(request, exc.status, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

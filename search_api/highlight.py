@@ -14,9 +14,12 @@ from ingest.normalise import normalise_aligned
 SNIPPET_CHARS = 120
 
 
-def find_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Non-overlapping (start, end) spans of ``terms`` in ``text``; longer terms win."""
-    norm = normalise_aligned(text)
+def find_spans(text: str, terms: list[str], norm: str | None = None) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) spans of ``terms`` in ``text``; longer terms win.
+
+    ``norm`` is ``normalise_aligned(text)`` when the caller already has it.
+    """
+    norm = normalise_aligned(text) if norm is None else norm
     taken = bytearray(len(norm))
     spans: list[tuple[int, int]] = []
     for term in sorted({t for t in terms if t}, key=len, reverse=True):
@@ -50,11 +53,11 @@ def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | Non
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
     """The window of ``width`` characters with the most distinct matched terms, marked up."""
     flat = " ".join(text.split())
-    spans = find_spans(flat, terms)
+    norm = normalise_aligned(flat)
+    spans = find_spans(flat, terms, norm)
     if not spans:
         return escape(flat[:width]) + ("…" if len(flat) > width else "")
     best, best_score = 0, -1
-    norm = normalise_aligned(flat)
     for s, _ in spans:
         begin = max(0, s - width // 4)
         window = [norm[a:b] for a, b in spans if a >= begin and b <= begin + width]

@@ -264,13 +264,6 @@ def case_json(record: CaseRecord) -> dict[str, Any]:
     }
 
 
-def _api_error(e: CaseError) -> JSONResponse:
-    body: dict[str, Any] = {"error": e.message, "status": e.status}
-    if e.errors:
-        body["errors"] = e.errors
-    return JSONResponse(body, status_code=e.status)
-
-
 async def _json_object(request: Request) -> dict[str, Any]:
     body = await read_body(request, 5 * 1024 * 1024)
     try:
@@ -306,10 +299,7 @@ def api_list(request: Request, user: ApiUser, state: str | None = None):
 async def api_create(request: Request, user: ApiUser):
     """Create a draft. Field errors come back as 422 ``{"errors": {field: message}}``."""
     data = await _json_object(request)
-    try:
-        return case_json(case_service(request).create(user, data))
-    except CaseError as e:
-        return _api_error(e)
+    return case_json(case_service(request).create(user, data))
 
 
 @api_router.post("/import")
@@ -326,10 +316,7 @@ async def api_import(
 @api_router.get("/{case_id}")
 def api_get(request: Request, case_id: int, user: ApiUser):
     """One case with its current version and detected citations."""
-    try:
-        return case_json(case_service(request).get(user, case_id))
-    except CaseError as e:
-        return _api_error(e)
+    return case_json(case_service(request).get(user, case_id))
 
 
 @api_router.put("/{case_id}", openapi_extra=_CASE_BODY)
@@ -337,49 +324,34 @@ async def api_update(request: Request, case_id: int, user: ApiUser):
     """Save an edit as a new version (``base_version`` guards against overwriting a newer one)."""
     data = await _json_object(request)
     base = data.get("base_version")
-    try:
-        record = case_service(request).update(user, case_id, data, base_version=base if isinstance(base, int) else None)
-    except CaseError as e:
-        return _api_error(e)
+    record = case_service(request).update(user, case_id, data, base_version=base if isinstance(base, int) else None)
     return case_json(record)
 
 
 @api_router.post("/{case_id}/submit")
 def api_submit(request: Request, case_id: int, user: ApiUser):
     """Send a draft for review."""
-    try:
-        return case_json(case_service(request).submit(user, case_id))
-    except CaseError as e:
-        return _api_error(e)
+    return case_json(case_service(request).submit(user, case_id))
 
 
 @api_router.post("/{case_id}/review")
 async def api_review(request: Request, case_id: int, user: ApiUser):
     """``{"action": "publish" | "return", "comment": "…"}`` — reviewers and admins."""
     data = await _json_object(request)
-    try:
-        record = case_service(request).review(user, case_id, str(data.get("action", "")), str(data.get("comment") or ""))
-    except CaseError as e:
-        return _api_error(e)
+    record = case_service(request).review(user, case_id, str(data.get("action", "")), str(data.get("comment") or ""))
     return case_json(record)
 
 
 @api_router.post("/{case_id}/withdraw")
 def api_withdraw(request: Request, case_id: int, user: ApiUser):
     """Take a published case down."""
-    try:
-        return case_json(case_service(request).withdraw(user, case_id))
-    except CaseError as e:
-        return _api_error(e)
+    return case_json(case_service(request).withdraw(user, case_id))
 
 
 @api_router.get("/{case_id}/diff")
 def api_diff(request: Request, case_id: int, a: int, b: int, user: ApiUser):
     """Unified diff between versions ``a`` and ``b``."""
-    try:
-        case_service(request).get(user, case_id)
-    except CaseError as e:
-        return _api_error(e)
+    case_service(request).get(user, case_id)
     store = get_store(request)
     old, new = store.get_version(case_id, a), store.get_version(case_id, b)
     if old is None or new is None:
