@@ -2,8 +2,17 @@
 for each engine and for two baselines, in one run, with per-slice numbers and the worst questions.
 
 Baselines (same corpus, all documents, no thesaurus, no filler removal, no priors):
-  plain-bm25-unigram  one token per Chinese character (what Elasticsearch's `standard` analyzer does)
-  plain-bm25-jieba    jieba search-mode tokens of the raw question
+  plain-bm25-standard  the issue's plain baseline: one token per Chinese character, lower-cased and
+                       nothing else, as Elasticsearch's default `standard` analyzer does (no
+                       traditional->simplified conversion, no width folding); BM25 in SQLite FTS5
+  plain-bm25-bigram    overlapping character bigrams, as the `cjk` analyzer does
+  plain-bm25-jieba     jieba search-mode tokens of the raw question
+  normalised-unigram   a stronger reference: labourkb's own normalisation (traditional->simplified,
+                       full->half width) before one-token-per-character BM25
+With an Elasticsearch engine run, the first two are also run on the real server with its real
+analyzers (`es-standard`: the `standard` analyzer; `es-bigram`: standard tokenizer + a shingle
+filter, since this build has no analysis-common and so no `cjk`), to check the emulation.
+Gains are printed over plain-bm25-standard and over normalised-unigram.
 
 Usage: .venv/bin/python bench/relevance.py [--engine sqlite|elasticsearch|both] [--worst 10] [--json]
 """
@@ -96,9 +105,59 @@ class PlainBM25:
         return [r[0] for r in self.db.execute("SELECT id FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT ?", (match, K))]
 
 
-def unigrams(text: str) -> list[str]:
-    """Like the `standard` analyzer on Chinese: every CJK character a token, latin/digit runs whole."""
-    return re.findall(r"[\u3400-\u9fff]|[0-9a-z]+", normalise(text))
+CJK = r"[\u3400-\u9fff]"
+
+
+def standard_tokens(text: str) -> list[str]:
+    """What the `standard` analyzer makes of Chinese text: each CJK character a token, other
+    letter/digit runs whole, everything lower-cased, nothing converted."""
+    return re.findall(CJK + r"|[^\W_]+?(?=" + CJK + r"|[\W_]|$)", text.lower())
+
+
+def bigram_tokens(text: str) -> list[str]:
+    """What the `cjk` analyzer makes of it: overlapping bigrams of CJK runs, a lone character as is."""
+    out: list[str] = []
+    for run in re.findall(CJK + r"+|[^\W_]+", text.lower()):
+        if len(run) > 1 and re.match(CJK, run):
+            out += [run[i:i + 2] for i in range(len(run) - 1)]
+        else:
+            out.append(run)
+    return out
+
+
+def normalised_unigrams(text: str) -> list[str]:
+    """labourkb's normalisation (traditional->simplified, full->half width), then one token per character."""
+    return standard_tokens(normalise(text))
+
+
+class EsPlainBM25:
+    """The plain baseline on the real server: title and text analysed by ``analyzer``, BM25,
+    a ``most_fields`` match of the raw question (the sum over both fields, as FTS5 does)."""
+
+    SETTINGS = {"number_of_shards": 1, "number_of_replicas": 0, "analysis": {
+        "filter": {"bigrams": {"type": "shingle", "min_shingle_size": 2, "max_shingle_size": 2,
+                               "output_unigrams": False, "output_unigrams_if_no_shingles": True,
+                               "token_separator": ""}},
+        "analyzer": {"bigram": {"type": "custom", "tokenizer": "standard",
+                                "filter": ["lowercase", "bigrams"]}}}}
+
+    def __init__(self, client, index: str, docs, analyzer: str):
+        from elasticsearch.helpers import bulk
+
+        self.client, self.index = client, index
+        field = {"type": "text", "analyzer": analyzer}
+        client.indices.create(index=index, settings=self.SETTINGS,
+                              mappings={"properties": {"title": field, "text": field}})
+        bulk(client, ({"_index": index, "_id": d.id, "title": d.title, "text": d.text} for d in docs),
+             refresh=True)
+
+    def rank(self, q: str) -> list[str]:
+        res = self.client.search(index=self.index, size=K, source=False, query={
+            "multi_match": {"query": q, "fields": ["title", "text"], "type": "most_fields"}})
+        return [h["_id"] for h in res["hits"]["hits"]]
+
+    def drop(self) -> None:
+        self.client.indices.delete(index=self.index, ignore_unavailable=True)
 
 
 def engine_ranker(engine) -> Ranker:
@@ -134,8 +193,10 @@ def main() -> None:
         ingest([CORPUS], sqlite_engine, lexicon_dir=LEXICON)
         docs = all_documents(sqlite_engine)
         tok = get_tokeniser(LEXICON)
-        results.append(evaluate("plain-bm25-unigram", PlainBM25(docs, unigrams).rank, questions))
+        results.append(evaluate("plain-bm25-standard", PlainBM25(docs, standard_tokens).rank, questions))
+        results.append(evaluate("plain-bm25-bigram", PlainBM25(docs, bigram_tokens).rank, questions))
         results.append(evaluate("plain-bm25-jieba", PlainBM25(docs, tok.tokenise).rank, questions))
+        results.append(evaluate("normalised-unigram", PlainBM25(docs, normalised_unigrams).rank, questions))
         if args.engine in ("sqlite", "both"):
             results.append(evaluate("labourkb-sqlite", engine_ranker(sqlite_engine), questions))
         if args.engine in ("elasticsearch", "both"):
@@ -145,12 +206,19 @@ def main() -> None:
             from search_api.engines.elasticsearch import ElasticsearchEngine
             from search_api.settings import Settings
 
+            run_id = uuid.uuid4().hex[:6]
             es = ElasticsearchEngine(Settings(engine="elasticsearch", es_url=es_server.ensure_running(),
-                                              es_index_prefix=f"relevance-{uuid.uuid4().hex[:6]}"))
+                                              es_index_prefix=f"relevance-{run_id}"))
+            plain = []
             try:
+                for analyzer in ("standard", "bigram"):
+                    plain.append(EsPlainBM25(es.client, f"relevance-plain-{run_id}-{analyzer}", docs, analyzer))
+                    results.append(evaluate(f"es-{analyzer}", plain[-1].rank, questions))
                 ingest([CORPUS], es, lexicon_dir=LEXICON)
                 results.append(evaluate("labourkb-elasticsearch", engine_ranker(es), questions))
             finally:
+                for p in plain:
+                    p.drop()
                 es.drop_indices()
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=1))
@@ -159,15 +227,17 @@ def main() -> None:
     print(f"{'run':24} {'nDCG':>6} {'Recall':>7} {'MRR':>6}")
     for r in results:
         print(f"{r['name']:24} {r['ndcg@10']:6.3f} {r['recall@10']:7.3f} {r['mrr@10']:6.3f}")
-    base = results[0]["ndcg@10"]
-    for r in results[2:]:
-        print(f"{r['name']}: nDCG@10 {r['ndcg@10'] - base:+.3f} over plain-bm25-unigram")
+    by_name = {r["name"]: r["ndcg@10"] for r in results}
+    ours = [r for r in results if r["name"].startswith("labourkb-")]
+    for r in ours:
+        print(f"{r['name']}: nDCG@10 {r['ndcg@10'] - by_name['plain-bm25-standard']:+.3f} over plain-bm25-standard, "
+              f"{r['ndcg@10'] - by_name['normalised-unigram']:+.3f} over normalised-unigram")
     print("\nper slice (nDCG / Recall / MRR):")
     for r in results:
         cells = "  ".join(f"{s} {v['ndcg@10']:.2f}/{v['recall@10']:.2f}/{v['mrr@10']:.2f} (n={v['n']})"
                           for s, v in r["slices"].items())
         print(f"  {r['name']:24} {cells}")
-    for r in results[2:]:
+    for r in ours:
         print(f"\nworst {args.worst} for {r['name']}:")
         for row in sorted(r["rows"], key=lambda x: (x["ndcg"], x["mrr"]))[: args.worst]:
             print(f"  {row['id']} [{row['slice']}] nDCG {row['ndcg']:.2f} {row['q']}\n"
