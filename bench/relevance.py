@@ -15,6 +15,7 @@ filter, since this build has no analysis-common and so no `cjk`), to check the e
 Gains are printed over plain-bm25-standard and over normalised-unigram.
 
 Usage: .venv/bin/python bench/relevance.py [--engine sqlite|elasticsearch|both] [--worst 10] [--json]
+                                          [--questions corpus/eval/blind-1.jsonl]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CORPUS, LEXICON, load_questions  # noqa: E402
+from bench.common import CORPUS, LEXICON, QUESTIONS, load_questions  # noqa: E402
 from ingest.normalise import normalise  # noqa: E402
 from ingest.pipeline import ingest  # noqa: E402
 from ingest.tokenise import get_tokeniser  # noqa: E402
@@ -183,8 +184,11 @@ def main() -> None:
     ap.add_argument("--engine", default="sqlite", choices=["sqlite", "elasticsearch", "both"])
     ap.add_argument("--worst", type=int, default=10)
     ap.add_argument("--json", action="store_true", help="print the full result as JSON")
+    ap.add_argument("--questions", type=Path, default=QUESTIONS,
+                    help="evaluation set (default corpus/eval/questions.jsonl; corpus/eval/blind-*.jsonl "
+                         "are the sets written blind, see corpus/eval/README.md)")
     args = ap.parse_args()
-    questions = load_questions()
+    questions = load_questions(args.questions)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         from search_api.engines.sqlite import SqliteEngine
@@ -223,7 +227,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=1))
         return
-    print(f"{len(questions)} questions; metrics @10 (nDCG graded 2/1; Recall and MRR of grade-2 answers)\n")
+    print(f"{len(questions)} questions of {args.questions.name}; metrics @10 (nDCG graded 2/1; Recall and MRR of grade-2 answers)\n")
     print(f"{'run':24} {'nDCG':>6} {'Recall':>7} {'MRR':>6}")
     for r in results:
         print(f"{r['name']:24} {r['ndcg@10']:6.3f} {r['recall@10']:7.3f} {r['mrr@10']:6.3f}")

@@ -19,6 +19,7 @@ from ingest.load import iter_files, load_file_report
 from ingest.model import BadDocument, Document, RawDocument
 from ingest.segment import segment
 from ingest.tokenise import Tokeniser, get_tokeniser
+from ingest.validity import apply_repeals
 
 
 class Engine(Protocol):  # the slice of search_api.engines.base.SearchEngine that ingest uses
@@ -167,6 +168,7 @@ def prepare_corpus(
     topics_for = _topic_function(lexicon_dir)
     docs = [d for _, ds in load_documents(paths, report) for d in ds] + list(extra)
     registry = registry_from(docs)
+    apply_repeals(docs, registry)
     known = {d.id for d in docs if d.kind == "article"} or None
     with _Timer(report, "cite+tokenise"):
         for d in docs:
@@ -200,6 +202,7 @@ def ingest(
     # Citations need every law's title and article ids before any document is linked.
     all_docs = [d for _, docs in loaded for d in docs]
     registry = registry_from(all_docs, registry)
+    apply_repeals(all_docs, registry)
     known = {d.id for d in all_docs if d.kind == "article"}
     known_or_none = known if known else None
 
@@ -218,7 +221,8 @@ def ingest(
         ids = [d.id for d in docs]
         with _Timer(report, "index"):
             existing = engine.ids_by_source_path(raw.path)
-        if not force and existing and set(existing) == set(ids) and set(existing.values()) == {raw.content_hash}:
+        unchanged = set(existing) == set(ids) and set(existing.values()) == {d.content_hash for d in docs}
+        if not force and existing and unchanged:
             report.unchanged_files += 1
             report.by_kind.update(d.kind for d in docs)
             if progress:

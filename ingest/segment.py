@@ -41,6 +41,10 @@ PRIORS = {
     "news": 0.4,
 }
 WHOLE_LAW_FACTOR = 0.35  # the whole-law document ranks below its articles for questions
+# A law no longer in force still answers "what did the old rule say", but never before the
+# law in force: its documents keep a quarter of their prior.
+REPEALED_FACTOR = 0.25
+REPEALED_STATUSES = frozenset({"repealed", "废止", "已废止", "失效", "已失效"})
 
 
 def short_title(title: str) -> str:
@@ -101,9 +105,9 @@ def segment_law(raw: RawDocument) -> list[Document]:
         amended=[str(a) for a in (meta.get("amended") or [])],
         region=region,
         level="local" if doc_type == "local_regulation" else "national",
-        in_force=str(meta.get("status", "in_force")) != "repealed",
+        in_force=str(meta.get("status") or "").strip().lower() not in REPEALED_STATUSES,
     )
-    prior = PRIORS.get(doc_type, 0.8)
+    prior = PRIORS.get(doc_type, 0.8) * (1.0 if common["in_force"] else REPEALED_FACTOR)
     articles: list[Document] = []
     path: list[tuple[int, str]] = []  # (heading level, heading text)
     current: list[str] | None = None

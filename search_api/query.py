@@ -1,6 +1,6 @@
 """From what a worker types to weighted engine terms.
 
-normalise → fix pinyin typos → tokenise (the same path as the index) → drop
+normalise → fix pinyin typos (the listed ones, then homophones of lexicon terms) → tokenise (the same path as the index) → drop
 question filler → add thesaurus expansions at lower weight. Also spots article
 citations (劳动合同法第47条) and region names, which the service turns into a
 direct hit and a region boost.
@@ -17,6 +17,7 @@ from ingest.normalise import normalise, strip_controls
 from ingest.segment import CITIES, region_of
 from ingest.tokenise import Tokeniser
 from search_api.engines.base import Term
+from search_api.homophones import fixer_for
 
 # Sub-words of a typed word count less than the word itself (search-mode tokens overlap).
 SUBWORD_WEIGHT = 0.6
@@ -147,7 +148,7 @@ def analyse(
     """Analyse a query; never raises on odd input (operators, quotes, control characters …)."""
     raw = clean_query(q, max_chars)
     normalised = normalise(raw)
-    corrected = lexicon.fix_typos(normalised)
+    corrected, _ = fixer_for(lexicon, tok).fix(lexicon.fix_typos(normalised))
     precise = _content_words(tok.cut_precise(corrected), lexicon, tok)
     tokens: list[str] = []
     by_text: dict[str, Term] = {}

@@ -46,6 +46,7 @@ class SearchResponse:
     page: int = 1
     size: int = 10
     suggestion: str | None = None
+    corrected: str | None = None  # the question as searched, when pinyin typos were fixed
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     took_ms: float = 0.0
     tokens: list[str] = field(default_factory=list)
@@ -60,6 +61,7 @@ class SearchResponse:
             "size": self.size,
             "took_ms": self.took_ms,
             "suggestion": self.suggestion,
+            "corrected": self.corrected,
             "tokens": self.tokens,
             "hits": self.hits,
             "facets": self.facets,
@@ -142,13 +144,15 @@ class SearchService:
         if related:
             self._attach_related_cases(shaped[:3])
         suggestion = suggest(a, self.lexicon, self.tok) if result.total <= FEW_RESULTS else None
+        corrected = a.corrected if a.corrected != a.normalised else None
         return SearchResponse(
             query=a.raw,
             total=result.total,
             hits=shaped,
             page=page,
             size=size,
-            suggestion=suggestion,
+            suggestion=None if suggestion == corrected else suggestion,
+            corrected=corrected,
             facets=result.facets,
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
             tokens=a.tokens,

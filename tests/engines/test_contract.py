@@ -200,6 +200,21 @@ def test_changed_file_replaces_its_documents(loaded, corpus):
     assert loaded.count() == before - 1
 
 
+def test_repealed_law_ranks_after_the_law_in_force_even_when_its_file_is_unchanged(loaded, corpus, tmp_path):
+    from tests.ingest.test_validity import NEW, OLD
+
+    (corpus / "laws" / "old.md").write_text(OLD.format(status=""), encoding="utf-8")
+    ingest([corpus], loaded, lexicon_dir=LEXICON)
+    assert loaded.get("old.1").in_force
+    (corpus / "laws" / "new.md").write_text(NEW, encoding="utf-8")
+    report = ingest([corpus], loaded, lexicon_dir=LEXICON)
+    loaded.refresh()
+    assert report.unchanged_files == 3  # the fixture corpus; old.md is re-indexed with its new state
+    assert not loaded.get("old.1").in_force and loaded.get("new.1").in_force
+    order = [h["id"] for h in service_for(loaded, tmp_path).search("示范省 拖欠工资 投诉", related=False).hits]
+    assert order.index("new.1") < order.index("old.1")
+
+
 def test_delete(loaded):
     assert loaded.delete(["case-901", "no-such-id"]) == 1
     loaded.refresh()

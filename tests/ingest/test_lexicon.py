@@ -232,9 +232,15 @@ def test_edited_copy_of_real_lexicon_fails_instead_of_loading_partly(tmp_path):
     assert info.value.line_no == n_lines
 
 
-# ---- the relevance evaluation set (corpus/eval/questions.jsonl) -------------------------
+# ---- the relevance evaluation sets (corpus/eval/questions.jsonl, blind-*.jsonl) ---------
 
-EVAL_FILE = REPO / "corpus" / "eval" / "questions.jsonl"
+EVAL_DIR = REPO / "corpus" / "eval"
+# file -> (id prefix, minimum questions, minimum per slice, typos must be ones the lexicon knows)
+EVAL_SETS = {
+    "questions.jsonl": ("q", 90, 15, True),
+    # written blind (without the lexicon or the engine): typos are whatever a worker would type
+    "blind-1.jsonl": ("h", 50, 10, False),
+}
 SLICES = ("colloquial", "legal", "traditional", "typo", "case")
 _ARTICLE_HEADING = re.compile(r"^第([零〇一二两三四五六七八九十百千\d]+)条[\s\u3000]")
 
@@ -249,16 +255,25 @@ def article_numbers(law_file: Path) -> set[int]:
     return numbers
 
 
-@pytest.fixture(scope="module")
-def questions() -> list[dict]:
+def read_eval_set(name: str) -> list[dict]:
     rows = []
-    for no, line in enumerate(EVAL_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+    for no, line in enumerate((EVAL_DIR / name).read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                pytest.fail(f"{EVAL_FILE.name}:{no}: not JSON: {exc}")
+                pytest.fail(f"{name}:{no}: not JSON: {exc}")
     return rows
+
+
+@pytest.fixture(scope="module", params=sorted(EVAL_SETS))
+def eval_set(request) -> tuple[str, list[dict]]:
+    return request.param, read_eval_set(request.param)
+
+
+@pytest.fixture(scope="module")
+def questions(eval_set) -> list[dict]:
+    return eval_set[1]
 
 
 def test_article_parser_agrees_with_front_matter_counts():
@@ -266,18 +281,29 @@ def test_article_parser_agrees_with_front_matter_counts():
     assert article_numbers(law) == set(range(1, 99))  # 98 articles, 1..98
 
 
-def test_eval_questions_are_well_formed(questions):
-    assert len(questions) >= 90
+def test_eval_questions_are_well_formed(eval_set):
+    name, questions = eval_set
+    prefix, at_least, per_slice, _ = EVAL_SETS[name]
+    assert len(questions) >= at_least
     ids = [q["id"] for q in questions]
     assert len(ids) == len(set(ids)), "duplicate question ids"
     for q in questions:
         assert set(q) == {"id", "q", "slice", "relevant"}, q["id"]
-        assert re.fullmatch(r"q\d{3}", q["id"]) and q["q"].strip(), q["id"]
+        assert re.fullmatch(prefix + r"\d{3}", q["id"]) and q["q"].strip(), q["id"]
         assert q["slice"] in SLICES, q["id"]
         assert q["relevant"] and set(q["relevant"].values()) <= {1, 2}, q["id"]
         assert 2 in q["relevant"].values(), f"{q['id']} has no document that answers it"
-    for name in SLICES:
-        assert sum(q["slice"] == name for q in questions) >= 15, name
+    for slice_name in SLICES:
+        assert sum(q["slice"] == slice_name for q in questions) >= per_slice, slice_name
+
+
+def test_no_question_is_asked_twice_across_the_sets():
+    seen: dict[str, str] = {}
+    for name in sorted(EVAL_SETS):
+        for q in read_eval_set(name):
+            key = normalise(q["q"])
+            assert key not in seen, f"{name} {q['id']} repeats {seen[key]}"
+            seen[key] = f"{name} {q['id']}"
 
 
 def test_eval_ids_resolve_to_corpus_documents(questions):
@@ -301,7 +327,9 @@ def test_eval_ids_resolve_to_corpus_documents(questions):
     assert not unresolved, f"ids that name no corpus file or article: {unresolved}"
 
 
-def test_eval_slices_mean_what_they_say(questions, lex):
+def test_eval_slices_mean_what_they_say(eval_set, lex):
+    name, questions = eval_set
+    known_typos_only = EVAL_SETS[name][3]
     cases = {p.stem for p in (CORPUS_DIR / "cases").glob("*.md")}
     for q in questions:
         norm = normalise(q["q"])
@@ -310,7 +338,7 @@ def test_eval_slices_mean_what_they_say(questions, lex):
             assert not simplified, f"{q['id']} is not written in traditional characters"
         else:
             assert simplified, f"{q['id']} should be written in simplified characters"
-        if q["slice"] == "typo":
+        if q["slice"] == "typo" and known_typos_only:
             # typo questions use typos the lexicon knows; add new ones to typos.txt with the question
             assert lex.fix_typos(norm) != norm, f"{q['id']}: no known typo in {q['q']!r}"
         if q["slice"] == "case":
