@@ -19,15 +19,19 @@ so 事业单位 never becomes 失业单位 and 工商局 never becomes 工伤局
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pypinyin import Style, pinyin
+# Only single characters are read here: skip pypinyin's phrase dictionary (44 MB of RSS).
+os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
+os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "true")
+from pypinyin import Style, pinyin  # noqa: E402
 
-from ingest.lexicon import Lexicon
-from ingest.tokenise import Tokeniser
+from ingest.lexicon import Lexicon  # noqa: E402
+from ingest.tokenise import Tokeniser  # noqa: E402
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 MIN_LEN, MAX_LEN = 2, 4
