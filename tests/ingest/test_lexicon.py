@@ -240,6 +240,7 @@ EVAL_SETS = {
     "questions.jsonl": ("q", 90, 15, True),
     # written blind (without the lexicon or the engine): typos are whatever a worker would type
     "blind-1.jsonl": ("h", 50, 10, False),
+    "blind-2.jsonl": ("b", 50, 10, False),
 }
 SLICES = ("colloquial", "legal", "traditional", "typo", "case")
 _ARTICLE_HEADING = re.compile(r"^第([零〇一二两三四五六七八九十百千\d]+)条[\s\u3000]")
