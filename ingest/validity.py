@@ -39,7 +39,7 @@ def apply_repeals(docs: Iterable[Document], registry: TitleRegistry) -> dict[str
     docs = list(docs)
     repealed: dict[str, str] = {}
     for d in docs:
-        if d.kind not in ("article", "law", "policy"):
+        if d.kind not in ("article", "law", "policy") or "废止" not in d.text:
             continue
         for title in repealed_titles(d.text):
             hit = registry.resolve(title)

@@ -81,9 +81,10 @@ class HomophoneFixer:
     def fix(self, text: str) -> tuple[str, list[tuple[str, str]]]:
         """``text`` with homophone typos corrected, and the (typed, corrected) pairs."""
         fixes: list[tuple[str, str]] = []
-        words = self._word_spans(text)
+        words: list[tuple[int, int]] | None = None  # segmented only once a candidate turns up
 
         def fix_run(m: re.Match[str]) -> str:
+            nonlocal words
             run, out, i = m.group(), [], 0
             while i < len(run):
                 for length in range(min(MAX_LEN, len(run) - i), MIN_LEN - 1, -1):
@@ -92,8 +93,10 @@ class HomophoneFixer:
                         out.append(window)  # typed right: keep it whole
                         break
                     term = self.candidate(window)
+                    if term and words is None:
+                        words = self._word_spans(text)
                     start = m.start() + i
-                    if term and not _straddles(words, start, start + length):
+                    if term and not _straddles(words or [], start, start + length):
                         fixes.append((window, term))
                         out.append(term)
                         break
