@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--scales", default="1,10,50")
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args()
-    from search_api import es_server
+    from search_api.engines import es_server
     from search_api.engines.elasticsearch import ElasticsearchEngine
 
     es_url = es_server.ensure_running()

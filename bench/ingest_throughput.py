@@ -30,7 +30,7 @@ def make_engine(name: str, tmp: Path):
         return SqliteEngine(tmp / "bench.sqlite3")
     import uuid
 
-    from search_api import es_server
+    from search_api.engines import es_server
     from search_api.engines.elasticsearch import ElasticsearchEngine
     from search_api.settings import Settings
 

@@ -80,7 +80,7 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     from search_api.app import create_app
-    from search_api.webhooks import attach_monitoring
+    from search_api.monitoring.webhooks import attach_monitoring
 
     with tempfile.TemporaryDirectory(prefix="labourkb-bench-") as tmp:
         tmp_path = Path(tmp)

@@ -162,7 +162,7 @@ class EsPlainBM25:
 
 
 def engine_ranker(engine) -> Ranker:
-    from search_api.service import SearchService
+    from search_api.search.service import SearchService
     from search_api.settings import Settings
 
     service = SearchService(Settings(lexicon_dir=LEXICON, querylog_enabled=False), engine)
@@ -206,7 +206,7 @@ def main() -> None:
         if args.engine in ("elasticsearch", "both"):
             import uuid
 
-            from search_api import es_server
+            from search_api.engines import es_server
             from search_api.engines.elasticsearch import ElasticsearchEngine
             from search_api.settings import Settings
 

@@ -118,7 +118,7 @@ def main() -> None:
     engines = ["sqlite", "elasticsearch"] if args.engine == "both" else [args.engine]
     es_url = None
     if "elasticsearch" in engines:
-        from search_api import es_server
+        from search_api.engines import es_server
 
         es_url = es_server.ensure_running()
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,10 +14,10 @@ from search_api import errors
 from search_api.engines import get_engine
 from search_api.routes import api, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
-from search_api.service import SearchService
+from search_api.search.service import SearchService
 from search_api.settings import REPO_ROOT, Settings, get_settings
-from search_api.store import Store
-from search_api.templating import configure
+from search_api.accounts.store import Store
+from search_api.web.templating import configure
 
 SITE_DIR = REPO_ROOT / "site"
 log = logging.getLogger("labourkb")
@@ -59,8 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.querylog = None
     app.state.monitor = ()
     if settings.querylog_enabled:
-        from search_api.querylog import QueryLog
-        from search_api.webhooks import attach_monitoring
+        from search_api.monitoring.querylog import QueryLog
+        from search_api.monitoring.webhooks import attach_monitoring
 
         app.state.querylog = QueryLog(settings)
         app.state.monitor = attach_monitoring(app.state.querylog, settings)

@@ -77,7 +77,7 @@ def rebuild(as_json: bool) -> None:
 
     Example: labourkb rebuild
     """
-    from search_api.rebuild import rebuild_index
+    from search_api.search.rebuild import rebuild_index
 
     settings = _settings()
     try:
@@ -103,7 +103,7 @@ def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...
     Example: labourkb search "被炒鱿鱼了有没有赔偿" --json --size 5
     """
     from search_api.routes.api import filters_from
-    from search_api.service import SearchService
+    from search_api.search.service import SearchService
 
     if not query.strip():
         raise click.ClickException("请输入要搜索的问题或关键词")
@@ -171,7 +171,7 @@ def user_create(username: str, role: str, password: str) -> None:
 
     Example: labourkb user create wang --role lawyer
     """
-    from search_api.store import Store, StoreError
+    from search_api.accounts.store import Store, StoreError
 
     try:
         Store(_settings().store_path).create_user(username, password, role)
@@ -187,7 +187,7 @@ def backup(dest: Path) -> None:
 
     Example: labourkb backup /backups/labourkb-2026-11-22.sqlite3
     """
-    from search_api.store import backup as backup_store
+    from search_api.accounts.store import backup as backup_store
 
     backup_store(_settings().store_path, dest)
     click.echo(f"backup written to {dest}")
@@ -207,7 +207,7 @@ def token_create(name: str, scopes: tuple[str, ...]) -> None:
 
     Example: labourkb token create district-monitor --scope logs:read
     """
-    from search_api.tokens import create_token
+    from search_api.accounts.tokens import create_token
 
     click.echo(create_token(_settings(), name, list(scopes)))
 
@@ -219,7 +219,7 @@ def purge(days: int | None) -> None:
 
     Example: labourkb purge --days 180
     """
-    from search_api.querylog import QueryLog
+    from search_api.monitoring.querylog import QueryLog
 
     log = QueryLog(_settings())
     try:
@@ -234,7 +234,7 @@ def querylog_replay() -> None:
 
     Example: labourkb querylog-replay
     """
-    from search_api.querylog import QueryLog
+    from search_api.monitoring.querylog import QueryLog
 
     log = QueryLog(_settings())
     try:
@@ -254,7 +254,7 @@ def es_start() -> None:
 
     Example: labourkb es start
     """
-    from search_api import es_server
+    from search_api.engines import es_server
 
     click.echo(es_server.ensure_running())
 
@@ -265,7 +265,7 @@ def es_stop() -> None:
 
     Example: labourkb es stop
     """
-    from search_api import es_server
+    from search_api.engines import es_server
 
     es_server.stop()
 
@@ -276,7 +276,7 @@ def es_status() -> None:
 
     Example: labourkb es status
     """
-    from search_api import es_server
+    from search_api.engines import es_server
 
     _echo_json(es_server.status())
 

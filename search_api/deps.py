@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from search_api.engines.base import SearchEngine
-from search_api.service import SearchService
+from search_api.search.service import SearchService
 from search_api.settings import Settings
 
 

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search_api.cases import CaseError
+from search_api.cases.workflow import CaseError
 from search_api.engines.base import EngineUnavailable, QueryError
 
 log = logging.getLogger("labourkb")

@@ -81,7 +81,7 @@ def make_app(settings, engine_docs: bool = True):
         app.include_router(lawyers.api_router)
     if engine_docs:
         service = app.state.service
-        from search_api.cases import preparer
+        from search_api.cases.workflow import preparer
 
         prepare = preparer(service.tok)
         app.state.engine.index_documents([prepare(d) for d in law_documents()])

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from search_api import es_server
+from search_api.engines import es_server
 from search_api.settings import Settings
 
 

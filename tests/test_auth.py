@@ -9,8 +9,8 @@ import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
-from search_api.auth import SESSION_COOKIE, require_role
-from search_api.store import Store, User
+from search_api.accounts.auth import SESSION_COOKIE, require_role
+from search_api.accounts.store import Store, User
 from tests.case_fixtures import CASE, PASSWORD, csrf_from, login, make_app
 from tests.conftest import make_settings
 

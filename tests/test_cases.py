@@ -9,8 +9,8 @@ import pytest
 
 from ingest.pipeline import registry_from
 from ingest.tokenise import get_tokeniser
-from search_api.case_fields import diff_text, diff_versions, validate_case
-from search_api.cases import (
+from search_api.cases.fields import diff_text, diff_versions, validate_case
+from search_api.cases.workflow import (
     CaseIndex,
     CaseService,
     Conflict,
@@ -24,7 +24,7 @@ from search_api.cases import (
 )
 from search_api.engines.base import EngineUnavailable, SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
-from search_api.store import Store
+from search_api.accounts.store import Store
 from tests.case_fixtures import CASE, law_documents
 
 PASSWORD = "correct horse battery"

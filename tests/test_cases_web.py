@@ -9,7 +9,7 @@ from urllib.parse import quote_from_bytes
 import pytest
 from fastapi.testclient import TestClient
 
-from search_api.store import Store
+from search_api.accounts.store import Store
 from tests.case_fixtures import CASE, PASSWORD, csrf_from, login, make_app
 
 

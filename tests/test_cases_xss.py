@@ -6,9 +6,9 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from search_api.case_fields import FIELDS
-from search_api.markdown import render_markdown
-from search_api.store import Store
+from search_api.cases.fields import FIELDS
+from search_api.web.markdown import render_markdown
+from search_api.accounts.store import Store
 from tests.case_fixtures import CASE, PASSWORD, csrf_from, login, make_app
 
 PAYLOADS = (

@@ -70,7 +70,7 @@ def test_admin_commands(env):
     assert r.exit_code == 1  # a clear error for a duplicate, not a traceback
     token = runner.invoke(cli, ["token", "create", "monitor", "--scope", "logs:read"]).output.strip()
     from search_api.settings import get_settings
-    from search_api.tokens import check_token
+    from search_api.accounts.tokens import check_token
 
     assert check_token(get_settings(), token, "logs:read")
     assert json.loads(runner.invoke(cli, ["purge", "--days", "30"]).output) is not None

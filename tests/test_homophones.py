@@ -7,8 +7,8 @@ import pytest
 from ingest.lexicon import load_lexicon
 from ingest.normalise import normalise
 from ingest.tokenise import get_tokeniser
-from search_api.homophones import HomophoneFixer, fixer_for
-from search_api.query import analyse, suggest
+from search_api.search.homophones import HomophoneFixer, fixer_for
+from search_api.search.query import analyse, suggest
 from tests.conftest import LEXICON
 
 

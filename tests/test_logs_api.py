@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search_api.app import create_app
-from search_api.querylog_stats import decode_cursor, encode_cursor
+from search_api.monitoring.stats import decode_cursor, encode_cursor
 from search_api.routes import logs
 from search_api.settings import Settings
-from search_api.tokens import check_token, create_token, list_tokens, revoke_token
+from search_api.accounts.tokens import check_token, create_token, list_tokens, revoke_token
 
 ID_CARD = "440301199508082316"
 PHONE = "13912345678"

@@ -12,7 +12,7 @@ from ingest.model import Document
 from search_api.app import create_app
 from search_api.engines.base import EngineUnavailable
 from search_api.engines.sqlite import SqliteEngine
-from search_api.nextsteps import COMMON_TROUBLES, STEPS
+from search_api.search.nextsteps import COMMON_TROUBLES, STEPS
 
 CASE_018 = "guiding-case-018-zhongxing-hangzhou-v-wang-peng-labor-contract"
 

@@ -172,7 +172,7 @@ def test_zero_results_offer_help(corpus_client):
 def test_suggestion_is_a_link_that_searches(corpus_client):
     # Real suggestions are rare on this corpus (only for three results or fewer), so the
     # template is rendered with a response that carries one.
-    from search_api.service import SearchResponse
+    from search_api.search.service import SearchResponse
 
     app = corpus_client.app
     response = SearchResponse(query="工商认定", total=0, hits=[], suggestion="工伤认定 <b>")

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from search_api.querylog import QueryLog
-from search_api.redact import make_client_id, ua_family
-from search_api.redact import redact
+from search_api.monitoring.querylog import QueryLog
+from search_api.monitoring.redact import make_client_id, ua_family
+from search_api.monitoring.redact import redact
 from search_api.settings import Settings
 
 ID_CARD = "11010119900307123X"

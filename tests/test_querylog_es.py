@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from search_api import es_server
-from search_api.querylog import QueryLog
-from search_api.querylog_es import EsLogSink, make_client
+from search_api.engines import es_server
+from search_api.monitoring.querylog import QueryLog
+from search_api.monitoring.es_sink import EsLogSink, make_client
 from search_api.settings import Settings
 
 OUTAGE_PORT = 9277

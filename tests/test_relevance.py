@@ -13,8 +13,8 @@ import pytest
 from ingest.lexicon import load_lexicon
 from ingest.tokenise import get_tokeniser
 from search_api.engines.sqlite import SqliteEngine
-from search_api.query import analyse, suggest
-from search_api.service import SearchService
+from search_api.search.query import analyse, suggest
+from search_api.search.service import SearchService
 from tests.conftest import LEXICON
 
 PINNED = [

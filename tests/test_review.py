@@ -10,12 +10,12 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from search_api.app import create_app
-from search_api.auth import SESSION_COOKIE
+from search_api.accounts.auth import SESSION_COOKIE
 from search_api.routes import logs, review
 from search_api.settings import Settings
-from search_api.store import Store
-from search_api.warnings import MonitorSettings
-from search_api.webhooks import attach_monitoring
+from search_api.accounts.store import Store
+from search_api.monitoring.alerts import MonitorSettings
+from search_api.monitoring.webhooks import attach_monitoring
 
 ID_CARD = "440301199508082316"
 PHONE = "13912345678"

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from search_api.settings import REPO_ROOT, Settings
-from search_api.warnings import MonitorSettings
+from search_api.monitoring.alerts import MonitorSettings
 
 
 def test_every_setting_has_a_description():

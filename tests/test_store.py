@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from search_api.store import Store, StoreError, backup
+from search_api.accounts.store import Store, StoreError, backup
 
 PASSWORD = "correct horse battery"
 

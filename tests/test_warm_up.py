@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from search_api.app import create_app
 from search_api.engines.sqlite import SqliteEngine
-from search_api.service import SearchService
+from search_api.search.service import SearchService
 from tests.conftest import make_settings
 
 QUESTIONS = ["老板拖欠工资三个月不发怎么办", "被炒鱿鱼了有没有赔偿", "公司拖欠薪資怎麼辦", "试用期最长多久"]

@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from search_api.querylog import QueryLog, iso
+from search_api.monitoring.querylog import QueryLog, iso
 from search_api.settings import Settings
-from search_api.warnings import MonitorSettings, WarningMonitor, extract_employers, list_warnings
-from search_api.webhooks import attach_monitoring, deliveries, verify
+from search_api.monitoring.alerts import MonitorSettings, WarningMonitor, extract_employers, list_warnings
+from search_api.monitoring.webhooks import attach_monitoring, deliveries, verify
 
 SECRET = "webhook-test-secret"
 UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1 Mobile"

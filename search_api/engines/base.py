@@ -4,7 +4,7 @@ Engines never analyse text themselves. Documents arrive already tokenised
 (``Document.tokens``) and queries arrive as weighted terms, both produced by the
 same ``ingest.normalise`` → ``ingest.tokenise`` path, so the two engines agree.
 Snippets and highlights are computed afterwards on the original text
-(``search_api.highlight``), not by the engine.
+(``search_api.search.highlight``), not by the engine.
 """
 
 from __future__ import annotations

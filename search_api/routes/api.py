@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from search_api.deps import get_engine, logged_search
 from search_api.engines.base import SearchEngine
-from search_api.service import doc_url
+from search_api.search.service import doc_url
 
 router = APIRouter()
 

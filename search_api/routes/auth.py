@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from search_api.auth import (
+from search_api.accounts.auth import (
     CSRF_COOKIE,
     AdminUser,
     LoggedIn,
@@ -31,7 +31,7 @@ from search_api.auth import (
     start_session,
 )
 from search_api.settings import REPO_ROOT
-from search_api.store import ROLES, StoreError
+from search_api.accounts.store import ROLES, StoreError
 
 router = APIRouter(include_in_schema=False)
 

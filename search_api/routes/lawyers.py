@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from search_api.auth import (
+from search_api.accounts.auth import (
     ApiUser,
     LoggedIn,
     check_csrf,
@@ -22,7 +22,7 @@ from search_api.auth import (
     read_body,
     read_form,
 )
-from search_api.case_fields import (
+from search_api.cases.fields import (
     FIELD_LABELS,
     FIELDS,
     LONG_FIELDS,
@@ -30,7 +30,7 @@ from search_api.case_fields import (
     diff_text,
     diff_versions,
 )
-from search_api.cases import (
+from search_api.cases.workflow import (
     STATE_LABELS,
     CaseError,
     CaseIndex,
@@ -40,9 +40,9 @@ from search_api.cases import (
     preparer,
     unresolved_warnings,
 )
-from search_api.markdown import render_markdown
+from search_api.web.markdown import render_markdown
 from search_api.routes.auth import render, see_other
-from search_api.store import CaseRecord, User
+from search_api.accounts.store import CaseRecord, User
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/cases", tags=["lawyer cases"])

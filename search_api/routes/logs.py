@@ -13,9 +13,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from search_api import querylog_stats as qs
-from search_api.querylog import connect
-from search_api.tokens import TokenInfo, check_token
+from search_api.monitoring import stats as qs
+from search_api.monitoring.querylog import connect
+from search_api.accounts.tokens import TokenInfo, check_token
 
 router = APIRouter()
 

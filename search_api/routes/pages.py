@@ -19,9 +19,9 @@ from ingest.model import Document
 from ingest.normalise import to_traditional
 from search_api.deps import logged_search
 from search_api.engines.base import SearchQuery
-from search_api.nextsteps import is_dispute_question, next_steps
+from search_api.search.nextsteps import is_dispute_question, next_steps
 from search_api.routes.api import filters_from
-from search_api.service import KIND_LABELS, display_title
+from search_api.search.service import KIND_LABELS, display_title
 
 router = APIRouter(include_in_schema=False)
 
@@ -253,7 +253,7 @@ def _neighbours(engine, doc: Document) -> tuple[Document | None, Document | None
 
 def _annotation(source: str):
     try:
-        from search_api.markdown import render_markdown
+        from search_api.web.markdown import render_markdown
     except ImportError:  # the renderer ships with the lawyers' workflow
         return None
     return render_markdown(source)

@@ -17,10 +17,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from search_api import querylog_stats as qs
-from search_api.auth import require_role
+from search_api.monitoring import stats as qs
+from search_api.accounts.auth import require_role
 from search_api.routes.logs import log_db
-from search_api.warnings import list_warnings
+from search_api.monitoring.alerts import list_warnings
 
 router = APIRouter()
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from search_api.case_fields import FIELDS
+from search_api.cases.fields import FIELDS
 from search_api.settings import REPO_ROOT
 from tests.case_fixtures import CASE, PASSWORD
 from tests.browser.conftest import serve

@@ -11,7 +11,7 @@ import pytest
 from ingest.pipeline import ingest
 from search_api.engines.base import SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
-from search_api.service import SearchService
+from search_api.search.service import SearchService
 from tests.conftest import CORPUS, LEXICON, make_settings
 
 LAW = """---

@@ -13,7 +13,7 @@ import signal
 import pytest
 
 from ingest.model import Document
-from search_api import es_server
+from search_api.engines import es_server
 from search_api.engines.base import EngineUnavailable, QueryError, SearchQuery, Term
 
 # A second, private node for the test that kills its server, so the shared node

@@ -92,7 +92,7 @@ def test_unknown_law_is_kept_unresolved(registry):
 
 def test_ingested_case_links_to_articles_and_article_knows_its_cases(corpus_settings):
     from search_api.engines.sqlite import SqliteEngine
-    from search_api.service import SearchService
+    from search_api.search.service import SearchService
 
     engine = SqliteEngine(corpus_settings.index_path)
     case = engine.get("guiding-case-018-zhongxing-hangzhou-v-wang-peng-labor-contract")

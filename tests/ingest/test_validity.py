@@ -77,3 +77,24 @@ def test_the_real_corpus_has_no_law_marked_repealed():
     # every law the corpus' final provisions repeal is an older text that is not in the corpus
     docs, _ = prepare_corpus([CORPUS / "laws"], lexicon_dir=LEXICON)
     assert [d.id for d in docs if not d.in_force] == []
+
+
+def test_a_repealed_paragraph_leaves_the_law_and_the_article_in_force(tmp_path):
+    # 解释（二）第二十一条 repeals 解释（一）第三十二条第一款 only: nothing of 解释（一） goes out of force
+    text = "本解释自2025年9月1日起施行。《示范省劳动监察规定》（示范〔2020〕26号）第一条第一款同时废止。"
+    assert repealed_titles(text) == []
+    (tmp_path / "old.md").write_text(OLD.format(status=""), encoding="utf-8")
+    (tmp_path / "new.md").write_text(NEW.replace("1995年发布的《示范省劳动监察规定》同时废止。", text), encoding="utf-8")
+    docs, _ = prepare_corpus([tmp_path], lexicon_dir=LEXICON)
+    assert all(d.in_force for d in docs)
+
+
+def test_a_repealed_article_goes_out_of_force_alone(tmp_path):
+    (tmp_path / "old.md").write_text(OLD.format(status=""), encoding="utf-8")
+    (tmp_path / "new.md").write_text(
+        NEW.replace("1995年发布的《示范省劳动监察规定》同时废止。", "《示范省劳动监察规定》第一条同时废止。"), encoding="utf-8"
+    )
+    docs, _ = prepare_corpus([tmp_path], lexicon_dir=LEXICON)
+    by_id = {d.id: d for d in docs}
+    assert not by_id["old.1"].in_force
+    assert by_id["old"].in_force and by_id["old.2"].in_force

@@ -17,8 +17,8 @@ from ingest.model import Document
 from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
 from search_api.engines.base import SearchEngine, SearchHit, SearchQuery
-from search_api.highlight import snippet
-from search_api.query import REGION_BOOST, Analysis, analyse, suggest
+from search_api.search.highlight import snippet
+from search_api.search.query import REGION_BOOST, Analysis, analyse, suggest
 from search_api.settings import Settings
 
 KIND_LABELS = {"article": "法条", "law": "法规", "case": "案例", "policy": "政策", "news": "新闻"}

@@ -6,7 +6,7 @@ for queries; ``action_name="click"`` with ``event_attributes.position.ordinal`` 
 clicks. Our own fields (tokens, filters, engine, total, took_ms, failed, source,
 district, topics) sit beside them.
 
-Privacy: the query is redacted (:mod:`search_api.redact`) before it is written; the
+Privacy: the query is redacted (:mod:`search_api.monitoring.redact`) before it is written; the
 visitor is a ``client_id`` = HMAC-SHA256 of IP + coarse browser family under a salt that
 changes every day, so one visitor cannot be followed across days. Raw IPs and user
 agents only pass through memory.
@@ -14,7 +14,7 @@ agents only pass through memory.
 Cost: ``log_search`` only puts a tuple on a queue. A background thread redacts, tags
 and writes in batches to the local SQLite file ``<data_dir>/querylog.sqlite3``, which is
 always written (feed, dashboard and warnings read it). With the Elasticsearch engine the
-same records also go to dated indices (``search_api.querylog_es``), spooled locally while
+same records also go to dated indices (``search_api.monitoring.es_sink``), spooled locally while
 Elasticsearch is down. Logging never raises into the search path.
 """
 
@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from search_api.redact import clean_text, make_client_id, redact, redact_filters, redact_tokens
+from search_api.monitoring.redact import clean_text, make_client_id, redact, redact_filters, redact_tokens
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class QueryLog:
 
     Build one per app with ``QueryLog(settings)``; call :meth:`close` on shutdown
     (it flushes). ``topics_for`` and ``employers_for`` default to the project lexicon
-    and :func:`search_api.warnings.extract_employers`; tests may pass their own.
+    and :func:`search_api.monitoring.alerts.extract_employers`; tests may pass their own.
     """
 
     def __init__(
@@ -153,7 +153,7 @@ class QueryLog:
         self._employers_for = employers_for or _default_employers(settings)
         self.es_sink = es_sink
         if es_sink is None and getattr(settings, "engine", "sqlite") == "elasticsearch":
-            from search_api.querylog_es import EsLogSink
+            from search_api.monitoring.es_sink import EsLogSink
 
             self.es_sink = EsLogSink(settings)
         self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
@@ -420,7 +420,7 @@ def _lexicon_topics(settings: Any) -> Callable[[list[str], str], list[str]]:
 
 def _default_employers(settings: Any) -> Callable[[str], list[str]]:
     def employers_for(text: str) -> list[str]:
-        from search_api.warnings import extract_employers, load_aliases
+        from search_api.monitoring.alerts import extract_employers, load_aliases
 
         return extract_employers(text, load_aliases(Path(settings.lexicon_dir) / "employer_aliases.txt"))
 

@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from search_api.querylog import APPLICATION, iso
-from search_api.warnings import WARNINGS_SCHEMA, load_aliases, mask_employers
+from search_api.monitoring.querylog import APPLICATION, iso
+from search_api.monitoring.alerts import WARNINGS_SCHEMA, load_aliases, mask_employers
 
 
 class BadParameter(ValueError):

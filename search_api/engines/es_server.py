@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "elasticsearch.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "elasticsearch.sh"
 DEFAULT_PORT = 9250
 
 

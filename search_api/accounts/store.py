@@ -378,7 +378,7 @@ class Store:
             cur = conn.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ? AND user_id = ?", (token_id, user_id))
         return cur.rowcount > 0
 
-    # ---- cases (low level; workflow rules live in search_api.cases) ----------
+    # ---- cases (low level; workflow rules live in search_api.cases.workflow) ----------
 
     def insert_version(
         self, conn: sqlite3.Connection, case_id: int, number: int, author_id: int, data: dict, citations: list

@@ -1,6 +1,6 @@
 """Deliver warnings to the configured webhooks as signed JSON, once each, in the background.
 
-Each POST carries the JSON body of :meth:`search_api.warnings.Alert.payload` and
+Each POST carries the JSON body of :meth:`search_api.monitoring.alerts.Alert.payload` and
 
 * ``X-Labourkb-Signature: sha256=<hex HMAC-SHA256 of the raw body under LABOURKB_WEBHOOK_SECRET>``
 * ``X-Labourkb-Delivery: <hash of the warning key>`` (stable across retries, so a receiver can de-duplicate)
@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from search_api.querylog import connect, iso, utcnow
-from search_api.warnings import Alert, MonitorSettings, _row_warning, monitor_settings
+from search_api.monitoring.querylog import connect, iso, utcnow
+from search_api.monitoring.alerts import Alert, MonitorSettings, _row_warning, monitor_settings
 
 log = logging.getLogger(__name__)
 
@@ -192,11 +192,11 @@ def deliveries(db_path: Path | str) -> list[dict[str, Any]]:
 
 
 def attach_monitoring(querylog: Any, settings: Any, monitor: MonitorSettings | None = None):
-    """Wire warnings and webhooks onto a :class:`~search_api.querylog.QueryLog`.
+    """Wire warnings and webhooks onto a :class:`~search_api.monitoring.querylog.QueryLog`.
 
     Returns ``(WarningMonitor, WebhookSender)``; close both on shutdown.
     """
-    from search_api.warnings import WarningMonitor, distress_topics
+    from search_api.monitoring.alerts import WarningMonitor, distress_topics
 
     monitor = monitor or monitor_settings(settings)
     sender = WebhookSender(querylog.path, monitor)

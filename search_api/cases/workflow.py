@@ -21,14 +21,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ingest.model import Document
-from search_api.case_fields import (  # re-exported: callers need only this module
+from search_api.cases.fields import (  # re-exported: callers need only this module
     FIELD_LABELS,
     FIELDS,
     SECTION_FIELDS,
     diff_versions,
     validate_case,
 )
-from search_api.store import CaseRecord, CaseVersion, Store, User, now_iso
+from search_api.accounts.store import CaseRecord, CaseVersion, Store, User, now_iso
 
 # Re-exported for callers that only import this module.
 __all__ = [

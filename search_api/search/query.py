@@ -17,7 +17,7 @@ from ingest.normalise import normalise, strip_controls
 from ingest.segment import CITIES, region_of
 from ingest.tokenise import Tokeniser
 from search_api.engines.base import Term
-from search_api.homophones import fixer_for
+from search_api.search.homophones import fixer_for
 
 # Sub-words of a typed word count less than the word itself (search-mode tokens overlap).
 SUBWORD_WEIGHT = 0.6

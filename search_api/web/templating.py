@@ -10,8 +10,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from ingest.normalise import to_traditional
-from search_api.nextsteps import COMMON_TROUBLES, HOTLINES
-from search_api.service import KIND_LABELS, doc_url
+from search_api.search.nextsteps import COMMON_TROUBLES, HOTLINES
+from search_api.search.service import KIND_LABELS, doc_url
 from search_api.settings import Settings
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")

@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from search_api.querylog import iso, utcnow
+from search_api.monitoring.querylog import iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class WarningMonitor:
 
     def __init__(self, db_path: Path | str, distress: frozenset[str] | set[str], settings: MonitorSettings,
                  notify: Any = None, spike_every_s: float = 3600.0):  # fmt: skip
-        from search_api.querylog import connect
+        from search_api.monitoring.querylog import connect
 
         self.conn = connect(db_path)
         self.conn.executescript(WARNINGS_SCHEMA)

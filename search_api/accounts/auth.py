@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request, Response
 
 from search_api.settings import Settings, get_settings
-from search_api.store import PASSWORD_HASHER, ROLES, Store, User
+from search_api.accounts.store import PASSWORD_HASHER, ROLES, Store, User
 
 SESSION_COOKIE = "labourkb_session"
 CSRF_COOKIE = "labourkb_csrf"

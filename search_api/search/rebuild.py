@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.pipeline import prepare_corpus
-from search_api.cases import published_documents
+from search_api.cases.workflow import published_documents
 from search_api.engines.base import SearchEngine
 from search_api.settings import Settings
-from search_api.store import Store
+from search_api.accounts.store import Store
 
 
 def rebuild_index(settings: Settings, engine: SearchEngine) -> dict[str, Any]:
