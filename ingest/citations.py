@@ -33,7 +33,7 @@ _PREFIX = "中华人民共和国"
 def title_key(title: str) -> str:
     """A comparison key: no 中华人民共和国 prefix, uniform brackets, no spaces or 《》<>."""
     t = re.sub(r"[\s《》<>〈〉]", "", title).replace("(", "（").replace(")", "）")
-    return t[len(_PREFIX):] if t.startswith(_PREFIX) else t
+    return t[len(_PREFIX) :] if t.startswith(_PREFIX) else t
 
 
 @dataclass

@@ -3,16 +3,15 @@
 Everything here is a general rule about how web pages are built, never a rule keyed to
 one site's class names or to particular spam words:
 
-* markup that is never article text: scripts, styles, iframes, form controls, ``nav``/``header``/
-  ``footer``/``aside`` and their ARIA roles, struck-through text (``s``/``strike``/``del``,
-  a favourite hiding place for link farms spliced into hacked pages);
-* text a reader cannot see: ``display:none``, ``visibility:hidden``, off-screen offsets,
-  tiny fonts, zero-size boxes, also when the rule sits in a ``<style>`` block;
+* markup that is never article text and text a reader cannot see are removed first
+  (``ingest.hidden``);
 * the article container is chosen by a readability-style score (punctuation and length
   of its paragraphs, discounted by link density);
 * inside it, blocks that are mostly links are dropped, and so are short lines led by the
   usual Chinese web boilerplate words (上一篇, 分享到, 责任编辑, 版权所有 …) and the lists
   that follow a "related / hot / comments" heading.
+
+Plain-text pages are cleaned by ``ingest.textpage.clean_text``, re-exported here.
 """
 
 from __future__ import annotations
@@ -31,21 +30,44 @@ from ingest.boilerplate import (
     is_tail_marker,
     norm_line,
 )
+from ingest.hidden import remove_invisible_and_junk
+from ingest.textpage import clean_text  # plain-text pages; imported from here by callers
 
-# Tags whose content is never article text. Not "form": ASP.NET pages, common on
-# government sites, wrap the whole body in one.
-_JUNK_TAGS = frozenset((
-    "script", "style", "noscript", "template", "iframe", "frame", "frameset", "object",
-    "embed", "applet", "svg", "canvas", "button", "input", "select", "textarea",
-    "nav", "header", "footer", "aside", "menu", "marquee", "s", "strike", "del", "head",
-))
-_JUNK_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar"}
+__all__ = ["clean_html", "clean_text"]
 
 _BLOCK_TAGS = {
-    "p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "table",
-    "tbody", "thead", "tfoot", "tr", "blockquote", "pre", "hr", "center", "figure",
-    "figcaption", "address", "caption", "body", "html",
-    "h1", "h2", "h3", "h4", "h5", "h6",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "tbody",
+    "thead",
+    "tfoot",
+    "tr",
+    "blockquote",
+    "pre",
+    "hr",
+    "center",
+    "figure",
+    "figcaption",
+    "address",
+    "caption",
+    "body",
+    "html",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
 }
 _CELL_TAGS = {"td", "th"}
 # Containers that may hold a run of text directly (a "div used as a paragraph").
@@ -65,7 +87,7 @@ def clean_html(html: str) -> tuple[str, str]:
     """
     soup = BeautifulSoup(html, "html.parser")
     title = _find_title(soup)
-    _remove_invisible_and_junk(soup)
+    remove_invisible_and_junk(soup)
     root = soup.body or soup
     try:
         stats = _link_stats(root)
@@ -80,31 +102,6 @@ def clean_html(html: str) -> tuple[str, str]:
         # Thousands of unclosed tags nest too deep to walk; bs4's own text iterator is flat.
         paragraphs = filter_lines([norm_line(t) for t in root.get_text("\n").split("\n")])
     return title, "\n\n".join(paragraphs)
-
-
-def clean_text(text: str) -> tuple[str, str]:
-    """Return ``(title, text)`` of a plain-text page.
-
-    The first non-empty line is the title. The body keeps one paragraph per line,
-    separated by a blank line, with indentation removed; paging lines (上一篇/下一篇),
-    "原文地址" lines and short boilerplate lines are dropped, and a "推荐阅读"-style
-    heading ends the article (what follows lists other pages).
-    """
-    lines = [norm_line(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    title = ""
-    body: list[str] = []
-    for line in lines:
-        if not line:
-            continue
-        if not title:
-            title = line
-            continue
-        if is_tail_marker(line):
-            break
-        if line.startswith(("原文地址", "原文链接", "本文链接", "文章来源网址")):
-            continue
-        body.append(line)
-    return title, "\n\n".join(filter_lines(body))
 
 
 # --- title -------------------------------------------------------------------------
@@ -133,7 +130,7 @@ def _find_title(soup: BeautifulSoup) -> str:
 
 
 def _title_parts(title: str) -> list[str]:
-    """"标题_栏目_网站" → ["标题", "栏目", "网站"]; [] for an empty title."""
+    """ "标题_栏目_网站" → ["标题", "栏目", "网站"]; [] for an empty title."""
     if not title:
         return []
     for sep in _TITLE_SEPARATORS:
@@ -145,118 +142,6 @@ def _title_parts(title: str) -> list[str]:
     if sep and head and len(tail) < len(head) and not tail[:1].isdigit():
         return [head.strip(), tail.strip()]
     return [title]
-
-
-# --- invisible and junk markup ------------------------------------------------------
-
-
-def _remove_invisible_and_junk(soup: BeautifulSoup) -> None:
-    doomed: list[Tag] = []
-    for selector in _hidden_selectors_from_css(soup):
-        doomed.extend(_safe_select(soup, selector))
-    for el in soup.find_all(True):
-        if (
-            el.name in _JUNK_TAGS
-            or el.has_attr("hidden")
-            or el.get("aria-hidden") == "true"
-            or str(el.get("role", "")).lower() in _JUNK_ROLES
-            or _hidden_by_style(el)
-        ):
-            doomed.append(el)
-    # extract(), not decompose(): detaching an element nested in one already detached is
-    # harmless, and bs4's Tag.decomposed check costs a subtree search per call.
-    for el in doomed:
-        el.extract()
-
-
-def _safe_select(soup: BeautifulSoup, selector: str) -> list[Tag]:
-    try:
-        return soup.select(selector)
-    except Exception:  # a selector soupsieve rejects is simply not applied
-        return []
-
-
-_CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-_SIMPLE_SELECTOR = re.compile(r"^[a-zA-Z]*(?:[.#][\w-]+)+$")
-
-
-def _hidden_selectors_from_css(soup: BeautifulSoup) -> list[str]:
-    """Simple selectors (``.x``, ``#y``, ``div.x``) that a page's own CSS hides.
-
-    Injected link farms often hide themselves with a class defined in a ``<style>`` block.
-    Compound or descendant selectors are ignored: applying only part of one could hide
-    the article.
-    """
-    selectors = []
-    for style in soup.find_all("style"):
-        css = re.sub(r"/\*.*?\*/", "", style.get_text(), flags=re.S)
-        # Rules inside @media (print, narrow screens) do not hide text on every screen.
-        css = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", css)
-        for sel_text, body in _CSS_RULE.findall(css):
-            if not _style_hides(body):
-                continue
-            for sel in sel_text.split(","):
-                sel = sel.strip()
-                if _SIMPLE_SELECTOR.match(sel):
-                    selectors.append(sel)
-    return selectors
-
-
-def _hidden_by_style(el: Tag) -> bool:
-    style = str(el.get("style", ""))
-    if not style:
-        return False
-    if _style_hides(style, check_font=False):
-        return True
-    if not _style_hides(style):
-        return False
-    # "font-size:0" on a wrapper is also a layout trick to close gaps between inline
-    # blocks; the children then set their own size and are visible.
-    return not any("font-size" in str(d.get("style", "")).lower() for d in el.find_all(True))
-
-
-_LENGTH = re.compile(r"^(-?\d*\.?\d+)\s*([a-z%]*)")
-
-
-def _style_hides(style: str, check_font: bool = True) -> bool:
-    """True when an inline style makes the element invisible to a reader."""
-    if not style:
-        return False
-    decl: dict[str, str] = {}
-    for part in style.lower().split(";"):
-        if ":" in part:
-            key, _, value = part.partition(":")
-            decl[key.strip()] = value.replace("!important", "").strip()
-    if decl.get("display") == "none" or decl.get("visibility") in ("hidden", "collapse"):
-        return True
-    opacity = _number(decl.get("opacity", ""))
-    if opacity is not None and opacity[0] <= 0.05:
-        return True
-    size = _number(decl.get("font-size", "")) if check_font else None
-    if size is not None:
-        value, unit = size
-        limits = {"px": 3, "pt": 2, "": 3, "em": 0.2, "rem": 0.2, "%": 20}
-        if value <= limits.get(unit, 0):
-            return True
-    for key in ("left", "top", "margin-left", "margin-top", "text-indent", "right"):
-        offset = _number(decl.get(key, ""))
-        if offset is not None and offset[0] <= -300 and offset[1] in ("px", "", "pt"):
-            return True
-        if offset is not None and offset[0] <= -50 and offset[1] in ("em", "rem"):
-            return True
-    if decl.get("overflow") == "hidden":
-        for key in ("height", "width", "max-height", "max-width"):
-            box = _number(decl.get(key, ""))
-            if box is not None and box[0] <= 1:
-                return True
-    return False
-
-
-def _number(value: str) -> tuple[float, str] | None:
-    match = _LENGTH.match(value.strip())
-    if not match:
-        return None
-    return float(match.group(1)), match.group(2)
 
 
 # --- content scoring -----------------------------------------------------------------
@@ -315,9 +200,28 @@ def _has_block_child(el: Tag) -> bool:
 
 
 _TAG_PRIOR = {
-    "div": 5, "article": 5, "section": 3, "main": 3, "pre": 3, "td": 3, "blockquote": 3,
-    "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3, "dt": -3, "li": -3, "form": -3,
-    "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5,
+    "div": 5,
+    "article": 5,
+    "section": 3,
+    "main": 3,
+    "pre": 3,
+    "td": 3,
+    "blockquote": 3,
+    "address": -3,
+    "ol": -3,
+    "ul": -3,
+    "dl": -3,
+    "dd": -3,
+    "dt": -3,
+    "li": -3,
+    "form": -3,
+    "h1": -5,
+    "h2": -5,
+    "h3": -5,
+    "h4": -5,
+    "h5": -5,
+    "h6": -5,
+    "th": -5,
 }
 
 

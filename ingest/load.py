@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
-# libyaml's parser when PyYAML was built with it (several times faster), else the Python one.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 from ingest.clean import clean_html, clean_text
 from ingest.model import BadDocument, RawDocument
+
+# libyaml's parser when PyYAML was built with it (several times faster), else the Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 FORMATS = {
     ".md": "markdown",
@@ -271,7 +271,11 @@ def decode_bytes(data: bytes, path: str = "<bytes>", declared: str | None = None
     GB2312 are decoded as GB18030, their superset. Raises ``BadDocument`` for binary or
     undecodable data.
     """
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             try:
                 return data.decode(codec), codec.replace("-sig", "")

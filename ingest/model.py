@@ -6,6 +6,9 @@ Document ids are stable across re-ingests and engine-neutral:
 * one article of it: ``<stem>.<n>``, e.g. ``labor-contract-law.47``
 * a case, policy or news page: the file stem, e.g. ``guiding-case-018-zhongxing-...``
 * a lawyer's case from the app store: ``lawyer-case-<n>``
+
+Files of one run that would give the same id (two ``wages.md`` in different folders) each
+get a suffix from their path, ``wages~1234`` and ``wages~1234.47``: see ``ingest.ids``.
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ class Document:
         return {f.name: getattr(self, f.name) for f in _DOC_FIELDS}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Document":
+    def from_dict(cls, data: dict[str, Any]) -> Document:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 

@@ -8,13 +8,14 @@ The engine is handed in: ``ingest`` never imports ``search_api``.
 from __future__ import annotations
 
 import time
-import zlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 from ingest.citations import TitleRegistry, find_citations, resolve_targets
+from ingest.ids import assign_ids
 from ingest.load import iter_files, load_file_report
 from ingest.model import BadDocument, Document, RawDocument
 from ingest.segment import segment
@@ -155,6 +156,18 @@ def load_documents(paths: Iterable[Path], report: IngestReport) -> Iterator[tupl
             yield raw, docs
 
 
+def load_corpus(paths: Iterable[Path], report: IngestReport) -> list[tuple[RawDocument, list[Document]]]:
+    """Every file under ``paths`` loaded and segmented, with final, unique document ids.
+
+    The one way ``ingest`` and ``prepare_corpus`` get their documents: ids (the renaming
+    of files that share a stem included, see ``ingest.ids``) never depend on which of
+    the two built the index.
+    """
+    loaded = list(load_documents(paths, report))
+    assign_ids(loaded)
+    return loaded
+
+
 def prepare_corpus(
     paths: Iterable[Path],
     lexicon_dir: Path | None = None,
@@ -166,7 +179,7 @@ def prepare_corpus(
     start = time.perf_counter()
     tok = get_tokeniser(lexicon_dir)
     topics_for = _topic_function(lexicon_dir)
-    docs = [d for _, ds in load_documents(paths, report) for d in ds] + list(extra)
+    docs = [d for _, ds in load_corpus(paths, report) for d in ds] + list(extra)
     registry = registry_from(docs)
     apply_repeals(docs, registry)
     known = {d.id for d in docs if d.kind == "article"} or None
@@ -197,7 +210,7 @@ def ingest(
     start = time.perf_counter()
     tok = get_tokeniser(lexicon_dir)
     topics_for = _topic_function(lexicon_dir)
-    loaded = list(load_documents(paths, report))
+    loaded = load_corpus(paths, report)
 
     # Citations need every law's title and article ids before any document is linked.
     all_docs = [d for _, docs in loaded for d in docs]
@@ -216,7 +229,6 @@ def ingest(
             progress(len(batch))
         batch.clear()
 
-    seen_ids: set[str] = set()
     for raw, docs in loaded:
         ids = [d.id for d in docs]
         with _Timer(report, "index"):
@@ -229,9 +241,6 @@ def ingest(
                 progress(len(docs))
             continue
         for d in docs:
-            if d.id in seen_ids:  # two files with one stem: keep both, distinguishably
-                d.id = f"{d.id}~{zlib.crc32(raw.path.encode()) % 10_000}"
-            seen_ids.add(d.id)
             with _Timer(report, "cite+tokenise"):
                 prepare_document(d, tok, registry, known_or_none, topics_for)
             batch.append(d)

@@ -12,18 +12,71 @@ from ingest.numerals import NUMERAL_CHARS, cn_to_int, int_to_cn
 
 _ARTICLE_START = re.compile(rf"^\s*第([{NUMERAL_CHARS}0-9]+)条(?:[\s\u3000]+|$)")
 _HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*$")
-_STRUCT = re.compile(rf"^第[{NUMERAL_CHARS}0-9]+[编章节]")
+_STRUCT = re.compile(rf"^第[{NUMERAL_CHARS}0-9０-９]+(分编|编|章|节)")
+# Rank of a structural unit, outermost first; a heading closes every unit at or below its rank.
+_STRUCT_RANK = {"编": 1, "分编": 2, "章": 3, "节": 4}
+_STRUCT_TITLE_MAX = 40  # "第三章 劳动合同、劳务派遣协议的订立和履行" is long for a heading title
+# A heading title is a name, not a sentence.
+_SENTENCE_PUNCT = re.compile(r"[，。；：！？,;:!?]")
+# A title written without a gap after its number never starts with a particle or a
+# conjunction: "第三章的规定", "第三章、第四章", "第二节规定的" are sentences citing a unit.
+_NOT_A_TITLE_START = tuple("的之所中第、和及与或至规以")
+_EMPHASIS = "*_ \t\r\u3000\u00a0"
 _CASE_NO = re.compile(r"指导案例\s*(\d+)\s*号")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 # Provinces and the cities of the corpus, for the region filter of local regulations.
 PROVINCES = (
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
-    "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
-    "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+    "北京",
+    "天津",
+    "上海",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
 )
-CITIES = {"郑州": "河南", "洛阳": "河南", "杭州": "浙江", "宁波": "浙江", "温州": "浙江", "青岛": "山东", "济南": "山东",
-           "广州": "广东", "深圳": "广东", "南京": "江苏", "苏州": "江苏", "成都": "四川", "武汉": "湖北"}
+CITIES = {
+    "郑州": "河南",
+    "洛阳": "河南",
+    "杭州": "浙江",
+    "宁波": "浙江",
+    "温州": "浙江",
+    "青岛": "山东",
+    "济南": "山东",
+    "广州": "广东",
+    "深圳": "广东",
+    "南京": "江苏",
+    "苏州": "江苏",
+    "成都": "四川",
+    "武汉": "湖北",
+}
 
 # Static ranking priors: authority of the source and usefulness of the unit for a question.
 PRIORS = {
@@ -48,7 +101,7 @@ REPEALED_STATUSES = frozenset({"repealed", "废止", "已废止", "失效", "已
 
 
 def short_title(title: str) -> str:
-    return title[len("中华人民共和国"):] if title.startswith("中华人民共和国") else title
+    return title[len("中华人民共和国") :] if title.startswith("中华人民共和国") else title
 
 
 def region_of(title: str) -> str:
@@ -71,6 +124,35 @@ def _strip_markdown(body: str) -> str:
     body = _COMMENT.sub("", body)
     lines = [(_HEADING.sub(r"\2", ln) if ln.startswith("#") else ln).rstrip() for ln in body.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def structure_heading(line: str, markdown: bool = False) -> tuple[int, str] | None:
+    """``(rank, text)`` when ``line`` is a 编/分编/章/节 heading, else None.
+
+    A heading is recognised by its numbering, whatever the source format: a Markdown
+    heading's text (``markdown=True``) only has to start with it; a plain line (from a
+    Markdown body, an HTML page or a text file) must be the numbering alone or followed by
+    a short title that is not a sentence. ``text`` is "第三章 劳动合同的订立" with single spaces.
+    """
+    line = line.strip(_EMPHASIS)
+    m = _STRUCT.match(line)
+    if not m:
+        return None
+    title = line[m.end() :]
+    gap = title[:1].isspace()
+    title = title.strip(_EMPHASIS)
+    if (
+        not markdown
+        and title
+        and (
+            len(title) > _STRUCT_TITLE_MAX
+            or _SENTENCE_PUNCT.search(title)
+            or (not gap and title.startswith(_NOT_A_TITLE_START))
+        )
+    ):
+        return None
+    text = re.sub(r"[\s\u3000]+", " ", f"{m.group(0)} {title}".strip())
+    return _STRUCT_RANK[m.group(1)], text
 
 
 def segment(raw: RawDocument) -> list[Document]:
@@ -109,7 +191,7 @@ def segment_law(raw: RawDocument) -> list[Document]:
     )
     prior = PRIORS.get(doc_type, 0.8) * (1.0 if common["in_force"] else REPEALED_FACTOR)
     articles: list[Document] = []
-    path: list[tuple[int, str]] = []  # (heading level, heading text)
+    path: list[tuple[int, str]] = []  # (structural rank, heading text)
     current: list[str] | None = None
     number = 0
     seen: set[int] = set()
@@ -136,11 +218,12 @@ def segment_law(raw: RawDocument) -> list[Document]:
 
     for line in _COMMENT.sub("", raw.text).splitlines():
         h = _HEADING.match(line)
-        if h and _STRUCT.match(h.group(2)):
+        unit = structure_heading(h.group(2), markdown=True) if h else structure_heading(line)
+        if unit:
             flush()
             current = None
-            level = len(h.group(1))
-            path = [p for p in path if p[0] < level] + [(level, re.sub(r"[\s\u3000]+", " ", h.group(2)))]
+            rank = unit[0]
+            path = [p for p in path if p[0] < rank] + [unit]
             continue
         if h:  # the title heading or an annex heading ends the running article
             flush()

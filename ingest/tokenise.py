@@ -5,16 +5,16 @@ Search mode emits a long word *and* its dictionary sub-words (拖欠工资 → �
 拖欠工资), so a worker typing only 工资 still matches, while the whole term scores
 higher where it occurs. jieba's own search mode only looks at 2- and 3-character
 sub-words, so a 4-character term inside a longer dictionary word (劳动报酬 inside
-拖欠劳动报酬) would be lost; ``cut`` looks at sub-words of every length. rjieba gives output identical to Python jieba at ~20× the
-speed, which is what makes the ingest throughput target reachable.
+拖欠劳动报酬) would be lost; ``cut`` looks at sub-words of every length. rjieba gives output identical to
+Python jieba at ~20× the speed, which is what makes the ingest throughput target reachable.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import rjieba
 
@@ -24,7 +24,7 @@ from ingest.normalise import normalise
 _NON_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff\uf900-\ufaff]+")
 
 _lock = threading.Lock()
-_cache: dict[str, "Tokeniser"] = {}
+_cache: dict[str, Tokeniser] = {}
 
 
 class Tokeniser:
@@ -54,10 +54,7 @@ class Tokeniser:
         if subs is None:
             has = self._jieba.has_word
             subs = [
-                word[i : i + n]
-                for n in range(4, len(word))
-                for i in range(len(word) - n + 1)
-                if has(word[i : i + n])
+                word[i : i + n] for n in range(4, len(word)) for i in range(len(word) - n + 1) if has(word[i : i + n])
             ]
             if len(self._subword_cache) < 200_000:
                 self._subword_cache[word] = subs

@@ -9,7 +9,7 @@ marks the repealed law's documents, so they rank after the law in force and show
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from ingest.citations import TitleRegistry
 from ingest.model import Document

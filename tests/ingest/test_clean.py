@@ -149,9 +149,11 @@ def test_visible_link_farm_block_is_dropped_but_inline_links_are_kept() -> None:
 
 
 def test_long_related_links_list_is_dropped() -> None:
-    related = "<div><h3>相关新闻</h3><ul>" + "".join(
-        f'<li><a href="/news/{i}">第{i}条相关报道的标题文字比较长</a></li>' for i in range(20)
-    ) + "</ul></div>"
+    related = (
+        "<div><h3>相关新闻</h3><ul>"
+        + "".join(f'<li><a href="/news/{i}">第{i}条相关报道的标题文字比较长</a></li>' for i in range(20))
+        + "</ul></div>"
+    )
     plain_list = "<h4>推荐阅读</h4><ol><li>春季招聘会下周举行</li><li>多地发布高温津贴标准</li></ol>"
     comments = "<div><h4>网友评论</h4><div>说得太对了！</div><div>支持</div></div>"
     body = f"<div class='a'>{ARTICLE}{plain_list}</div>{related}{comments}"
@@ -264,7 +266,9 @@ def test_clean_text_of_empty_input_is_empty() -> None:
 
 def test_page_wrapped_in_one_form_keeps_its_article() -> None:
     # ASP.NET sites (common for government pages) put the whole body inside <form>.
-    body = f'<form id="form1" method="post"><input type="hidden" name="__VIEWSTATE" value="x"><div>{ARTICLE}</div></form>'
+    body = (
+        f'<form id="form1" method="post"><input type="hidden" name="__VIEWSTATE" value="x"><div>{ARTICLE}</div></form>'
+    )
     _, text = clean_html(page(body))
     assert_article_kept(text)
 

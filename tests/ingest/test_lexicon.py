@@ -350,4 +350,3 @@ def test_eval_slices_mean_what_they_say(eval_set, lex):
         if q["slice"] == "case":
             answered_by = {doc_id for doc_id, grade in q["relevant"].items() if grade == 2}
             assert answered_by & cases, f"{q['id']}: a case question needs a case graded 2"
-

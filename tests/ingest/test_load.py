@@ -200,7 +200,9 @@ def test_bad_front_matter_is_a_bad_document(tmp_path: Path, content: str, reason
         ("nav-only.html", "<nav><a href='/'>首页</a></nav>".encode(), "no text left"),
     ],
 )
-def test_unusable_file_raises_bad_document_with_a_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+def test_unusable_file_raises_bad_document_with_a_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
     path = write(tmp_path / name, content)
     with pytest.raises(BadDocument) as err:
         load_file(path)
@@ -219,7 +221,10 @@ def test_missing_file_is_a_bad_document(tmp_path: Path) -> None:
 
 def test_jsonl_bad_line_is_reported_and_the_others_load(tmp_path: Path) -> None:
     lines = [
-        json.dumps({"id": "case-1", "title": "甲诉乙劳动争议案", "text": "裁判要点：……", "kind": "case", "court": "某法院"}, ensure_ascii=False),
+        json.dumps(
+            {"id": "case-1", "title": "甲诉乙劳动争议案", "text": "裁判要点：……", "kind": "case", "court": "某法院"},
+            ensure_ascii=False,
+        ),
         '{"title": "坏行", "text": ',
         "",
         json.dumps({"title": "关于发放高温津贴的通知", "text": "各单位应当发放高温津贴。"}, ensure_ascii=False),
@@ -267,14 +272,27 @@ def test_jsonl_duplicate_id_is_reported(tmp_path: Path) -> None:
 
 def test_iter_files_walks_sorted_and_skips_hidden_and_metadata(tmp_path: Path) -> None:
     for rel in (
-        "laws/b.md", "laws/a.md", "cases/c.html", "README.md", "SOURCES.md", "expected.json",
-        "batch.jsonl", ".hidden.md", ".git/config.md", "cases/.DS_Store", "notes.txt",
+        "laws/b.md",
+        "laws/a.md",
+        "cases/c.html",
+        "README.md",
+        "SOURCES.md",
+        "expected.json",
+        "batch.jsonl",
+        ".hidden.md",
+        ".git/config.md",
+        "cases/.DS_Store",
+        "notes.txt",
     ):
         write(tmp_path / rel, "x")
     single = write(tmp_path.parent / f"{tmp_path.name}-single.md", "x")
     found = list(iter_files([tmp_path, single]))
     assert [p.relative_to(tmp_path).as_posix() for p in found[:-1]] == [
-        "batch.jsonl", "cases/c.html", "laws/a.md", "laws/b.md", "notes.txt",
+        "batch.jsonl",
+        "cases/c.html",
+        "laws/a.md",
+        "laws/b.md",
+        "notes.txt",
     ]
     assert found[-1] == single
 

@@ -1,6 +1,5 @@
 """Segmenting laws into articles and cases into sections; citations parsed and linked."""
 
-from pathlib import Path
 
 import pytest
 
@@ -69,10 +68,14 @@ def registry():
         ("《劳动合同法》第四十七条", [("labor-contract-law.47", None, None)]),
         ("劳动合同法第47条", [("labor-contract-law.47", None, None)]),
         ("《中华人民共和国劳动合同法》第三十八条第一款第二项", [("labor-contract-law.38", 1, 2)]),
-        ("《中华人民共和国劳动合同法》第三十九条、第四十条",
-         [("labor-contract-law.39", None, None), ("labor-contract-law.40", None, None)]),
-        ("《工伤保险条例》第十五条第一款第二项；该条例第十四条",
-         [("work-injury-insurance-regulations.15", 1, 2), ("work-injury-insurance-regulations.14", None, None)]),
+        (
+            "《中华人民共和国劳动合同法》第三十九条、第四十条",
+            [("labor-contract-law.39", None, None), ("labor-contract-law.40", None, None)],
+        ),
+        (
+            "《工伤保险条例》第十五条第一款第二项；该条例第十四条",
+            [("work-injury-insurance-regulations.15", 1, 2), ("work-injury-insurance-regulations.14", None, None)],
+        ),
     ],
 )
 def test_citation_forms(registry, text, expected):

@@ -26,7 +26,9 @@ def squash(text: str) -> str:
 
 
 def _law(text: str, fmt: str = "markdown") -> dict:
-    raw = RawDocument(path=f"t.{fmt}", stem="t", fmt=fmt, text=text, meta={"title": "示范条例", "kind": "local_regulation"})
+    raw = RawDocument(
+        path=f"t.{fmt}", stem="t", fmt=fmt, text=text, meta={"title": "示范条例", "kind": "local_regulation"}
+    )
     return {d.article: d for d in segment(raw)[1:]}
 
 
@@ -103,27 +105,37 @@ def test_plain_and_markdown_headings_nest_by_their_unit() -> None:
 
 
 def test_headings_in_text_extracted_from_html_and_plain_text_pages() -> None:
-    body = "".join(f"<p>{p}</p>" for p in (
-        "第一章　总　则", "第一条　为了规范工资支付，制定本办法。",
-        "第二章　工资支付", "第二条　工资应当以货币形式按月支付给劳动者本人。",
-    ))
+    body = "".join(
+        f"<p>{p}</p>"
+        for p in (
+            "第一章　总　则",
+            "第一条　为了规范工资支付，制定本办法。",
+            "第二章　工资支付",
+            "第二条　工资应当以货币形式按月支付给劳动者本人。",
+        )
+    )
     _, html_text = clean_html(f"<html><body><div>{body}</div></body></html>")
-    _, plain_text = clean_text("示范条例\n第一章 总则\n第一条 为了规范工资支付，制定本办法。\n"
-                               "第二章 工资支付\n第二条 工资应当以货币形式按月支付给劳动者本人。\n")
+    _, plain_text = clean_text(
+        "示范条例\n第一章 总则\n第一条 为了规范工资支付，制定本办法。\n"
+        "第二章 工资支付\n第二条 工资应当以货币形式按月支付给劳动者本人。\n"
+    )
     for fmt, text in (("html", html_text), ("text", plain_text)):
         arts = _law(text, fmt)
         assert squash(arts[1].text) == "第一条为了规范工资支付，制定本办法。", fmt
         assert arts[2].chapter_path == ["第二章 工资支付"], fmt
 
 
-@pytest.mark.parametrize("sentence", [
-    "第三章的规定适用于劳务派遣单位",
-    "第三章、第四章规定的情形除外",
-    "第二节规定的期限届满",
-    "第三章规定的集体合同，适用本条。",
-    "第五章 法律责任中规定的罚款，由劳动行政部门决定；逾期不缴纳的，依法处理。",
-    "第二章所称用人单位包括个体经济组织和民办非企业单位等组织以及依法成立的会计师事务所律师事务所合伙组织",
-])
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "第三章的规定适用于劳务派遣单位",
+        "第三章、第四章规定的情形除外",
+        "第二节规定的期限届满",
+        "第三章规定的集体合同，适用本条。",
+        "第五章 法律责任中规定的罚款，由劳动行政部门决定；逾期不缴纳的，依法处理。",
+        "第二章所称用人单位包括个体经济组织和民办非企业单位等组织以及依法成立的会计师事务所律师事务所合伙组织",
+    ],
+)
 def test_a_sentence_that_mentions_a_chapter_is_not_a_heading(sentence: str) -> None:
     text = f"## 第一章 总则\n第一条 依照本条例第三章的规定处理。\n{sentence}\n第二条 本条例自公布之日起施行。\n"
     arts = _law(text)
@@ -132,13 +144,16 @@ def test_a_sentence_that_mentions_a_chapter_is_not_a_heading(sentence: str) -> N
     assert structure_heading(sentence) is None
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ("第三章 劳动合同、劳务派遣协议的订立和履行", (3, "第三章 劳动合同、劳务派遣协议的订立和履行")),
-    ("　　第十二章　　附　　则　", (3, "第十二章 附 则")),
-    ("第一分编 通则", (2, "第一分编 通则")),
-    ("第2节 工资", (4, "第2节 工资")),
-    ("第四编", (1, "第四编")),
-    ("**第一章 总则**", (3, "第一章 总则")),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("第三章 劳动合同、劳务派遣协议的订立和履行", (3, "第三章 劳动合同、劳务派遣协议的订立和履行")),
+        ("　　第十二章　　附　　则　", (3, "第十二章 附 则")),
+        ("第一分编 通则", (2, "第一分编 通则")),
+        ("第2节 工资", (4, "第2节 工资")),
+        ("第四编", (1, "第四编")),
+        ("**第一章 总则**", (3, "第一章 总则")),
+    ],
+)
 def test_structure_heading_reads_unit_and_title(line: str, expected: tuple[int, str]) -> None:
     assert structure_heading(line) == expected

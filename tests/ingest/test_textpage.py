@@ -27,8 +27,12 @@ KEEP = [
 
 # Invented spam, in the shapes hacked portals append.
 PIPE_FARM = "{lead}深夜福利影院高清在线|美女主播私密直播间|澳门皇冠赌场官方网站|真人百家乐开户送彩金|午夜剧场免费观看全集|私人影院无删减版本"
-COMMA_FARM = "{lead}极品美女写真大全，午夜激情视频合集，成人影院免费入口，同城交友约会平台，夜场美女陪聊热线，私密视频一键下载"
-MIXED_FARM = "热门标签：网上赌场注册送金_时时彩计划软件、老虎机在线试玩——百家乐必胜技巧／体育博彩平台推荐_六合彩特码资料"
+COMMA_FARM = (
+    "{lead}极品美女写真大全，午夜激情视频合集，成人影院免费入口，同城交友约会平台，夜场美女陪聊热线，私密视频一键下载"
+)
+MIXED_FARM = (
+    "热门标签：网上赌场注册送金_时时彩计划软件、老虎机在线试玩——百家乐必胜技巧／体育博彩平台推荐_六合彩特码资料"
+)
 SPACED_FARM = "深夜影院在线看 美女直播免费看 皇冠体育投注网 百家乐开户平台 午夜福利视频网 私密相册合集下载"
 UNRELATED_TAIL = [
     "最新高清电影抢先看，海量影视资源每日更新，精彩剧集一网打尽，点击即可免费播放！",
@@ -39,7 +43,22 @@ DEBRIS = [
     '<td id="k3m"><em id="k3m"></em></td>',
     "<span id=ab9><sub id=ab9></sub></span><!-- x -->",
 ]
-SPAM_WORDS = ("影院", "主播", "赌场", "百家乐", "彩金", "写真", "交友", "博彩", "六合彩", "电影", "大礼包", "<", ">", "id=")
+SPAM_WORDS = (
+    "影院",
+    "主播",
+    "赌场",
+    "百家乐",
+    "彩金",
+    "写真",
+    "交友",
+    "博彩",
+    "六合彩",
+    "电影",
+    "大礼包",
+    "<",
+    ">",
+    "id=",
+)
 
 
 def _page(top: list[str], bottom: list[str]) -> str:
@@ -87,10 +106,13 @@ def test_farm_in_the_middle_of_the_page_is_dropped() -> None:
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared/samples text page not found")
-@pytest.mark.parametrize("bottom", [
-    [PIPE_FARM.format(lead="主站模板:"), COMMA_FARM.format(lead="相关阅读:"), DEBRIS[1]],
-    UNRELATED_TAIL,
-])
+@pytest.mark.parametrize(
+    "bottom",
+    [
+        [PIPE_FARM.format(lead="主站模板:"), COMMA_FARM.format(lead="相关阅读:"), DEBRIS[1]],
+        UNRELATED_TAIL,
+    ],
+)
 def test_the_real_sample_with_spam_spliced_after_its_article(bottom: list[str]) -> None:
     lines = SAMPLE.read_text(encoding="utf-8").split("\n")
     end = next(i for i, ln in enumerate(lines) if ln.startswith("原文地址"))
@@ -105,13 +127,16 @@ def test_the_real_sample_with_spam_spliced_after_its_article(bottom: list[str]) 
 # --- what must stay --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line", [
-    "用人单位应当依法为职工缴纳养老保险、医疗保险、失业保险、工伤保险和生育保险。",
-    "获奖个人：张三、李四、王五、赵六、钱七、孙八",
-    "2016/10/24 16:4 来源:劳动法苑",
-    "工会 上海市",
-    "本市各区总工会、产业工会、基层工会，各有关单位：",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "用人单位应当依法为职工缴纳养老保险、医疗保险、失业保险、工伤保险和生育保险。",
+        "获奖个人：张三、李四、王五、赵六、钱七、孙八",
+        "2016/10/24 16:4 来源:劳动法苑",
+        "工会 上海市",
+        "本市各区总工会、产业工会、基层工会，各有关单位：",
+    ],
+)
 def test_sentences_and_short_lists_are_not_link_farms(line: str) -> None:
     assert not looks_like_link_list(line)
     assert not is_link_farm(line)

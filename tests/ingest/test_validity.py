@@ -32,14 +32,17 @@ kind: local_regulation
 """
 
 
-@pytest.mark.parametrize("text,titles", [
-    ("本规定自公布之日起施行。1988年7月21日国务院发布的《女职工劳动保护规定》同时废止。", ["女职工劳动保护规定"]),
-    ("本条例自2022年1月1日起施行。《甲条例》和《乙条例》同时废止。", ["甲条例", "乙条例"]),
-    ("《丙办法》予以废止", ["丙办法"]),
-    # a condition, not a repeal; a citation, not a repeal
-    ("（一）订立合同所依据的《劳动法》等法律、法规被修改或者废止的；", []),
-    ("依照《中华人民共和国劳动合同法》第四十七条的规定支付。", []),
-])
+@pytest.mark.parametrize(
+    "text,titles",
+    [
+        ("本规定自公布之日起施行。1988年7月21日国务院发布的《女职工劳动保护规定》同时废止。", ["女职工劳动保护规定"]),
+        ("本条例自2022年1月1日起施行。《甲条例》和《乙条例》同时废止。", ["甲条例", "乙条例"]),
+        ("《丙办法》予以废止", ["丙办法"]),
+        # a condition, not a repeal; a citation, not a repeal
+        ("（一）订立合同所依据的《劳动法》等法律、法规被修改或者废止的；", []),
+        ("依照《中华人民共和国劳动合同法》第四十七条的规定支付。", []),
+    ],
+)
 def test_repealed_titles_reads_only_repealing_sentences(text, titles):
     assert repealed_titles(text) == titles
 
@@ -84,7 +87,9 @@ def test_a_repealed_paragraph_leaves_the_law_and_the_article_in_force(tmp_path):
     text = "本解释自2025年9月1日起施行。《示范省劳动监察规定》（示范〔2020〕26号）第一条第一款同时废止。"
     assert repealed_titles(text) == []
     (tmp_path / "old.md").write_text(OLD.format(status=""), encoding="utf-8")
-    (tmp_path / "new.md").write_text(NEW.replace("1995年发布的《示范省劳动监察规定》同时废止。", text), encoding="utf-8")
+    (tmp_path / "new.md").write_text(
+        NEW.replace("1995年发布的《示范省劳动监察规定》同时废止。", text), encoding="utf-8"
+    )
     docs, _ = prepare_corpus([tmp_path], lexicon_dir=LEXICON)
     assert all(d.in_force for d in docs)
 
@@ -92,7 +97,8 @@ def test_a_repealed_paragraph_leaves_the_law_and_the_article_in_force(tmp_path):
 def test_a_repealed_article_goes_out_of_force_alone(tmp_path):
     (tmp_path / "old.md").write_text(OLD.format(status=""), encoding="utf-8")
     (tmp_path / "new.md").write_text(
-        NEW.replace("1995年发布的《示范省劳动监察规定》同时废止。", "《示范省劳动监察规定》第一条同时废止。"), encoding="utf-8"
+        NEW.replace("1995年发布的《示范省劳动监察规定》同时废止。", "《示范省劳动监察规定》第一条同时废止。"),
+        encoding="utf-8",
     )
     docs, _ = prepare_corpus([tmp_path], lexicon_dir=LEXICON)
     by_id = {d.id: d for d in docs}
