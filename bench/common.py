@@ -30,8 +30,13 @@ def percentile(values: list[float], p: float) -> float:
 
 def summary_ms(values_s: list[float]) -> dict[str, float]:
     ms = [v * 1000 for v in values_s]
-    return {"n": len(ms), "p50": round(percentile(ms, 50), 2), "p95": round(percentile(ms, 95), 2),
-            "p99": round(percentile(ms, 99), 2), "mean": round(statistics.fmean(ms), 2)}
+    return {
+        "n": len(ms),
+        "p50": round(percentile(ms, 50), 2),
+        "p95": round(percentile(ms, 95), 2),
+        "p99": round(percentile(ms, 99), 2),
+        "mean": round(statistics.fmean(ms), 2),
+    }
 
 
 def scaled_corpus(dest: Path, factor: int, source: Path = CORPUS) -> Path:
@@ -44,7 +49,9 @@ def scaled_corpus(dest: Path, factor: int, source: Path = CORPUS) -> Path:
         for p in files:
             text = p.read_text(encoding="utf-8")
             if i:
-                text = re.sub(r'^title: "(.*)"$', lambda m: f'title: "{m.group(1)}（副本{i}）"', text, count=1, flags=re.M)
+                text = re.sub(
+                    r'^title: "(.*)"$', lambda m: f'title: "{m.group(1)}（副本{i}）"', text, count=1, flags=re.M
+                )
             out = dest / f"copy{i:02d}" / p.relative_to(source)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")

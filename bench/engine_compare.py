@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import scaled_corpus, worker_queries  # noqa: E402
-from bench.ingest_throughput import source_bytes  # noqa: E402
-from bench.search_latency import build_index, in_process_latency, settings_for  # noqa: E402
+from bench.common import scaled_corpus, worker_queries
+from bench.ingest_throughput import source_bytes
+from bench.search_latency import build_index, in_process_latency, settings_for
 
 
 def main() -> None:
@@ -39,18 +39,29 @@ def main() -> None:
                 settings = settings_for(name, Path(tmp) / f"data-{name}", es_url, f"cmp-{os.getpid()}-{scale}")
                 seconds = build_index(settings, corpus)
                 lat = in_process_latency(settings, queries)["all"]
-                row = {"scale": scale, "engine": name, "docs_mb": round(mb, 1), "ingest_s": round(seconds, 1),
-                       "ingest_mb_s": round(mb / seconds, 2), "p50_ms": lat["p50"], "p99_ms": lat["p99"]}
+                row = {
+                    "scale": scale,
+                    "engine": name,
+                    "docs_mb": round(mb, 1),
+                    "ingest_s": round(seconds, 1),
+                    "ingest_mb_s": round(mb / seconds, 2),
+                    "p50_ms": lat["p50"],
+                    "p99_ms": lat["p99"],
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if name == "elasticsearch":
                     ElasticsearchEngine(settings).drop_indices()
-    print("\nscale | ingest MB/s sqlite / es (ratio es/sqlite) | p50 ms sqlite / es (ratio) | p99 ms sqlite / es (ratio)")
+    print(
+        "\nscale | ingest MB/s sqlite / es (ratio es/sqlite) | p50 ms sqlite / es (ratio) | p99 ms sqlite / es (ratio)"
+    )
     for scale in sorted({r["scale"] for r in rows}):
         s, e = (next(r for r in rows if r["scale"] == scale and r["engine"] == n) for n in ("sqlite", "elasticsearch"))
-        print(f"×{scale} | {s['ingest_mb_s']} / {e['ingest_mb_s']} ({e['ingest_mb_s'] / s['ingest_mb_s']:.2f}) | "
-              f"{s['p50_ms']} / {e['p50_ms']} ({e['p50_ms'] / s['p50_ms']:.2f}) | "
-              f"{s['p99_ms']} / {e['p99_ms']} ({e['p99_ms'] / s['p99_ms']:.2f})")
+        print(
+            f"×{scale} | {s['ingest_mb_s']} / {e['ingest_mb_s']} ({e['ingest_mb_s'] / s['ingest_mb_s']:.2f}) | "
+            f"{s['p50_ms']} / {e['p50_ms']} ({e['p50_ms'] / s['p50_ms']:.2f}) | "
+            f"{s['p99_ms']} / {e['p99_ms']} ({e['p99_ms'] / s['p99_ms']:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CORPUS, LEXICON, scaled_corpus  # noqa: E402
-from ingest.pipeline import ingest  # noqa: E402
-from ingest.tokenise import get_tokeniser  # noqa: E402
+from bench.common import CORPUS, LEXICON, scaled_corpus
+from ingest.pipeline import ingest
+from ingest.tokenise import get_tokeniser
 
 
 def source_bytes(root: Path) -> int:
@@ -35,7 +35,9 @@ def make_engine(name: str, tmp: Path):
     from search_api.settings import Settings
 
     url = es_server.ensure_running()
-    return ElasticsearchEngine(Settings(engine="elasticsearch", es_url=url, es_index_prefix=f"bench-{uuid.uuid4().hex[:6]}"))
+    return ElasticsearchEngine(
+        Settings(engine="elasticsearch", es_url=url, es_index_prefix=f"bench-{uuid.uuid4().hex[:6]}")
+    )
 
 
 def run(engine_name: str, corpus: Path) -> dict:
@@ -49,10 +51,18 @@ def run(engine_name: str, corpus: Path) -> dict:
             engine.drop_indices()
         engine.close()
     mb = source_bytes(corpus) / 1e6
-    return {"engine": engine_name, "source_mb": round(mb, 2), "documents": report.documents, "seconds": round(seconds, 2),
-            "mb_per_s": round(mb / seconds, 2),
-            "cpu_seconds": round(cpu, 2), "mb_per_cpu_s": round(mb / cpu, 2), "docs_per_s": round(report.documents / seconds),
-            "stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()}, "skipped": len(report.skipped)}
+    return {
+        "engine": engine_name,
+        "source_mb": round(mb, 2),
+        "documents": report.documents,
+        "seconds": round(seconds, 2),
+        "mb_per_s": round(mb / seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "mb_per_cpu_s": round(mb / cpu, 2),
+        "docs_per_s": round(report.documents / seconds),
+        "stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
+        "skipped": len(report.skipped),
+    }
 
 
 def main() -> None:

@@ -23,14 +23,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CORPUS, LEXICON, worker_queries  # noqa: E402
+from bench.common import CORPUS, LEXICON, worker_queries
 
 
 def make_settings(data: Path, index: Path, logging_on: bool):
     from search_api.settings import Settings
 
-    return Settings(data_dir=data, engine="sqlite", sqlite_path=index, lexicon_dir=LEXICON,
-                    querylog_enabled=logging_on, secret_key="bench")  # fmt: skip
+    return Settings(
+        data_dir=data,
+        engine="sqlite",
+        sqlite_path=index,
+        lexicon_dir=LEXICON,
+        querylog_enabled=logging_on,
+        secret_key="bench",
+    )
 
 
 def build_index(index: Path) -> int:
@@ -62,8 +68,16 @@ def call_cost(querylog, n: int = 20_000) -> dict:
     """Microseconds per ``log_search`` call on the caller's thread, and the writer's drain rate."""
     t0 = time.perf_counter()
     for i in range(n):
-        querylog.log_search(q=f"老板拖欠工资怎么办{i}", tokens=["老板", "拖欠工资"], engine="sqlite", total=3,
-                            top_ids=["a.1", "b.2"], took_ms=5.0, client_ip=f"10.1.{i % 250}.1", user_agent="ua")  # fmt: skip
+        querylog.log_search(
+            q=f"老板拖欠工资怎么办{i}",
+            tokens=["老板", "拖欠工资"],
+            engine="sqlite",
+            total=3,
+            top_ids=["a.1", "b.2"],
+            took_ms=5.0,
+            client_ip=f"10.1.{i % 250}.1",
+            user_agent="ua",
+        )
     queued = time.perf_counter() - t0
     querylog.flush()
     drained = time.perf_counter() - t0

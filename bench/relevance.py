@@ -28,15 +28,15 @@ import sqlite3
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CORPUS, LEXICON, QUESTIONS, load_questions  # noqa: E402
-from ingest.normalise import normalise  # noqa: E402
-from ingest.pipeline import ingest  # noqa: E402
-from ingest.tokenise import get_tokeniser  # noqa: E402
+from bench.common import CORPUS, LEXICON, QUESTIONS, load_questions
+from ingest.normalise import normalise
+from ingest.pipeline import ingest
+from ingest.tokenise import get_tokeniser
 
 K = 10
 Ranker = Callable[[str], list[str]]
@@ -65,10 +65,18 @@ def evaluate(name: str, rank: Ranker, questions: list[dict]) -> dict:
     rows = []
     for q in questions:
         ranked = rank(q["q"])
-        rows.append({"id": q["id"], "q": q["q"], "slice": q["slice"], "top": ranked[:5],
-                     "ndcg": ndcg(ranked, q["relevant"]), "recall": recall(ranked, q["relevant"]),
-                     "mrr": reciprocal_rank(ranked, q["relevant"]),
-                     "answers": [d for d, g in q["relevant"].items() if g >= 2]})
+        rows.append(
+            {
+                "id": q["id"],
+                "q": q["q"],
+                "slice": q["slice"],
+                "top": ranked[:5],
+                "ndcg": ndcg(ranked, q["relevant"]),
+                "recall": recall(ranked, q["relevant"]),
+                "mrr": reciprocal_rank(ranked, q["relevant"]),
+                "answers": [d for d, g in q["relevant"].items() if g >= 2],
+            }
+        )
 
     def mean(rs: list[dict], key: str) -> float:
         return round(sum(r[key] for r in rs) / len(rs), 3) if rs else 0.0
@@ -82,8 +90,10 @@ def evaluate(name: str, rank: Ranker, questions: list[dict]) -> dict:
         "ndcg@10": mean(rows, "ndcg"),
         "recall@10": mean(rows, "recall"),
         "mrr@10": mean(rows, "mrr"),
-        "slices": {s: {"n": len(rs), "ndcg@10": mean(rs, "ndcg"), "recall@10": mean(rs, "recall"),
-                       "mrr@10": mean(rs, "mrr")} for s, rs in sorted(slices.items())},
+        "slices": {
+            s: {"n": len(rs), "ndcg@10": mean(rs, "ndcg"), "recall@10": mean(rs, "recall"), "mrr@10": mean(rs, "mrr")}
+            for s, rs in sorted(slices.items())
+        },
         "rows": rows,
     }
 
@@ -95,8 +105,10 @@ class PlainBM25:
         self.tokens = tokens
         self.db = sqlite3.connect(":memory:")
         self.db.execute("CREATE VIRTUAL TABLE t USING fts5(id UNINDEXED, title, body, tokenize='unicode61')")
-        self.db.executemany("INSERT INTO t VALUES (?, ?, ?)",
-                            [(d.id, " ".join(tokens(d.title)), " ".join(tokens(d.text))) for d in docs])
+        self.db.executemany(
+            "INSERT INTO t VALUES (?, ?, ?)",
+            [(d.id, " ".join(tokens(d.title)), " ".join(tokens(d.text))) for d in docs],
+        )
 
     def rank(self, q: str) -> list[str]:
         toks = list(dict.fromkeys(self.tokens(q)))
@@ -120,7 +132,7 @@ def bigram_tokens(text: str) -> list[str]:
     out: list[str] = []
     for run in re.findall(CJK + r"+|[^\W_]+", text.lower()):
         if len(run) > 1 and re.match(CJK, run):
-            out += [run[i:i + 2] for i in range(len(run) - 1)]
+            out += [run[i : i + 2] for i in range(len(run) - 1)]
         else:
             out.append(run)
     return out
@@ -135,26 +147,41 @@ class EsPlainBM25:
     """The plain baseline on the real server: title and text analysed by ``analyzer``, BM25,
     a ``most_fields`` match of the raw question (the sum over both fields, as FTS5 does)."""
 
-    SETTINGS = {"number_of_shards": 1, "number_of_replicas": 0, "analysis": {
-        "filter": {"bigrams": {"type": "shingle", "min_shingle_size": 2, "max_shingle_size": 2,
-                               "output_unigrams": False, "output_unigrams_if_no_shingles": True,
-                               "token_separator": ""}},
-        "analyzer": {"bigram": {"type": "custom", "tokenizer": "standard",
-                                "filter": ["lowercase", "bigrams"]}}}}
+    SETTINGS = {
+        "number_of_shards": 1,
+        "number_of_replicas": 0,
+        "analysis": {
+            "filter": {
+                "bigrams": {
+                    "type": "shingle",
+                    "min_shingle_size": 2,
+                    "max_shingle_size": 2,
+                    "output_unigrams": False,
+                    "output_unigrams_if_no_shingles": True,
+                    "token_separator": "",
+                }
+            },
+            "analyzer": {"bigram": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "bigrams"]}},
+        },
+    }
 
     def __init__(self, client, index: str, docs, analyzer: str):
         from elasticsearch.helpers import bulk
 
         self.client, self.index = client, index
         field = {"type": "text", "analyzer": analyzer}
-        client.indices.create(index=index, settings=self.SETTINGS,
-                              mappings={"properties": {"title": field, "text": field}})
-        bulk(client, ({"_index": index, "_id": d.id, "title": d.title, "text": d.text} for d in docs),
-             refresh=True)
+        client.indices.create(
+            index=index, settings=self.SETTINGS, mappings={"properties": {"title": field, "text": field}}
+        )
+        bulk(client, ({"_index": index, "_id": d.id, "title": d.title, "text": d.text} for d in docs), refresh=True)
 
     def rank(self, q: str) -> list[str]:
-        res = self.client.search(index=self.index, size=K, source=False, query={
-            "multi_match": {"query": q, "fields": ["title", "text"], "type": "most_fields"}})
+        res = self.client.search(
+            index=self.index,
+            size=K,
+            source=False,
+            query={"multi_match": {"query": q, "fields": ["title", "text"], "type": "most_fields"}},
+        )
         return [h["_id"] for h in res["hits"]["hits"]]
 
     def drop(self) -> None:
@@ -184,9 +211,13 @@ def main() -> None:
     ap.add_argument("--engine", default="sqlite", choices=["sqlite", "elasticsearch", "both"])
     ap.add_argument("--worst", type=int, default=10)
     ap.add_argument("--json", action="store_true", help="print the full result as JSON")
-    ap.add_argument("--questions", type=Path, default=QUESTIONS,
-                    help="evaluation set (default corpus/eval/questions.jsonl; corpus/eval/blind-*.jsonl "
-                         "are the sets written blind, see corpus/eval/README.md)")
+    ap.add_argument(
+        "--questions",
+        type=Path,
+        default=QUESTIONS,
+        help="evaluation set (default corpus/eval/questions.jsonl; corpus/eval/blind-*.jsonl "
+        "are the sets written blind, see corpus/eval/README.md)",
+    )
     args = ap.parse_args()
     questions = load_questions(args.questions)
     results = []
@@ -211,8 +242,11 @@ def main() -> None:
             from search_api.settings import Settings
 
             run_id = uuid.uuid4().hex[:6]
-            es = ElasticsearchEngine(Settings(engine="elasticsearch", es_url=es_server.ensure_running(),
-                                              es_index_prefix=f"relevance-{run_id}"))
+            es = ElasticsearchEngine(
+                Settings(
+                    engine="elasticsearch", es_url=es_server.ensure_running(), es_index_prefix=f"relevance-{run_id}"
+                )
+            )
             plain = []
             try:
                 for analyzer in ("standard", "bigram"):
@@ -227,25 +261,33 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=1))
         return
-    print(f"{len(questions)} questions of {args.questions.name}; metrics @10 (nDCG graded 2/1; Recall and MRR of grade-2 answers)\n")
+    print(
+        f"{len(questions)} questions of {args.questions.name}; metrics @10 (nDCG graded 2/1; Recall and MRR of grade-2 answers)\n"
+    )
     print(f"{'run':24} {'nDCG':>6} {'Recall':>7} {'MRR':>6}")
     for r in results:
         print(f"{r['name']:24} {r['ndcg@10']:6.3f} {r['recall@10']:7.3f} {r['mrr@10']:6.3f}")
     by_name = {r["name"]: r["ndcg@10"] for r in results}
     ours = [r for r in results if r["name"].startswith("labourkb-")]
     for r in ours:
-        print(f"{r['name']}: nDCG@10 {r['ndcg@10'] - by_name['plain-bm25-standard']:+.3f} over plain-bm25-standard, "
-              f"{r['ndcg@10'] - by_name['normalised-unigram']:+.3f} over normalised-unigram")
+        print(
+            f"{r['name']}: nDCG@10 {r['ndcg@10'] - by_name['plain-bm25-standard']:+.3f} over plain-bm25-standard, "
+            f"{r['ndcg@10'] - by_name['normalised-unigram']:+.3f} over normalised-unigram"
+        )
     print("\nper slice (nDCG / Recall / MRR):")
     for r in results:
-        cells = "  ".join(f"{s} {v['ndcg@10']:.2f}/{v['recall@10']:.2f}/{v['mrr@10']:.2f} (n={v['n']})"
-                          for s, v in r["slices"].items())
+        cells = "  ".join(
+            f"{s} {v['ndcg@10']:.2f}/{v['recall@10']:.2f}/{v['mrr@10']:.2f} (n={v['n']})"
+            for s, v in r["slices"].items()
+        )
         print(f"  {r['name']:24} {cells}")
     for r in ours:
         print(f"\nworst {args.worst} for {r['name']}:")
         for row in sorted(r["rows"], key=lambda x: (x["ndcg"], x["mrr"]))[: args.worst]:
-            print(f"  {row['id']} [{row['slice']}] nDCG {row['ndcg']:.2f} {row['q']}\n"
-                  f"      answers {row['answers']}\n      got     {row['top']}")
+            print(
+                f"  {row['id']} [{row['slice']}] nDCG {row['ndcg']:.2f} {row['q']}\n"
+                f"      answers {row['answers']}\n      got     {row['top']}"
+            )
 
 
 if __name__ == "__main__":

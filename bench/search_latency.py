@@ -21,14 +21,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LEXICON, REPO, load_questions, scaled_corpus, summary_ms, worker_queries  # noqa: E402
+from bench.common import LEXICON, REPO, load_questions, scaled_corpus, summary_ms, worker_queries
 
 
 def settings_for(engine: str, data: Path, es_url: str | None, prefix: str):
     from search_api.settings import Settings
 
-    return Settings(data_dir=data, engine=engine, lexicon_dir=LEXICON, es_url=es_url or "http://127.0.0.1:9250",
-                    es_index_prefix=prefix, querylog_enabled=False, warm_cache=False)
+    return Settings(
+        data_dir=data,
+        engine=engine,
+        lexicon_dir=LEXICON,
+        es_url=es_url or "http://127.0.0.1:9250",
+        es_index_prefix=prefix,
+        querylog_enabled=False,
+        warm_cache=False,
+    )
 
 
 def build_index(settings, corpus: Path) -> float:
@@ -63,8 +70,7 @@ def in_process_latency(settings, queries: list[str], warm_up: bool = False) -> d
     # The first pass over the distinct questions meets the per-term caches cold; the
     # variants after it (same content words, other filler) find their terms cached.
     first = min(len(load_questions()), len(times))
-    return {"all": summary_ms(times), "cold_first_pass": summary_ms(times[:first]),
-            "warm": summary_ms(times[first:])}
+    return {"all": summary_ms(times), "cold_first_pass": summary_ms(times[:first]), "warm": summary_ms(times[first:])}
 
 
 def in_fresh_process(settings, queries: list[str], warm_up: bool) -> dict:
@@ -81,11 +87,20 @@ def free_port() -> int:
 def server_peak_rss(settings, queries: list[str]) -> float:
     """Start `labourkb serve`, send the queries over HTTP, read VmHWM (peak RSS) of the process."""
     port = free_port()
-    env = dict(os.environ, LABOURKB_DATA_DIR=str(settings.data_dir), LABOURKB_ENGINE=settings.engine,
-               LABOURKB_ES_URL=settings.es_url, LABOURKB_ES_INDEX_PREFIX=settings.es_index_prefix,
-               LABOURKB_QUERYLOG_ENABLED="true")
-    proc = subprocess.Popen([str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        LABOURKB_DATA_DIR=str(settings.data_dir),
+        LABOURKB_ENGINE=settings.engine,
+        LABOURKB_ES_URL=settings.es_url,
+        LABOURKB_ES_INDEX_PREFIX=settings.es_index_prefix,
+        LABOURKB_QUERYLOG_ENABLED="true",
+    )
+    proc = subprocess.Popen(
+        [str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
             try:

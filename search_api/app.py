@@ -11,12 +11,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from search_api import errors
+from search_api.accounts.store import Store
 from search_api.engines import get_engine
 from search_api.routes import api, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.search.service import SearchService
 from search_api.settings import REPO_ROOT, Settings, get_settings
-from search_api.accounts.store import Store
 from search_api.web.templating import configure
 
 SITE_DIR = REPO_ROOT / "site"

@@ -50,6 +50,7 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
     engine = _engine(settings)
     try:
         with click.progressbar(length=0, label="ingesting", file=sys.stderr, show_pos=True) as bar:
+
             def progress(n: int) -> None:
                 bar.length = (bar.length or 0) + n
                 bar.update(n)
@@ -60,8 +61,10 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
     if as_json:
         _echo_json(report.as_dict())
         return
-    click.echo(f"{report.files} files ({report.unchanged_files} unchanged), {report.documents} documents indexed, "
-               f"{report.deleted} removed, {report.seconds:.1f}s")
+    click.echo(
+        f"{report.files} files ({report.unchanged_files} unchanged), {report.documents} documents indexed, "
+        f"{report.deleted} removed, {report.seconds:.1f}s"
+    )
     for kind, n in sorted(report.by_kind.items()):
         click.echo(f"  {kind:8} {n}")
     for path, reason in report.skipped:
@@ -87,8 +90,10 @@ def rebuild(as_json: bool) -> None:
     if as_json:
         _echo_json(report)
     else:
-        click.echo(f"rebuilt: {report['indexed']} documents, {len(report['skipped'])} files skipped, "
-                   f"{len(report['failed'])} failed")
+        click.echo(
+            f"rebuilt: {report['indexed']} documents, {len(report['skipped'])} files skipped, "
+            f"{len(report['failed'])} failed"
+        )
 
 
 @cli.command()
@@ -164,8 +169,9 @@ def user() -> None:
 @user.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["lawyer", "reviewer", "admin"]), required=True)
-@click.password_option(help="Prompted for when not given (LABOURKB_NEW_PASSWORD also works).",
-                       envvar="LABOURKB_NEW_PASSWORD")
+@click.password_option(
+    help="Prompted for when not given (LABOURKB_NEW_PASSWORD also works).", envvar="LABOURKB_NEW_PASSWORD"
+)
 def user_create(username: str, role: str, password: str) -> None:
     """Create an account.
 
@@ -200,8 +206,14 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--scope", "scopes", multiple=True, default=["logs:read"], show_default=True,
-              type=click.Choice(["logs:read", "warnings:read"]))
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    default=["logs:read"],
+    show_default=True,
+    type=click.Choice(["logs:read", "warnings:read"]),
+)
 def token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token; it is printed once and only its hash is stored.
 

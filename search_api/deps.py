@@ -39,14 +39,32 @@ def logged_search(request: Request, q: str, *, source: str, district: str | None
     except Exception:
         if querylog is not None and q.strip():
             a = service.analyse(q)
-            querylog.log_search(q=q, tokens=a.tokens, filters=filters, engine=service.engine.name, total=None,
-                                failed=True, source=source, district=district, client_ip=client_ip(request),
-                                user_agent=request.headers.get("user-agent"))
+            querylog.log_search(
+                q=q,
+                tokens=a.tokens,
+                filters=filters,
+                engine=service.engine.name,
+                total=None,
+                failed=True,
+                source=source,
+                district=district,
+                client_ip=client_ip(request),
+                user_agent=request.headers.get("user-agent"),
+            )
         raise
     if querylog is not None and response.query:
         response.query_id = querylog.log_search(
-            q=q, tokens=response.tokens, filters=filters, engine=service.engine.name, total=response.total,
-            top_ids=[h["id"] for h in response.hits], took_ms=response.took_ms, failed=False, source=source,
-            district=district, client_ip=client_ip(request), user_agent=request.headers.get("user-agent"),
+            q=q,
+            tokens=response.tokens,
+            filters=filters,
+            engine=service.engine.name,
+            total=response.total,
+            top_ids=[h["id"] for h in response.hits],
+            took_ms=response.took_ms,
+            failed=False,
+            source=source,
+            district=district,
+            client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
         )
     return response

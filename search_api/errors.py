@@ -66,7 +66,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        message = exc.detail if isinstance(exc.detail, str) and exc.detail and exc.status_code != 404 else MESSAGES.get(exc.status_code, "出错了")
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.detail and exc.status_code != 404
+            else MESSAGES.get(exc.status_code, "出错了")
+        )
         response = error_response(request, exc.status_code, message)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v

@@ -14,7 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LABOURKB_", extra="ignore")
 
-    data_dir: Path = Field(Path("data"), description="Directory holding all state (index, app store, query log, spool).")
+    data_dir: Path = Field(
+        Path("data"), description="Directory holding all state (index, app store, query log, spool)."
+    )
     engine: str = Field("sqlite", description="Search engine: `sqlite` (embedded, default) or `elasticsearch`.")
     corpus_dir: Path = Field(
         REPO_ROOT.parent / "shared" / "corpus",
@@ -27,22 +29,31 @@ class Settings(BaseSettings):
     sqlite_path: Path | None = Field(None, description="SQLite index file; default `<data_dir>/index.sqlite3`.")
     # Elasticsearch
     es_url: str = Field("http://127.0.0.1:9250", description="Elasticsearch URL (one node or a comma-separated list).")
-    es_api_key: str | None = Field(None, description="Elasticsearch API key (base64 `id:key`), if the cluster needs one.")
+    es_api_key: str | None = Field(
+        None, description="Elasticsearch API key (base64 `id:key`), if the cluster needs one."
+    )
     es_username: str | None = Field(None, description="Elasticsearch basic-auth user name.")
     es_password: str | None = Field(None, description="Elasticsearch basic-auth password.")
     es_verify_certs: bool = Field(True, description="Verify the server's TLS certificate.")
     es_ca_certs: Path | None = Field(None, description="CA bundle for the cluster's TLS certificate.")
-    es_index_prefix: str = Field("labourkb", description="Prefix of index and alias names, so several sites can share a cluster.")
+    es_index_prefix: str = Field(
+        "labourkb", description="Prefix of index and alias names, so several sites can share a cluster."
+    )
     es_timeout: float = Field(10.0, description="Seconds before an Elasticsearch request times out.")
     es_max_retries: int = Field(3, description="Retries (with back-off) of a bulk batch on 429/5xx.")
     es_bulk_size: int = Field(500, description="Documents per bulk request.")
     # query log and privacy
     querylog_enabled: bool = Field(True, description="Log every search (redacted, pseudonymous).")
-    retention_days: int = Field(180, description="Days query-log records are kept before `labourkb purge` removes them.")
-    secret_key: str | None = Field(
-        None, description="Secret for session cookies and visitor-id salts; default: generated once into the data directory."
+    retention_days: int = Field(
+        180, description="Days query-log records are kept before `labourkb purge` removes them."
     )
-    cookie_secure: bool = Field(True, description="Send session cookies with the Secure flag (turn off only for plain-HTTP development).")
+    secret_key: str | None = Field(
+        None,
+        description="Secret for session cookies and visitor-id salts; default: generated once into the data directory.",
+    )
+    cookie_secure: bool = Field(
+        True, description="Send session cookies with the Secure flag (turn off only for plain-HTTP development)."
+    )
     districts: str = Field(
         "市南区,市北区,李沧区,崂山区,城阳区,黄岛区,即墨区,胶州市,平度市,莱西市",
         description="Comma-separated districts a worker may pick on the site (for the union's per-district trends); empty hides the choice.",
@@ -50,7 +61,9 @@ class Settings(BaseSettings):
     # search
     page_size: int = Field(10, description="Results per page on the site.")
     max_query_chars: int = Field(200, description="Queries are cut to this many characters before analysis.")
-    warm_cache: bool = Field(True, description="At start-up, warm the engine's term caches with the lexicon's words (in the background).")
+    warm_cache: bool = Field(
+        True, description="At start-up, warm the engine's term caches with the lexicon's words (in the background)."
+    )
 
     @property
     def district_list(self) -> list[str]:

@@ -128,7 +128,9 @@ def test_admin_creates_user_through_the_site(client, app):
     login(client, "admin1")
     page = client.get("/admin/users")
     token = csrf_from(page.text)
-    bad = client.post("/admin/users", data={"csrf_token": token, "username": "new_lawyer", "password": "short", "role": "lawyer"})
+    bad = client.post(
+        "/admin/users", data={"csrf_token": token, "username": "new_lawyer", "password": "short", "role": "lawyer"}
+    )
     assert bad.status_code == 422 and "密码至少" in bad.text and 'value="new_lawyer"' in bad.text
     ok = client.post(
         "/admin/users", data={"csrf_token": token, "username": "new_lawyer", "password": PASSWORD, "role": "lawyer"}
@@ -154,10 +156,15 @@ def test_expired_session_keeps_the_typed_form(client, app):
     restore = login_page.text.split('name="restore" value="')[1].split('"')[0]
     after = client.post(
         "/login",
-        data={"csrf_token": csrf_from(login_page.text), "username": "lawyer1", "password": PASSWORD,
-              "next": "/lawyer/cases/new", "restore": restore},
+        data={
+            "csrf_token": csrf_from(login_page.text),
+            "username": "lawyer1",
+            "password": PASSWORD,
+            "next": "/lawyer/cases/new",
+            "restore": restore,
+        },
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert after.headers["location"].startswith("/lawyer/cases/new?restore=")
     form = client.get(after.headers["location"])
     assert "打了很久的基本案情……" in form.text and CASE["title"] in form.text
@@ -184,7 +191,9 @@ def test_api_needs_a_bearer_token_not_a_cookie(client, app):
 
 def test_api_token_page_issues_and_revokes(client, app):
     login(client, "lawyer1")
-    page = client.post("/account/tokens", data={"csrf_token": csrf_from(client.get("/account/tokens").text), "name": "脚本"})
+    page = client.post(
+        "/account/tokens", data={"csrf_token": csrf_from(client.get("/account/tokens").text), "name": "脚本"}
+    )
     token = page.text.split("<code>lkb_")[1].split("</code>")[0]
     headers = {"Authorization": f"Bearer lkb_{token}"}
     assert client.get("/api/cases", headers=headers).status_code == 200

@@ -12,8 +12,16 @@ import uuid
 
 import pytest
 
-from bench.relevance import (EsPlainBM25, PlainBM25, bigram_tokens, ndcg, normalised_unigrams,
-                             reciprocal_rank, recall, standard_tokens)
+from bench.relevance import (
+    EsPlainBM25,
+    PlainBM25,
+    bigram_tokens,
+    ndcg,
+    normalised_unigrams,
+    recall,
+    reciprocal_rank,
+    standard_tokens,
+)
 from ingest.model import Document
 
 
@@ -45,8 +53,10 @@ def test_bigram_tokens_overlap_within_chinese_runs():
 
 
 def test_plain_bm25_ranks_the_document_sharing_the_question_characters_first():
-    docs = [Document(id="wage", kind="article", title="工资支付", text="用人单位不得克扣或者无故拖欠劳动者的工资。"),
-            Document(id="leave", kind="article", title="年休假", text="职工连续工作满十二个月以上的，享受带薪年休假。")]
+    docs = [
+        Document(id="wage", kind="article", title="工资支付", text="用人单位不得克扣或者无故拖欠劳动者的工资。"),
+        Document(id="leave", kind="article", title="年休假", text="职工连续工作满十二个月以上的，享受带薪年休假。"),
+    ]
     assert PlainBM25(docs, standard_tokens).rank("老板拖欠工资")[0] == "wage"
     # without normalisation a traditional-character question misses characters that differ
     assert PlainBM25(docs, standard_tokens).rank("資") == []
@@ -59,6 +69,7 @@ def test_emulated_tokenisers_match_the_real_elasticsearch_analyzers(es_engine, t
     client = es_engine.client
     client.indices.create(index=index, settings=EsPlainBM25.SETTINGS)
     try:
+
         def analyse(analyzer: str) -> list[str]:
             res = client.indices.analyze(index=index, analyzer=analyzer, text=text)
             return [t["token"] for t in res["tokens"]]

@@ -65,12 +65,17 @@ def test_site_walk_from_draft_to_search_hit_and_withdrawal(app):
     assert CASE["title"] in queue.text
     review_page = reviewer.get(case_url)
     returned = reviewer.post(
-        f"{case_url}/review", data={"csrf_token": csrf_from(review_page.text), "action": "return", "comment": "请补充证据"}
+        f"{case_url}/review",
+        data={"csrf_token": csrf_from(review_page.text), "action": "return", "comment": "请补充证据"},
     )
     assert "已退回" in returned.text and "请补充证据" in returned.text
 
-    edited = post_form(lawyer, f"{case_url}/edit", {**CASE, "facts": CASE["facts"] + "\n张某保存了全部工资条。", "base_version": "1"},
-                       page=f"{case_url}/edit")  # fmt: skip
+    edited = post_form(
+        lawyer,
+        f"{case_url}/edit",
+        {**CASE, "facts": CASE["facts"] + "\n张某保存了全部工资条。", "base_version": "1"},
+        page=f"{case_url}/edit",
+    )
     assert edited.status_code == 303
     page = lawyer.get(case_url)
     lawyer.post(f"{case_url}/submit", data={"csrf_token": csrf_from(page.text), "confirm_citations": "1"})
@@ -103,8 +108,12 @@ def test_another_users_draft_is_403(app):
 
 def test_form_errors_keep_everything_typed(app):
     lawyer = client_for(app, "lawyer1")
-    typed = {**CASE, "title": "", "keywords": "一、二、三、四、五、六、七、八",
-             "judgment_date": (date.today() + timedelta(days=30)).isoformat()}  # fmt: skip
+    typed = {
+        **CASE,
+        "title": "",
+        "keywords": "一、二、三、四、五、六、七、八",
+        "judgment_date": (date.today() + timedelta(days=30)).isoformat(),
+    }
     response = post_form(lawyer, "/lawyer/cases/new", typed)
     assert response.status_code == 422
     for message in ("请填写标题", "关键词最多 7 个", "裁判日期不能晚于今天"):
@@ -127,8 +136,9 @@ def test_invalid_utf8_in_form_is_a_field_error(app):
     token = csrf_from(lawyer.get("/lawyer/cases/new").text)
     body = "&".join(f"{k}={quote_from_bytes(v.encode())}" for k, v in {**CASE, "csrf_token": token}.items())
     body = body.replace("gist=", "gist=%FF%FE", 1)
-    response = lawyer.post("/lawyer/cases/new", content=body.encode(),
-                           headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    response = lawyer.post(
+        "/lawyer/cases/new", content=body.encode(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 422 and "裁判要点含有无效的 UTF-8 字符" in response.text
     assert CASE["facts"] in response.text
     assert app.state.store.list_cases() == []
@@ -145,7 +155,9 @@ def test_api_create_update_submit_review(app):
 
     bad = client.post("/api/cases", json={**CASE, "keywords": list("abcdefgh")}, headers=lawyer)
     assert bad.status_code == 422 and "最多 7 个" in bad.json()["errors"]["keywords"]
-    broken = client.post("/api/cases", content=b'{"title": "\xff"}', headers={**lawyer, "content-type": "application/json"})
+    broken = client.post(
+        "/api/cases", content=b'{"title": "\xff"}', headers={**lawyer, "content-type": "application/json"}
+    )
     assert broken.status_code == 400 and "UTF-8" in broken.json()["error"]
 
     updated = client.put(f"/api/cases/{case['id']}", json={**CASE, "base_version": 1, "result": "改判"}, headers=lawyer)
@@ -159,7 +171,9 @@ def test_api_create_update_submit_review(app):
     published = client.post(f"/api/cases/{case['id']}/review", json={"action": "publish"}, headers=reviewer)
     assert published.json()["state"] == "published"
     assert case["doc_id"] in search_ids(client, "餐饮公司拖欠工资")
-    assert "+改判" in client.get(f"/api/cases/{case['id']}/diff", params={"a": 1, "b": 2}, headers=reviewer).json()["diff"]
+    assert (
+        "+改判" in client.get(f"/api/cases/{case['id']}/diff", params={"a": 1, "b": 2}, headers=reviewer).json()["diff"]
+    )
     assert client.post(f"/api/cases/{case['id']}/withdraw", headers=lawyer).json()["state"] == "withdrawn"
     assert case["doc_id"] not in search_ids(client, "餐饮公司拖欠工资")
 
@@ -170,7 +184,9 @@ def test_api_jsonl_import_with_a_bad_utf8_line(app):
         b'{"title": "\xc3\x28 broken"}',
         json.dumps({**CASE, "judgment_date": "2999-01-01"}).encode(),
     ]
-    response = TestClient(app).post("/api/cases/import?submit=true", content=b"\n".join(lines), headers=bearer(app, "lawyer1"))
+    response = TestClient(app).post(
+        "/api/cases/import?submit=true", content=b"\n".join(lines), headers=bearer(app, "lawyer1")
+    )
     assert response.status_code == 200
     report = response.json()
     assert (report["ok"], report["failed"]) == (1, 2)
@@ -192,7 +208,12 @@ def test_odd_requests_never_500(app):
         (lawyer.get("/lawyer/cases/abc"), 400),
         (lawyer.post(f"/account/tokens/{huge}/revoke", data={"csrf_token": token}), 404),
         (lawyer.post("/lawyer/cases/new", files={"title": (None, "x")}, data={"csrf_token": token}), 415),
-        (reviewer.post(f"{case_url}/review", data={"csrf_token": csrf_from(reviewer.get(case_url).text), "action": "drop"}), 422),
+        (
+            reviewer.post(
+                f"{case_url}/review", data={"csrf_token": csrf_from(reviewer.get(case_url).text), "action": "drop"}
+            ),
+            422,
+        ),
         (lawyer.post(f"{case_url}/withdraw", data={"csrf_token": token}), 409),
     ]
     for response, status in checks:

@@ -6,9 +6,9 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
+from search_api.accounts.store import Store
 from search_api.cases.fields import FIELDS
 from search_api.web.markdown import render_markdown
-from search_api.accounts.store import Store
 from tests.case_fixtures import CASE, PASSWORD, csrf_from, login, make_app
 
 PAYLOADS = (
@@ -75,14 +75,18 @@ def test_every_field_is_inert_on_every_page(settings):
     login(reviewer, "reviewer1")
 
     token = csrf_from(lawyer.get("/lawyer/cases/new").text)
-    case_url = lawyer.post("/lawyer/cases/new", data={**hostile_case(), "csrf_token": token}, follow_redirects=False).headers["location"]
+    case_url = lawyer.post(
+        "/lawyer/cases/new", data={**hostile_case(), "csrf_token": token}, follow_redirects=False
+    ).headers["location"]
     page = lawyer.get(case_url)
     # The text survives (escaped), it is just not markup.
     assert "&lt;script&gt;" in page.text and "onerror=alert(1)" in BeautifulSoup(page.text, "html.parser").get_text()
     edit_token = csrf_from(lawyer.get(f"{case_url}/edit").text)
     lawyer.post(f"{case_url}/edit", data={**hostile_case(), "title": "改 " + PAYLOADS[1], "csrf_token": edit_token})
     lawyer.post(f"{case_url}/submit", data={"csrf_token": csrf_from(page.text), "confirm_citations": "1"})
-    reviewer.post(f"{case_url}/review", data={"csrf_token": csrf_from(reviewer.get(case_url).text), "action": "publish"})
+    reviewer.post(
+        f"{case_url}/review", data={"csrf_token": csrf_from(reviewer.get(case_url).text), "action": "publish"}
+    )
     case_id = case_url.rsplit("/", 1)[1]
 
     pages = [
@@ -100,6 +104,8 @@ def test_every_field_is_inert_on_every_page(settings):
 
     # A form re-shown with errors (payload in the date too) is inert as well.
     bad = {**hostile_case(), "judgment_date": PAYLOADS[1], "source": "javascript:alert(1)"}
-    shown = lawyer.post("/lawyer/cases/new", data={**bad, "csrf_token": csrf_from(lawyer.get("/lawyer/cases/new").text)})
+    shown = lawyer.post(
+        "/lawyer/cases/new", data={**bad, "csrf_token": csrf_from(lawyer.get("/lawyer/cases/new").text)}
+    )
     assert shown.status_code == 422
     assert_inert(shown.text)

@@ -28,7 +28,7 @@ def test_ingest_reports_kinds_and_skips_bad_files(env):
     (bad / "ok.txt").write_text("工会维权服务上线\n\n职工可以通过网上工会申请法律援助。\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["ingest", str(CORPUS / "laws" / "labor-contract-law.md"), str(bad), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = json.loads(result.output[result.output.index("{") :])
     assert report["by_kind"] == {"law": 1, "article": 98, "news": 1}
     skipped = {s["path"].rsplit("/", 1)[-1] for s in report["skipped"]}
     assert skipped == {"empty.md", "binary.html", "broken.md"}
@@ -64,13 +64,17 @@ def test_errors_are_clear_not_tracebacks(env):
 
 def test_admin_commands(env):
     runner = CliRunner()
-    r = runner.invoke(cli, ["user", "create", "wang", "--role", "lawyer"], env={"LABOURKB_NEW_PASSWORD": "a long passphrase 1"})
+    r = runner.invoke(
+        cli, ["user", "create", "wang", "--role", "lawyer"], env={"LABOURKB_NEW_PASSWORD": "a long passphrase 1"}
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, ["user", "create", "wang", "--role", "lawyer"], env={"LABOURKB_NEW_PASSWORD": "a long passphrase 1"})
+    r = runner.invoke(
+        cli, ["user", "create", "wang", "--role", "lawyer"], env={"LABOURKB_NEW_PASSWORD": "a long passphrase 1"}
+    )
     assert r.exit_code == 1  # a clear error for a duplicate, not a traceback
     token = runner.invoke(cli, ["token", "create", "monitor", "--scope", "logs:read"]).output.strip()
-    from search_api.settings import get_settings
     from search_api.accounts.tokens import check_token
+    from search_api.settings import get_settings
 
     assert check_token(get_settings(), token, "logs:read")
     assert json.loads(runner.invoke(cli, ["purge", "--days", "30"]).output) is not None

@@ -94,9 +94,14 @@ def relay(es_url):
 def test_outage_and_recovery(tmp_path, relay, es_engine_factory):
     prefix_engine = es_engine_factory()  # real indices with a unique prefix, dropped afterwards
     ingest([CORPUS / "laws" / "labor-contract-law.md"], prefix_engine, lexicon_dir=LEXICON)
-    settings = make_settings(tmp_path / "data", engine="elasticsearch", es_url=f"http://127.0.0.1:{relay.port}",
-                             es_index_prefix=prefix_engine.settings.es_index_prefix, es_timeout=3.0,
-                             secret_key="t")
+    settings = make_settings(
+        tmp_path / "data",
+        engine="elasticsearch",
+        es_url=f"http://127.0.0.1:{relay.port}",
+        es_index_prefix=prefix_engine.settings.es_index_prefix,
+        es_timeout=3.0,
+        secret_key="t",
+    )
     app = create_app(settings)
     with TestClient(app) as client:
         assert client.get("/api/search", params={"q": "经济补偿"}).status_code == 200
@@ -117,6 +122,9 @@ def test_outage_and_recovery(tmp_path, relay, es_engine_factory):
         assert r.status_code == 200 and r.json()["total"] > 0
         assert client.get("/healthz").status_code == 200
         app.state.querylog.flush()
-    rows = sqlite3.connect(tmp_path / "data" / "querylog.sqlite3").execute(
-        "SELECT failed, source FROM queries ORDER BY seq").fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "data" / "querylog.sqlite3")
+        .execute("SELECT failed, source FROM queries ORDER BY seq")
+        .fetchall()
+    )
     assert rows == [(0, "api"), (1, "api"), (1, "site"), (0, "api")]

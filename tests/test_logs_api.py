@@ -7,11 +7,11 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from search_api.accounts.tokens import check_token, create_token, list_tokens, revoke_token
 from search_api.app import create_app
 from search_api.monitoring.stats import decode_cursor, encode_cursor
 from search_api.routes import logs
 from search_api.settings import Settings
-from search_api.accounts.tokens import check_token, create_token, list_tokens, revoke_token
 
 ID_CARD = "440301199508082316"
 PHONE = "13912345678"
@@ -44,8 +44,16 @@ def token(settings):
 def log_many(app, n, district="天河区", q="拖欠工资怎么办"):
     ql = app.state.querylog
     ids = [
-        ql.log_search(q=f"{q}{i}", tokens=["拖欠工资"], engine="sqlite", total=i % 3, top_ids=[f"doc-{i}"],
-                      district=district, client_ip=f"10.0.0.{i}", user_agent="ua")  # fmt: skip
+        ql.log_search(
+            q=f"{q}{i}",
+            tokens=["拖欠工资"],
+            engine="sqlite",
+            total=i % 3,
+            top_ids=[f"doc-{i}"],
+            district=district,
+            client_ip=f"10.0.0.{i}",
+            user_agent="ua",
+        )
         for i in range(n)
     ]
     ql.flush()
@@ -125,7 +133,10 @@ def test_malformed_cursor_or_date_is_400(client, token, params):
     body = resp.json()
     assert "游标" in json.dumps(body, ensure_ascii=False) or "日期" in json.dumps(body, ensure_ascii=False)
     if "cursor" not in params:
-        assert client.get("/api/logs/stats", params=params, headers={"Authorization": f"Bearer {token}"}).status_code == 400
+        assert (
+            client.get("/api/logs/stats", params=params, headers={"Authorization": f"Bearer {token}"}).status_code
+            == 400
+        )
 
 
 def test_cursor_round_trip():
@@ -155,9 +166,16 @@ def test_go_only_redirects_inside_the_site(client, target):
 
 def test_no_trace_of_personal_numbers_anywhere(client, app, settings, token):
     ql = app.state.querylog
-    qid = ql.log_search(q=f"我叫张三 身份证{ID_CARD} 手机{PHONE} 华强电子厂欠薪", tokens=[ID_CARD, PHONE, "欠薪"],
-                        engine="sqlite", total=1, top_ids=["labor-law.50"], district="天河区",
-                        client_ip="198.51.100.7", user_agent="Mozilla/5.0 Secret-Agent")  # fmt: skip
+    qid = ql.log_search(
+        q=f"我叫张三 身份证{ID_CARD} 手机{PHONE} 华强电子厂欠薪",
+        tokens=[ID_CARD, PHONE, "欠薪"],
+        engine="sqlite",
+        total=1,
+        top_ids=["labor-law.50"],
+        district="天河区",
+        client_ip="198.51.100.7",
+        user_agent="Mozilla/5.0 Secret-Agent",
+    )
     client.get(f"/go?qid={qid}&id=labor-law.50&pos=1", follow_redirects=False)
     ql.flush()
     rows, _ = read_feed(client, token)

@@ -30,7 +30,17 @@ def test_home_has_search_and_common_troubles_running_real_searches(corpus_client
     assert page.select_one(f"label[for={field['id']}]").get_text(strip=True) == "输入你的问题"
     links = page.select("section.troubles a")
     labels = [a.select_one("strong").get_text() for a in links]
-    assert labels == ["拖欠工资", "工伤", "辞退与补偿", "社保", "加班与休息", "女职工", "劳动合同", "劳务派遣", "破产欠薪"]
+    assert labels == [
+        "拖欠工资",
+        "工伤",
+        "辞退与补偿",
+        "社保",
+        "加班与休息",
+        "女职工",
+        "劳动合同",
+        "劳务派遣",
+        "破产欠薪",
+    ]
     for a in links:
         q = parse_qs(urlsplit(a["href"]).query)["q"][0]
         results = get(corpus_client, a["href"])
@@ -143,14 +153,29 @@ def small_client(tmp_path):
 
     settings = make_settings(tmp_path / "data", sqlite_path=tmp_path / "index.sqlite3")
     engine = SqliteEngine(settings.sqlite_path)
-    article = Document(id="demo-law.1", kind="article", title="示例法 第一条", text="第一条 工资应当按月支付。",
-                       source_id="demo-law", source_title="示例法", short_title="示例法", article=1,
-                       article_label="第一条")
-    case = Document(id="lawyer-case-1", kind="case", doc_type="lawyer_case", title="示例律师案例",
-                    text="基本案情\n\n某公司拖欠工资。", sections={"基本案情": "某公司拖欠工资。"},
-                    annotation="## 要点\n\n**按月支付**。<script>alert(1)</script>", published="2024-05-01",
-                    citations=[{"raw": "《示例法》第一条", "law_title": "示例法", "article": 1, "target": "demo-law.1"}],
-                    cites=["demo-law.1"])
+    article = Document(
+        id="demo-law.1",
+        kind="article",
+        title="示例法 第一条",
+        text="第一条 工资应当按月支付。",
+        source_id="demo-law",
+        source_title="示例法",
+        short_title="示例法",
+        article=1,
+        article_label="第一条",
+    )
+    case = Document(
+        id="lawyer-case-1",
+        kind="case",
+        doc_type="lawyer_case",
+        title="示例律师案例",
+        text="基本案情\n\n某公司拖欠工资。",
+        sections={"基本案情": "某公司拖欠工资。"},
+        annotation="## 要点\n\n**按月支付**。<script>alert(1)</script>",
+        published="2024-05-01",
+        citations=[{"raw": "《示例法》第一条", "law_title": "示例法", "article": 1, "target": "demo-law.1"}],
+        cites=["demo-law.1"],
+    )
     engine.index_documents([article, case])
     engine.close()
     app = create_app(settings)

@@ -109,7 +109,7 @@ def test_page_beyond_the_last_shows_the_last_page(corpus_client):
     assert int(pager.select_one("[aria-current=page]").get_text()) == max(numbers) > 1
 
 
-@pytest.mark.parametrize("q", ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "'; --<b>x</b>"])
+@pytest.mark.parametrize("q", ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "'; --<b>x</b>"])
 def test_markup_in_the_query_is_shown_as_text(corpus_client, q):
     response = corpus_client.get("/search", params={"q": q})
     assert response.status_code == 200
@@ -130,12 +130,15 @@ def test_result_page_fits_the_size_budget(corpus_client):
     assert all(u.startswith("/") for u in external), external
 
 
-@pytest.mark.parametrize("url", [
-    "/search?q=" + "工资" * 3000,
-    "/search?q=%00%01",
-    "/search?q=工伤&kind=bogus",
-    "/search?q=工伤&law=%3Cx%3E&region=火星&topic=nope&page=3",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/search?q=" + "工资" * 3000,
+        "/search?q=%00%01",
+        "/search?q=工伤&kind=bogus",
+        "/search?q=工伤&law=%3Cx%3E&region=火星&topic=nope&page=3",
+    ],
+)
 def test_odd_input_gives_a_small_page_not_an_error(corpus_client, url):
     response = corpus_client.get(url)
     assert response.status_code == 200
@@ -177,7 +180,14 @@ def test_suggestion_is_a_link_that_searches(corpus_client):
     app = corpus_client.app
     response = SearchResponse(query="工商认定", total=0, hits=[], suggestion="工伤认定 <b>")
     html = app.state.templates.get_template("search.html").render(
-        q="工商认定", r=response, facets=[], pages=None, first=1, filtered=False, unfiltered_url="/search?q=x", steps=None
+        q="工商认定",
+        r=response,
+        facets=[],
+        pages=None,
+        first=1,
+        filtered=False,
+        unfiltered_url="/search?q=x",
+        steps=None,
     )
     link = BeautifulSoup(html, "html.parser").select_one(".suggest a")
     assert link.get_text() == "工伤认定 <b>"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from search_api.monitoring.querylog import QueryLog
-from search_api.monitoring.redact import make_client_id, ua_family
-from search_api.monitoring.redact import redact
+from search_api.monitoring.redact import make_client_id, redact, ua_family
 from search_api.settings import Settings
 
 ID_CARD = "11010119900307123X"
@@ -73,7 +72,7 @@ def test_redact_bounds_hostile_input():
 
 def test_client_id_rotates_daily_and_hides_the_ip():
     secret = b"s"
-    day1 = datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+    day1 = datetime(2024, 5, 1, 10, tzinfo=UTC)
     same_day = make_client_id(secret, "10.0.0.1", CHROME_ANDROID, day1)
     assert same_day == make_client_id(secret, "10.0.0.1", CHROME_ANDROID, day1 + timedelta(hours=5))
     assert same_day != make_client_id(secret, "10.0.0.1", CHROME_ANDROID, day1 + timedelta(days=1))
@@ -98,8 +97,9 @@ def test_search_record_has_ubi_shape_and_no_personal_data(qlog, settings):
         client_ip="203.0.113.9",
         user_agent=CHROME_ANDROID,
     )
-    qlog.log_click(query_id=qid, doc_id="labor-contract-law.85", position=2, client_ip="203.0.113.9",
-                   user_agent=CHROME_ANDROID)  # fmt: skip
+    qlog.log_click(
+        query_id=qid, doc_id="labor-contract-law.85", position=2, client_ip="203.0.113.9", user_agent=CHROME_ANDROID
+    )
     qlog.flush()
     (rec,) = rows(qlog)
     assert rec["query_id"] == qid
@@ -150,7 +150,7 @@ def test_purge_removes_old_records(qlog):
     qlog.log_search(q="旧的", engine="sqlite", total=1)
     qlog.log_search(q="新的", engine="sqlite", total=1)
     qlog.flush()
-    old = (datetime.now(timezone.utc) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    old = (datetime.now(UTC) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     conn = sqlite3.connect(qlog.path)
     with conn:
         conn.execute("UPDATE queries SET timestamp = ? WHERE user_query = '旧的'", (old,))

@@ -14,8 +14,8 @@ import uuid
 import pytest
 
 from search_api.engines import es_server
-from search_api.monitoring.querylog import QueryLog
 from search_api.monitoring.es_sink import EsLogSink, make_client
+from search_api.monitoring.querylog import QueryLog
 from search_api.settings import Settings
 
 OUTAGE_PORT = 9277
@@ -27,8 +27,13 @@ def topics(tokens, text):
 
 
 def es_log_settings(tmp_path, url):
-    return Settings(data_dir=tmp_path, secret_key="s", engine="elasticsearch", es_url=url,
-                    es_index_prefix=f"labourkb-test-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    return Settings(
+        data_dir=tmp_path,
+        secret_key="s",
+        engine="elasticsearch",
+        es_url=url,
+        es_index_prefix=f"labourkb-test-{uuid.uuid4().hex[:8]}",
+    )
 
 
 def count(client, prefix, kind="querylog"):
@@ -41,7 +46,7 @@ def drop(client, prefix):
     for name in ("querylog", "queryevents"):
         try:
             client.indices.delete_index_template(name=f"{prefix}-{name}")
-        except Exception:  # noqa: BLE001 - already gone
+        except Exception:
             pass
 
 
@@ -51,8 +56,15 @@ def test_records_reach_dated_indices_idempotently(es_url, tmp_path):
     client = make_client(settings)
     prefix = settings.es_index_prefix
     try:
-        qid = ql.log_search(q=f"身份证{ID_CARD} 欠薪", tokens=["欠薪"], engine="elasticsearch", total=1,
-                            top_ids=["a.1"], client_ip="192.0.2.1", user_agent="ua")  # fmt: skip
+        qid = ql.log_search(
+            q=f"身份证{ID_CARD} 欠薪",
+            tokens=["欠薪"],
+            engine="elasticsearch",
+            total=1,
+            top_ids=["a.1"],
+            client_ip="192.0.2.1",
+            user_agent="ua",
+        )
         ql.log_click(query_id=qid, doc_id="a.1", position=1, client_ip="192.0.2.1", user_agent="ua")
         ql.flush()
         assert count(client, prefix) == 1 and count(client, prefix, "queryevents") == 1
@@ -97,8 +109,16 @@ def test_spool_replays_after_an_outage(outage_node, tmp_path):
     def producer():
         i = 0
         while not stop.is_set():
-            produced.append(ql.log_search(q=f"欠薪 {i}", tokens=["欠薪"], engine="elasticsearch", total=1,
-                                          client_ip=f"10.0.{i // 200}.{i % 200}", user_agent="ua"))  # fmt: skip
+            produced.append(
+                ql.log_search(
+                    q=f"欠薪 {i}",
+                    tokens=["欠薪"],
+                    engine="elasticsearch",
+                    total=1,
+                    client_ip=f"10.0.{i // 200}.{i % 200}",
+                    user_agent="ua",
+                )
+            )
             i += 1
             time.sleep(0.02)
 

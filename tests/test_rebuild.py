@@ -5,13 +5,13 @@ import json
 from click.testing import CliRunner
 
 from ingest.tokenise import get_tokeniser
+from search_api.accounts.store import Store
 from search_api.cases.workflow import CaseIndex, CaseService, preparer
 from search_api.cli import cli
 from search_api.engines.base import SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
 from search_api.search.rebuild import rebuild_index
 from search_api.settings import get_settings
-from search_api.accounts.store import Store
 from tests.case_fixtures import CASE, PASSWORD
 from tests.conftest import CORPUS, LEXICON, make_settings
 from tests.engines.test_contract import write_corpus

@@ -22,7 +22,10 @@ PINNED = [
     ("公司一直不给交社保，我辞职能要补偿吗", {"labor-contract-law.38", "labor-contract-law.46"}),
     ("下班路上被车撞了算不算工伤", {"work-injury-insurance-regulations.14"}),
     ("生孩子能休多少天产假", {"female-employees-special-labor-protection-provisions.7"}),
-    ("包工头跑路了工资找谁要", {"migrant-worker-wage-payment-regulations.36", "migrant-worker-wage-payment-regulations.63"}),
+    (
+        "包工头跑路了工资找谁要",
+        {"migrant-worker-wage-payment-regulations.36", "migrant-worker-wage-payment-regulations.63"},
+    ),
     # legal wording
     ("用人单位违法解除劳动合同的赔偿金标准", {"labor-contract-law.87"}),
     ("破产财产清偿顺序中所欠职工的工资", {"enterprise-bankruptcy-law.113"}),
@@ -62,11 +65,15 @@ def test_pinned_question_answered_in_top_3(service, q, answers):
 
 # -- typo recovery: the typo'd question finds what the correct one finds ----------
 
-@pytest.mark.parametrize("typo,correct,answer", [
-    ("上班路上出车祸算工商吗", "上班路上出车祸算工伤吗", "work-injury-insurance-regulations.14"),
-    ("被公司词退了有经挤补偿吗", "被公司辞退了有经济补偿吗", "labor-contract-law.46"),
-    ("竞业线制补偿金给多少", "竞业限制补偿金给多少", "labor-dispute-judicial-interpretation-1.36"),
-])
+
+@pytest.mark.parametrize(
+    "typo,correct,answer",
+    [
+        ("上班路上出车祸算工商吗", "上班路上出车祸算工伤吗", "work-injury-insurance-regulations.14"),
+        ("被公司词退了有经挤补偿吗", "被公司辞退了有经济补偿吗", "labor-contract-law.46"),
+        ("竞业线制补偿金给多少", "竞业限制补偿金给多少", "labor-dispute-judicial-interpretation-1.36"),
+    ],
+)
 def test_typo_recovered(service, lex, typo, correct, answer):
     lexicon, tok = lex
     a = analyse(typo, lexicon, tok)
@@ -84,6 +91,7 @@ def test_typo_with_context_only_fixed_in_context(lex):
 
 # -- "did you mean" ------------------------------------------------------------
 
+
 def test_suggestion_for_typo_is_the_corrected_query(service):
     res = service.search("工伤认证要多久", size=3)
     # the corrected query is what was searched; the suggestion shows it to the user
@@ -91,12 +99,15 @@ def test_suggestion_for_typo_is_the_corrected_query(service):
     assert res.total > 0
 
 
-@pytest.mark.parametrize("q,expected", [
-    ("炒鱿鱼", "解除劳动合同"),  # everyday word → its legal term
-    ("鱿鱼", "炒鱿鱼"),  # a fragment → the closest lexicon word
-    ("劳保", "劳保用品"),
-    ("劳动合tong", "劳动合同"),  # half pinyin: the Chinese part is matched
-])
+@pytest.mark.parametrize(
+    "q,expected",
+    [
+        ("炒鱿鱼", "解除劳动合同"),  # everyday word → its legal term
+        ("鱿鱼", "炒鱿鱼"),  # a fragment → the closest lexicon word
+        ("劳保", "劳保用品"),
+        ("劳动合tong", "劳动合同"),  # half pinyin: the Chinese part is matched
+    ],
+)
 def test_suggestion_from_thesaurus_and_dictionary(lex, q, expected):
     lexicon, tok = lex
     assert suggest(analyse(q, lexicon, tok), lexicon, tok) == expected
@@ -116,6 +127,7 @@ def test_few_results_carry_a_suggestion_in_the_api(corpus_client):
 
 # -- filler-only queries -------------------------------------------------------
 
+
 @pytest.mark.parametrize("q", ["怎么办？", "请问 怎么办 吗", "可以吗？？"])
 def test_filler_only_query_is_an_empty_helpful_result(service, q):
     res = service.search(q)
@@ -128,6 +140,7 @@ def test_filler_around_content_is_ignored(service):
 
 
 # -- query handling ------------------------------------------------------------
+
 
 def test_quantities_and_glued_filler_are_not_concepts(lex):
     lexicon, tok = lex

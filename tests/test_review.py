@@ -9,13 +9,13 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from search_api.app import create_app
 from search_api.accounts.auth import SESSION_COOKIE
-from search_api.routes import logs, review
-from search_api.settings import Settings
 from search_api.accounts.store import Store
+from search_api.app import create_app
 from search_api.monitoring.alerts import MonitorSettings
 from search_api.monitoring.webhooks import attach_monitoring
+from search_api.routes import logs, review
+from search_api.settings import Settings
 
 ID_CARD = "440301199508082316"
 PHONE = "13912345678"
@@ -41,8 +41,16 @@ def login(client, app, role):
 
 
 def ask(app, q, ip, total=2, district="天河区", tokens=("欠薪",)):
-    return app.state.querylog.log_search(q=q, tokens=list(tokens), engine="sqlite", total=total, top_ids=["x.1"],
-                                         district=district, client_ip=ip, user_agent="ua")  # fmt: skip
+    return app.state.querylog.log_search(
+        q=q,
+        tokens=list(tokens),
+        engine="sqlite",
+        total=total,
+        top_ids=["x.1"],
+        district=district,
+        client_ip=ip,
+        user_agent="ua",
+    )
 
 
 def test_dashboard_needs_a_reviewer(app):

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from search_api.settings import REPO_ROOT, Settings
 from search_api.monitoring.alerts import MonitorSettings
+from search_api.settings import REPO_ROOT, Settings
 
 
 def test_every_setting_has_a_description():

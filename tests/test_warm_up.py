@@ -21,7 +21,9 @@ def test_warm_up_fills_caches_without_changing_results(corpus_settings):
 
 
 def test_app_warms_in_the_background(tmp_path, corpus_index):
-    app = create_app(make_settings(tmp_path / "data", sqlite_path=corpus_index, warm_cache=True, querylog_enabled=False))
+    app = create_app(
+        make_settings(tmp_path / "data", sqlite_path=corpus_index, warm_cache=True, querylog_enabled=False)
+    )
     with TestClient(app) as client:
         assert client.get("/api/search", params={"q": "工伤"}).status_code == 200  # served while warming
         deadline = time.monotonic() + 30

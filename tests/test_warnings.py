@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from search_api.monitoring.querylog import QueryLog, iso
-from search_api.settings import Settings
 from search_api.monitoring.alerts import MonitorSettings, WarningMonitor, extract_employers, list_warnings
+from search_api.monitoring.querylog import QueryLog, iso
 from search_api.monitoring.webhooks import attach_monitoring, deliveries, verify
+from search_api.settings import Settings
 
 SECRET = "webhook-test-secret"
 UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1 Mobile"
@@ -29,7 +29,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
@@ -76,8 +76,9 @@ def monitored(settings, receiver):
 
 
 def ask(ql, ip, q="深圳华强电子厂欠薪怎么办", tokens=("欠薪", "怎么办")):
-    ql.log_search(q=q, tokens=list(tokens), engine="sqlite", total=2, top_ids=["a"], source="site",
-                  client_ip=ip, user_agent=UA)  # fmt: skip
+    ql.log_search(
+        q=q, tokens=list(tokens), engine="sqlite", total=2, top_ids=["a"], source="site", client_ip=ip, user_agent=UA
+    )
 
 
 def settle(ql, sender):
@@ -172,7 +173,7 @@ def test_visitors_spread_beyond_the_window_raise_nothing(tmp_path, settings):
     for ip in ("10.0.3.1", "10.0.3.2", "10.0.3.3"):
         ask(ql, ip)
     ql.flush()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     conn = sqlite3.connect(ql.path)
     with conn:
         for seq, days_ago in zip((1, 2, 3), (9, 4, 0)):  # 9 and 0 days ago: never 3 within 7 days
@@ -192,7 +193,7 @@ def test_visitors_spread_beyond_the_window_raise_nothing(tmp_path, settings):
 
 def test_district_topic_spike_against_own_baseline(settings):
     ql = QueryLog(settings)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     n = 0
     # four quiet weeks (1 visitor each) in 天河区, then 6 visitors this week; 越秀区 steady at 6
     plan = [("天河区", w, 1) for w in (1, 2, 3, 4)] + [("天河区", 0, 6)]
@@ -201,8 +202,15 @@ def test_district_topic_spike_against_own_baseline(settings):
     for district, weeks_ago, visitors in plan:
         for v in range(visitors):
             n += 1
-            ql.log_search(q="工伤认定怎么办", tokens=["工伤认定"], engine="sqlite", total=1, district=district,
-                          client_ip=f"10.9.{n // 250}.{n % 250}", user_agent=UA)  # fmt: skip
+            ql.log_search(
+                q="工伤认定怎么办",
+                tokens=["工伤认定"],
+                engine="sqlite",
+                total=1,
+                district=district,
+                client_ip=f"10.9.{n // 250}.{n % 250}",
+                user_agent=UA,
+            )
             stamps.append(iso(now - timedelta(days=7 * weeks_ago + 1, minutes=v)))
     ql.flush()
     conn = sqlite3.connect(ql.path)

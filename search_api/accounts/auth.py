@@ -28,8 +28,8 @@ from urllib.parse import unquote_to_bytes, urlencode
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request, Response
 
-from search_api.settings import Settings, get_settings
 from search_api.accounts.store import PASSWORD_HASHER, ROLES, Store, User
+from search_api.settings import Settings, get_settings
 
 SESSION_COOKIE = "labourkb_session"
 CSRF_COOKIE = "labourkb_csrf"
@@ -174,9 +174,13 @@ def api_user(request: Request) -> User:
     """Dependency for ``/api/cases…``: the user of a valid ``Authorization: Bearer`` token, else 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    user = get_store(request).user_for_api_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    user = (
+        get_store(request).user_for_api_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    )
     if user is None:
-        raise HTTPException(401, "需要有效的 API 令牌（Authorization: Bearer …）", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "需要有效的 API 令牌（Authorization: Bearer …）", headers={"WWW-Authenticate": "Bearer"}
+        )
     return user
 
 

@@ -395,7 +395,9 @@ class Store:
             ),
         )
 
-    def add_event(self, conn: sqlite3.Connection, case_id: int, version: int, user_id: int, action: str, comment: str = "") -> None:
+    def add_event(
+        self, conn: sqlite3.Connection, case_id: int, version: int, user_id: int, action: str, comment: str = ""
+    ) -> None:
         conn.execute(
             "INSERT INTO case_events (case_id, version, user_id, action, comment, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (case_id, version, user_id, action, comment, now_iso()),

@@ -16,7 +16,7 @@ import hmac
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def _digest(raw: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def create_token(settings: Any, name: str, scopes: list[str] | tuple[str, ...]) -> str:
@@ -129,5 +129,11 @@ def list_tokens(settings: Any) -> list[TokenInfo]:
 
 
 def _info(row: sqlite3.Row) -> TokenInfo:
-    return TokenInfo(row["id"], row["name"], tuple(row["scopes"].split()), row["created_at"], row["last_used_at"],
-                     bool(row["revoked"]))  # fmt: skip
+    return TokenInfo(
+        row["id"],
+        row["name"],
+        tuple(row["scopes"].split()),
+        row["created_at"],
+        row["last_used_at"],
+        bool(row["revoked"]),
+    )

@@ -143,7 +143,11 @@ def validate_case(
     if not data.get("region"):
         data["region"] = "全国"
     source = data.get("source", "")
-    if source and re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", source) and not re.match(r"^https?://", source, re.IGNORECASE):
+    if (
+        source
+        and re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", source)
+        and not re.match(r"^https?://", source, re.IGNORECASE)
+    ):
         errors.setdefault("source", "来源链接只能是 http:// 或 https:// 地址")
     return data, errors
 

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ingest.model import Document
+from search_api.accounts.store import CaseRecord, CaseVersion, Store, User, now_iso
 from search_api.cases.fields import (  # re-exported: callers need only this module
     FIELD_LABELS,
     FIELDS,
@@ -28,7 +29,6 @@ from search_api.cases.fields import (  # re-exported: callers need only this mod
     diff_versions,
     validate_case,
 )
-from search_api.accounts.store import CaseRecord, CaseVersion, Store, User, now_iso
 
 # Re-exported for callers that only import this module.
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
     "import_jsonl",
     "published_documents",
     "validate_case",
-]  # fmt: skip
+]
 
 
 class CaseError(Exception):
@@ -253,7 +253,9 @@ class CaseService:
         return self.index.citations(text)
 
     # -- writing
-    def create(self, user: User, raw: Mapping[str, Any], bad_utf8: Iterable[str] = (), complete: bool = False) -> CaseRecord:
+    def create(
+        self, user: User, raw: Mapping[str, Any], bad_utf8: Iterable[str] = (), complete: bool = False
+    ) -> CaseRecord:
         """Save a new draft (version 1). Raises ``Invalid`` with field errors; nothing is saved then."""
         data = self._validated(raw, bad_utf8, complete)
         citations = self.citations_for(data)
@@ -269,7 +271,12 @@ class CaseService:
         return self.get(user, case_id)
 
     def update(
-        self, user: User, case_id: int, raw: Mapping[str, Any], bad_utf8: Iterable[str] = (), base_version: int | None = None
+        self,
+        user: User,
+        case_id: int,
+        raw: Mapping[str, Any],
+        bad_utf8: Iterable[str] = (),
+        base_version: int | None = None,
     ) -> CaseRecord:
         """Save an edit as a new version. Withdrawn or returned cases go back to draft."""
         data = self._validated(raw, bad_utf8, False)
@@ -283,7 +290,8 @@ class CaseService:
             self.store.insert_version(conn, case_id, number, user.id, data, citations)
             state = "submitted" if record.state == "submitted" else "draft"
             conn.execute(
-                "UPDATE cases SET current_version = ?, state = ?, updated_at = ? WHERE id = ?", (number, state, _now(), case_id)
+                "UPDATE cases SET current_version = ?, state = ?, updated_at = ? WHERE id = ?",
+                (number, state, _now(), case_id),
             )
             self.store.add_event(conn, case_id, number, user.id, "edited")
         return self.get(user, case_id)
@@ -359,9 +367,14 @@ class CaseService:
     def _check_edit(self, user: User, record: CaseRecord) -> None:
         if user.id != record.author_id and not user.is_reviewer:
             raise Forbidden("只能修改自己的案例")
-        editable = ("draft", "returned", "withdrawn", "submitted") if user.is_reviewer else ("draft", "returned", "withdrawn")
+        editable = (
+            ("draft", "returned", "withdrawn", "submitted") if user.is_reviewer else ("draft", "returned", "withdrawn")
+        )
         if record.state not in editable:
-            raise Conflict(f"当前状态（{STATE_LABELS[record.state]}）不能修改" + ("，请先撤回" if record.state == "published" else ""))
+            raise Conflict(
+                f"当前状态（{STATE_LABELS[record.state]}）不能修改"
+                + ("，请先撤回" if record.state == "published" else "")
+            )
 
     def _set_state(self, conn: Any, record: CaseRecord, user: User, state: str, action: str, comment: str = "") -> None:
         conn.execute("UPDATE cases SET state = ?, updated_at = ? WHERE id = ?", (state, _now(), record.id))
@@ -377,7 +390,13 @@ class CaseService:
             raise Unavailable(f"搜索引擎暂时不可用，操作未生效，请稍后再试（{e.message}）") from e
 
 
-STATE_LABELS = {"draft": "草稿", "submitted": "待审核", "returned": "已退回", "published": "已发布", "withdrawn": "已撤回"}
+STATE_LABELS = {
+    "draft": "草稿",
+    "submitted": "待审核",
+    "returned": "已退回",
+    "published": "已发布",
+    "withdrawn": "已撤回",
+}
 
 
 def _now() -> str:

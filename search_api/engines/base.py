@@ -10,8 +10,9 @@ Snippets and highlights are computed afterwards on the original text
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ingest.model import Document
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
@@ -107,7 +108,7 @@ class ElasticsearchEngine(SearchEngine):
     # ---------------------------------------------------------------- indices
 
     def _new_index_name(self) -> str:
-        return f"{self.alias}-{datetime.now(timezone.utc):%Y%m%d%H%M%S%f}"
+        return f"{self.alias}-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
 
     def _create_index(self, name: str, aliases: dict[str, Any] | None = None) -> None:
         self.client.indices.create(index=name, settings=INDEX_SETTINGS, mappings=MAPPING, aliases=aliases)
@@ -306,8 +307,12 @@ class ElasticsearchEngine(SearchEngine):
         total = int(resp["hits"]["total"]["value"])
         raw_hits = resp["hits"]["hits"]
         if "docvalue_fields" not in body:  # browsing: already in order, sources included
-            hits = [SearchHit(id=h["_id"], score=float(h["_source"].get("prior") or 0.0),
-                              doc=Document.from_dict(h["_source"])) for h in raw_hits]
+            hits = [
+                SearchHit(
+                    id=h["_id"], score=float(h["_source"].get("prior") or 0.0), doc=Document.from_dict(h["_source"])
+                )
+                for h in raw_hits
+            ]
             return SearchResult(total=total, hits=hits, facets=facets)
         page = self._rank(raw_hits, query)[query.offset : query.offset + query.size]
         docs = {d.id: d for d in self.get_many([doc_id for doc_id, _ in page])}

@@ -30,9 +30,9 @@ class TermCache:
         self.version = version
         self.n_docs = n_docs
         self._lock = threading.Lock()
-        self._top: "OrderedDict[tuple[str, int], list[tuple[int, float]]]" = OrderedDict()
+        self._top: OrderedDict[tuple[str, int], list[tuple[int, float]]] = OrderedDict()
         self._df: dict[str, int] = {}
-        self._totals: "OrderedDict[tuple, int]" = OrderedDict()
+        self._totals: OrderedDict[tuple, int] = OrderedDict()
         self._fields: dict[int, tuple] | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
@@ -44,8 +44,9 @@ class TermCache:
             self._df[text] = n
         return n
 
-    def top(self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any],
-            weights: str) -> list[tuple[int, float]]:
+    def top(
+        self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any], weights: str
+    ) -> list[tuple[int, float]]:
         key = (text, limit)
         if not where:
             with self._lock:

@@ -15,7 +15,7 @@ document; this module turns them into one score:
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from search_api.engines.base import SearchQuery
 
@@ -38,7 +38,7 @@ class Scorer:
         """Score one document; ``field_values`` are its values of ``BOOST_FIELDS``, in that order."""
         terms = self.terms
         if len(term_scores) == 1:  # the common case: one matched term, one group
-            (text, s), = term_scores.items()
+            ((text, s),) = term_scores.items()
             gw = terms.get(text)
             if gw is None or not s:
                 return 0.0
@@ -75,7 +75,6 @@ class Scorer:
         return base * self.coverage[covered]
 
 
-def final_score(term_scores: Mapping[str, float], query: SearchQuery, prior: float,
-                fields: Mapping[str, str]) -> float:
+def final_score(term_scores: Mapping[str, float], query: SearchQuery, prior: float, fields: Mapping[str, str]) -> float:
     """Combine per-term BM25 scores (unweighted, positive) into the ranking score."""
     return Scorer(query)(term_scores, prior, tuple(fields.get(f, "") for f in BOOST_FIELDS))

@@ -19,12 +19,11 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ingest.model import Document
-from search_api.engines.fts import TermCache, fts_quote
-from search_api.engines.ranking import BOOST_FIELDS, Scorer
 from search_api.engines.base import (
     FIELD_WEIGHTS,
     EngineUnavailable,
@@ -35,6 +34,8 @@ from search_api.engines.base import (
     SearchQuery,
     SearchResult,
 )
+from search_api.engines.fts import TermCache, fts_quote
+from search_api.engines.ranking import BOOST_FIELDS, Scorer
 
 _COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
 _MULTI = ("cites", "topics")  # multi-valued keyword fields live in doc_tags
@@ -190,7 +191,9 @@ class SqliteEngine(SearchEngine):
         keep = set(keep)
         n = 0
         with self._write_lock, self.db as conn:
-            for rowid, doc_id in conn.execute("SELECT rowid, id FROM docs WHERE source_path = ?", (source_path,)).fetchall():
+            for rowid, doc_id in conn.execute(
+                "SELECT rowid, id FROM docs WHERE source_path = ?", (source_path,)
+            ).fetchall():
                 if doc_id not in keep:
                     self._delete_rowid(conn, rowid)
                     n += 1
@@ -322,7 +325,7 @@ class SqliteEngine(SearchEngine):
     def _bm25_weights(self) -> str:
         return ", ".join(str(self.weights[f]) for f in FIELD_WEIGHTS)
 
-    def _cache_for(self, conn: sqlite3.Connection) -> "TermCache":
+    def _cache_for(self, conn: sqlite3.Connection) -> TermCache:
         """The shared per-index cache, dropped whenever any connection has written."""
         version = conn.execute("SELECT v FROM meta WHERE k = 'version'").fetchone()[0], self._local.live
         with self._cache_lock:
@@ -330,8 +333,9 @@ class SqliteEngine(SearchEngine):
                 self._cache = TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
             return self._cache
 
-    def _rank(self, conn: sqlite3.Connection, cache: "TermCache", scores: dict[int, dict[str, float]],
-              query: SearchQuery) -> list[tuple[int, float]]:
+    def _rank(
+        self, conn: sqlite3.Connection, cache: TermCache, scores: dict[int, dict[str, float]], query: SearchQuery
+    ) -> list[tuple[int, float]]:
         """The best ``offset + size`` candidates, best first (ties: lower rowid first)."""
         fields = cache.doc_fields(conn)
         score = Scorer(query)
@@ -348,7 +352,9 @@ class SqliteEngine(SearchEngine):
             return []
         rowids = [r for r, _ in page]
         data = dict(
-            conn.execute(f"SELECT rowid, data FROM docs WHERE rowid IN ({', '.join('?' * len(rowids))})", rowids).fetchall()
+            conn.execute(
+                f"SELECT rowid, data FROM docs WHERE rowid IN ({', '.join('?' * len(rowids))})", rowids
+            ).fetchall()
         )
         hits = []
         for rowid, score in page:
@@ -369,7 +375,9 @@ class SqliteEngine(SearchEngine):
         facets = self._facets(conn, None, where, params) if query.facets else {}
         return SearchResult(total=total, hits=self._hits(conn, rows), facets=facets)
 
-    def _facets(self, conn: sqlite3.Connection, match: str | None, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
+    def _facets(
+        self, conn: sqlite3.Connection, match: str | None, where: str, params: list[Any]
+    ) -> dict[str, dict[str, int]]:
         if match is None:
             base, base_params = f"SELECT d.rowid FROM docs d WHERE 1=1{where}", list(params)
         else:
@@ -405,7 +413,9 @@ class SqliteEngine(SearchEngine):
         return [found[i] for i in ids if i in found]
 
     def ids_by_source_path(self, source_path: str) -> dict[str, str]:
-        return dict(self.db.execute("SELECT id, content_hash FROM docs WHERE source_path = ?", (source_path,)).fetchall())
+        return dict(
+            self.db.execute("SELECT id, content_hash FROM docs WHERE source_path = ?", (source_path,)).fetchall()
+        )
 
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM docs").fetchone()[0]
@@ -415,4 +425,3 @@ class SqliteEngine(SearchEngine):
             return {"ok": True, "engine": self.name, "documents": self.count(), "path": str(self.live_path())}
         except (sqlite3.Error, EngineUnavailable) as e:
             return {"ok": False, "engine": self.name, "error": str(e)}
-

@@ -25,7 +25,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,10 +74,53 @@ _LEAD_CUT_RE = re.compile(
     r".*(?:我们|我在|我们在|我|在|被|了|的|给|从|到|跟|向|对|是|问|去|找|请问|关于|这家|那家|一家|某)"
 )
 _GENERIC = {
-    "工", "本", "该", "这", "那", "这个", "那个", "黑", "小", "大", "分", "子", "母", "总", "我们", "他们", "原",
-    "新", "老", "外包", "劳务", "劳务派遣", "派遣", "中介", "个体", "用人", "私人", "工程", "建筑", "服装", "电子",
-    "加工", "食品", "商", "饭", "酒", "网", "药", "物业", "保险", "快递", "外卖", "上市", "国有", "民营", "有限",
-}  # fmt: skip
+    "工",
+    "本",
+    "该",
+    "这",
+    "那",
+    "这个",
+    "那个",
+    "黑",
+    "小",
+    "大",
+    "分",
+    "子",
+    "母",
+    "总",
+    "我们",
+    "他们",
+    "原",
+    "新",
+    "老",
+    "外包",
+    "劳务",
+    "劳务派遣",
+    "派遣",
+    "中介",
+    "个体",
+    "用人",
+    "私人",
+    "工程",
+    "建筑",
+    "服装",
+    "电子",
+    "加工",
+    "食品",
+    "商",
+    "饭",
+    "酒",
+    "网",
+    "药",
+    "物业",
+    "保险",
+    "快递",
+    "外卖",
+    "上市",
+    "国有",
+    "民营",
+    "有限",
+}
 
 
 @lru_cache(maxsize=8)
@@ -189,10 +232,16 @@ class Alert:
 
 def _row_warning(row: sqlite3.Row) -> Alert:
     return Alert(
-        id=row["id"], kind=row["kind"], subject=row["subject"], window_start=row["window_start"],
-        window_end=row["window_end"], topics=json.loads(row["topics"]), visitors=row["visitors"],
-        district=row["district"], created_at=row["created_at"],
-    )  # fmt: skip
+        id=row["id"],
+        kind=row["kind"],
+        subject=row["subject"],
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        topics=json.loads(row["topics"]),
+        visitors=row["visitors"],
+        district=row["district"],
+        created_at=row["created_at"],
+    )
 
 
 def list_warnings(conn: sqlite3.Connection, since: str | None = None, limit: int = 200) -> list[Alert]:
@@ -212,8 +261,14 @@ class WarningMonitor:
     checked for the employers of each written batch, spikes at most every ``spike_every_s``.
     """
 
-    def __init__(self, db_path: Path | str, distress: frozenset[str] | set[str], settings: MonitorSettings,
-                 notify: Any = None, spike_every_s: float = 3600.0):  # fmt: skip
+    def __init__(
+        self,
+        db_path: Path | str,
+        distress: frozenset[str] | set[str],
+        settings: MonitorSettings,
+        notify: Any = None,
+        spike_every_s: float = 3600.0,
+    ):
         from search_api.monitoring.querylog import connect
 
         self.conn = connect(db_path)
@@ -313,15 +368,31 @@ class WarningMonitor:
                     created.append(w)
         return created
 
-    def _insert(self, kind: str, subject: str, start: datetime, end: datetime, topics: list[str],
-                visitors: int, district: str | None) -> Alert | None:  # fmt: skip
+    def _insert(
+        self,
+        kind: str,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        topics: list[str],
+        visitors: int,
+        district: str | None,
+    ) -> Alert | None:
         with self._lock, self.conn:
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO warnings (kind, subject, window_start, window_end, topics, visitors, district,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, subject, iso(start), iso(end), json.dumps(topics, ensure_ascii=False), visitors, district,
-                 iso(utcnow())),
-            )  # fmt: skip
+                (
+                    kind,
+                    subject,
+                    iso(start),
+                    iso(end),
+                    json.dumps(topics, ensure_ascii=False),
+                    visitors,
+                    district,
+                    iso(utcnow()),
+                ),
+            )
             if cur.rowcount == 0:
                 return None
             row = self.conn.execute("SELECT * FROM warnings WHERE id = ?", (cur.lastrowid,)).fetchone()
@@ -338,7 +409,7 @@ def _parse_ts(ts: str) -> datetime:
 
 def _week_start(now: datetime) -> datetime:
     """Monday 00:00 UTC of the current week: spike windows are calendar weeks."""
-    day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day - timedelta(days=day.weekday())
 
 
@@ -349,14 +420,16 @@ def distress_topics(settings: Any) -> frozenset[str]:
 
         ids = frozenset(t.id for t in load_lexicon(settings.lexicon_dir).topics if t.distress)
         return ids or DEFAULT_DISTRESS
-    except Exception:  # noqa: BLE001 - LexiconError / missing files: fall back
+    except Exception:
         return DEFAULT_DISTRESS
 
 
 MASK = "[用人单位]"
 
 
-def mask_employers(text: str, aliases: tuple[tuple[str, str], ...] = (), allowed: set[str] | frozenset[str] = frozenset()) -> str:
+def mask_employers(
+    text: str, aliases: tuple[tuple[str, str], ...] = (), allowed: set[str] | frozenset[str] = frozenset()
+) -> str:
     """Replace employer names in ``text`` by ``[用人单位]`` unless their canonical name is ``allowed``.
 
     Shown lists (dashboard, CSV, feed) use this with the employers that already have a

@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ class EsLogSink:
                 ops.append({"create": {"_index": self.index_for(kind, doc["timestamp"]), "_id": doc_id}})
                 ops.append(doc)
             resp = self.client.bulk(operations=ops, refresh=False)
-        except Exception as exc:  # noqa: BLE001 - connection refused, timeout, 5xx …
+        except Exception as exc:
             log.warning("query log: Elasticsearch unavailable, spooling %d records (%s)", len(items), exc)
             self._down_until = time.monotonic() + RETRY_AFTER_S
             return items
@@ -220,7 +220,7 @@ class EsLogSink:
 
     def purge(self, older_than_days: int) -> int:
         """Delete dated indices older than the retention period; returns how many."""
-        cutoff = (datetime.now(timezone.utc) - timedelta(days=older_than_days)).strftime("%Y.%m.%d")
+        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).strftime("%Y.%m.%d")
         deleted = 0
         for base in ("querylog", "queryevents"):
             pattern = f"{self.prefix}-{base}-*"
@@ -235,5 +235,5 @@ class EsLogSink:
     def close(self) -> None:
         try:
             self.client.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass

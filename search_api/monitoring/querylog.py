@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +102,11 @@ def load_secret(settings: Any) -> bytes:
 
 def iso(ts: datetime) -> str:
     """Fixed-width UTC ISO 8601 with milliseconds; sorts as text."""
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------- SQLite store
@@ -190,14 +190,25 @@ class QueryLog:
             return query_id
         try:
             item = dict(
-                q=q, tokens=list(tokens)[:MAX_TOKENS], filters=filters or {}, engine=engine, total=total,
-                top_ids=list(top_ids)[:MAX_HIT_IDS], took_ms=took_ms, failed=failed, source=source,
-                district=district, client_ip=client_ip, user_agent=user_agent, query_id=query_id, when=utcnow(),
-            )  # fmt: skip
+                q=q,
+                tokens=list(tokens)[:MAX_TOKENS],
+                filters=filters or {},
+                engine=engine,
+                total=total,
+                top_ids=list(top_ids)[:MAX_HIT_IDS],
+                took_ms=took_ms,
+                failed=failed,
+                source=source,
+                district=district,
+                client_ip=client_ip,
+                user_agent=user_agent,
+                query_id=query_id,
+                when=utcnow(),
+            )
             self._queue.put_nowait(("query", item))
         except queue.Full:
             self.dropped += 1
-        except Exception:  # noqa: BLE001 - a logging bug must never fail a search
+        except Exception:
             log.exception("query log: could not queue a search")
         return query_id
 
@@ -214,12 +225,18 @@ class QueryLog:
         if not self.enabled or self._closed:
             return
         try:
-            item = dict(query_id=query_id, doc_id=doc_id, position=position, client_ip=client_ip,
-                        user_agent=user_agent, when=utcnow())  # fmt: skip
+            item = dict(
+                query_id=query_id,
+                doc_id=doc_id,
+                position=position,
+                client_ip=client_ip,
+                user_agent=user_agent,
+                when=utcnow(),
+            )
             self._queue.put_nowait(("click", item))
         except queue.Full:
             self.dropped += 1
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("query log: could not queue a click")
 
     # -- lifecycle
@@ -265,7 +282,7 @@ class QueryLog:
             stop = any(item is None for item in batch)
             try:
                 self._write([item for item in batch if item is not None])
-            except Exception:  # noqa: BLE001 - keep the thread alive whatever happens
+            except Exception:
                 log.exception("query log: batch of %d lost", len(batch))
             finally:
                 for _ in batch:
@@ -282,7 +299,7 @@ class QueryLog:
                     queries.append(self._query_record(item))
                 elif kind == "click":
                     events.append(self._click_record(item))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("query log: dropped a malformed %s record", kind)
         with self._lock, self._conn:
             self._conn.executemany(
@@ -303,7 +320,7 @@ class QueryLog:
         for listener in self.listeners:
             try:
                 listener(queries)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("query log listener failed")
 
     def _query_record(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -371,7 +388,7 @@ class QueryLog:
 def _safe(fn: Callable[[], Any], default: Any) -> Any:
     try:
         return fn()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("query log: tagging failed")
         return default
 

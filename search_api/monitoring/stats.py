@@ -11,13 +11,14 @@ import binascii
 import json
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from search_api.monitoring.querylog import APPLICATION, iso
 from search_api.monitoring.alerts import WARNINGS_SCHEMA, load_aliases, mask_employers
+from search_api.monitoring.querylog import APPLICATION, iso
 
 
 class BadParameter(ValueError):
@@ -54,11 +55,13 @@ def parse_when(value: str | None, *, end: bool = False) -> str | None:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            ts = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + (timedelta(days=1) if end else timedelta())
+            ts = datetime(day.year, day.month, day.day, tzinfo=UTC) + (
+                timedelta(days=1) if end else timedelta()
+            )
         else:
             ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if ts.tzinfo is None:
-                ts = ts.replace(tzinfo=timezone.utc)
+                ts = ts.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise BadParameter(f"无效的日期 {value[:40]!r}：请用 YYYY-MM-DD 或 ISO 8601 时间") from None
     return iso(ts)
@@ -112,7 +115,6 @@ def row_to_record(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-
 class Presenter:
     """Masks employer names below the warning threshold in query texts."""
 
@@ -133,7 +135,9 @@ class Presenter:
 # ---------------------------------------------------------------- feed
 
 
-def feed(conn: sqlite3.Connection, after: int, flt: LogFilter, limit: int, presenter: Presenter) -> Iterator[tuple[int, dict[str, Any]]]:
+def feed(
+    conn: sqlite3.Connection, after: int, flt: LogFilter, limit: int, presenter: Presenter
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(seq, record)`` after sequence number ``after``, in log order, at most ``limit``.
 
     ``seq`` only grows (AUTOINCREMENT, one writer thread), so "after the last seq I saw"
@@ -181,23 +185,29 @@ def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: i
         conn,
         f"SELECT user_query, COUNT(*) AS count, COUNT(DISTINCT client_id) AS visitors, SUM(total = 0) AS zero"
         f" FROM queries WHERE {where} AND user_query != '' GROUP BY user_query ORDER BY count DESC LIMIT ?",
-        [*args, top * 5], presenter, top,
-    )  # fmt: skip
+        [*args, top * 5],
+        presenter,
+        top,
+    )
     zero = _grouped(
         conn,
         f"SELECT user_query, COUNT(*) AS count, COUNT(DISTINCT client_id) AS visitors FROM queries"
         f" WHERE {where} AND total = 0 AND failed = 0 AND user_query != '' GROUP BY user_query"
         f" ORDER BY count DESC LIMIT ?",
-        [*args, top * 5], presenter, top,
-    )  # fmt: skip
+        [*args, top * 5],
+        presenter,
+        top,
+    )
     unclicked = _grouped(
         conn,
         f"SELECT q.user_query, COUNT(*) AS count, COUNT(DISTINCT q.client_id) AS visitors FROM queries q"
         f" WHERE {qwhere} AND q.total > 0 AND q.user_query != ''"
         f" AND NOT EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id)"
         f" GROUP BY q.user_query ORDER BY count DESC LIMIT ?",
-        [*qargs, top * 5], presenter, top,
-    )  # fmt: skip
+        [*qargs, top * 5],
+        presenter,
+        top,
+    )
     # Weeks start on Monday: date(ts, '-6 days', 'weekday 1') is the Monday on or before ts.
     week = "date(q.timestamp, '-6 days', 'weekday 1')"
     by_week: dict[str, dict[str, int]] = defaultdict(dict)

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from search_api.monitoring.querylog import connect, iso, utcnow
 from search_api.monitoring.alerts import Alert, MonitorSettings, _row_warning, monitor_settings
+from search_api.monitoring.querylog import connect, iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,10 @@ class WebhookSender:
     def resume(self) -> int:
         """Enqueue deliveries still pending (after a restart); returns how many warnings."""
         with self._lock:
-            ids = [r[0] for r in self.conn.execute(
-                "SELECT DISTINCT warning_id FROM webhook_deliveries WHERE state = 'pending'")]  # fmt: skip
+            ids = [
+                r[0]
+                for r in self.conn.execute("SELECT DISTINCT warning_id FROM webhook_deliveries WHERE state = 'pending'")
+            ]
         for wid in ids:
             self._idle.clear()
             self._queue.put(wid)
@@ -126,7 +128,7 @@ class WebhookSender:
                     return
                 try:
                     self._deliver(client, wid)
-                except Exception:  # noqa: BLE001 - the thread must survive anything
+                except Exception:
                     log.exception("webhook delivery of warning %s failed", wid)
                 if self._queue.empty():
                     self._idle.set()
@@ -134,8 +136,12 @@ class WebhookSender:
     def _deliver(self, client: httpx.Client, wid: int) -> None:
         with self._lock:
             row = self.conn.execute("SELECT * FROM warnings WHERE id = ?", (wid,)).fetchone()
-            pending = [r["url"] for r in self.conn.execute(
-                "SELECT url FROM webhook_deliveries WHERE warning_id = ? AND state = 'pending'", (wid,))]  # fmt: skip
+            pending = [
+                r["url"]
+                for r in self.conn.execute(
+                    "SELECT url FROM webhook_deliveries WHERE warning_id = ? AND state = 'pending'", (wid,)
+                )
+            ]
         if row is None:
             return
         alert = _row_warning(row)
@@ -162,7 +168,7 @@ class WebhookSender:
                 retry = resp.status_code == 429 or resp.status_code >= 500
             except httpx.HTTPError as exc:  # timeouts, refused connections …
                 error, retry = f"{type(exc).__name__}: {exc}"[:200], True
-            except Exception as exc:  # noqa: BLE001 - a bad URL: retrying will not help
+            except Exception as exc:
                 error, retry = f"{type(exc).__name__}: {exc}"[:200], False
             if not retry or attempt == self.max_attempts:
                 self._mark(wid, url, "failed", attempt, error)

@@ -16,8 +16,9 @@ router = APIRouter()
 KINDS = ("article", "law", "case", "policy", "news")
 
 
-def filters_from(kind: list[str] | None, law: list[str] | None, region: list[str] | None,
-                 topic: list[str] | None = None) -> dict[str, list[str]]:
+def filters_from(
+    kind: list[str] | None, law: list[str] | None, region: list[str] | None, topic: list[str] | None = None
+) -> dict[str, list[str]]:
     """Query-string filters → engine filters; unknown kinds are ignored rather than failing."""
     out: dict[str, list[str]] = {}
     if kind:
@@ -38,7 +39,9 @@ def api_search(
     size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
     page: Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")] = 1,
     kind: Annotated[list[str] | None, Query(description="Filter: article, law, case, policy, news.")] = None,
-    law: Annotated[list[str] | None, Query(description="Filter: whole-law document id, e.g. labor-contract-law.")] = None,
+    law: Annotated[
+        list[str] | None, Query(description="Filter: whole-law document id, e.g. labor-contract-law.")
+    ] = None,
     region: Annotated[list[str] | None, Query(description="Filter: region, e.g. 全国, 上海.")] = None,
     topic: Annotated[list[str] | None, Query(description="Filter: topic id from the project taxonomy.")] = None,
     facets: Annotated[bool, Query(description="Include facet counts.")] = False,
@@ -52,8 +55,9 @@ def api_search(
     """
     if not q.strip():
         raise HTTPException(status_code=400, detail="请输入要搜索的问题或关键词（参数 q 不能为空）")
-    response = logged_search(request, q, source="api", filters=filters_from(kind, law, region, topic),
-                             page=page, size=size, facets=facets)
+    response = logged_search(
+        request, q, source="api", filters=filters_from(kind, law, region, topic), page=page, size=size, facets=facets
+    )
     return response.as_dict()
 
 
@@ -66,8 +70,10 @@ def api_document(request: Request, doc_id: str, engine: Annotated[SearchEngine, 
     data = doc.as_dict()
     data.pop("tokens", None)
     if doc.kind == "article":
-        data["cited_by"] = [{"id": c.id, "title": c.title, "url": doc_url(c.id)}
-                            for c in request.app.state.service.citing_cases(doc.id, size=50)]
+        data["cited_by"] = [
+            {"id": c.id, "title": c.title, "url": doc_url(c.id)}
+            for c in request.app.state.service.citing_cases(doc.id, size=50)
+        ]
     return data
 
 
@@ -75,5 +81,7 @@ def api_document(request: Request, doc_id: str, engine: Annotated[SearchEngine, 
 def healthz(request: Request) -> JSONResponse:
     """Engine health: 200 when searches can be answered, 503 otherwise."""
     health = request.app.state.engine.health()
-    return JSONResponse({"status": "ok" if health.get("ok") else "unavailable", "engine": health},
-                        status_code=200 if health.get("ok") else 503)
+    return JSONResponse(
+        {"status": "ok" if health.get("ok") else "unavailable", "engine": health},
+        status_code=200 if health.get("ok") else 503,
+    )

@@ -30,8 +30,8 @@ from search_api.accounts.auth import (
     set_csrf_cookie,
     start_session,
 )
-from search_api.settings import REPO_ROOT
 from search_api.accounts.store import ROLES, StoreError
+from search_api.settings import REPO_ROOT
 
 router = APIRouter(include_in_schema=False)
 
@@ -111,7 +111,9 @@ async def logout(request: Request):
 # ---- admin: accounts ----------------------------------------------------------------
 
 
-def _users_page(request: Request, error: str = "", notice: str = "", values: dict | None = None, status_code: int = 200):
+def _users_page(
+    request: Request, error: str = "", notice: str = "", values: dict | None = None, status_code: int = 200
+):
     ctx = {
         "users": get_store(request).list_users(),
         "roles": ROLES,
@@ -133,7 +135,11 @@ async def create_user(request: Request, user: AdminUser):
     """Create a lawyer, reviewer or admin account."""
     form = await read_form(request, max_bytes=64 * 1024)
     check_csrf(request, form)
-    values = {"username": form.get("username", ""), "role": form.get("role", ""), "display_name": form.get("display_name", "")}
+    values = {
+        "username": form.get("username", ""),
+        "role": form.get("role", ""),
+        "display_name": form.get("display_name", ""),
+    }
     try:
         created = get_store(request).create_user(
             values["username"], form.get("password", ""), values["role"], values["display_name"]
@@ -149,7 +155,9 @@ async def create_user(request: Request, user: AdminUser):
 @router.get("/account/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request, user: LoggedIn):
     """The user's API tokens (for import tools)."""
-    return render(request, "account/tokens.html", {"tokens": get_store(request).list_api_tokens(user.id), "new_token": ""})
+    return render(
+        request, "account/tokens.html", {"tokens": get_store(request).list_api_tokens(user.id), "new_token": ""}
+    )
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)

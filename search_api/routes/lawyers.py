@@ -22,6 +22,7 @@ from search_api.accounts.auth import (
     read_body,
     read_form,
 )
+from search_api.accounts.store import CaseRecord, User
 from search_api.cases.fields import (
     FIELD_LABELS,
     FIELDS,
@@ -40,9 +41,8 @@ from search_api.cases.workflow import (
     preparer,
     unresolved_warnings,
 )
-from search_api.web.markdown import render_markdown
 from search_api.routes.auth import render, see_other
-from search_api.accounts.store import CaseRecord, User
+from search_api.web.markdown import render_markdown
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/cases", tags=["lawyer cases"])
@@ -81,7 +81,9 @@ def _form_values(data: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def _form_page(request: Request, record: CaseRecord | None, values: dict, errors: dict, status_code: int = 200, note: str = ""):
+def _form_page(
+    request: Request, record: CaseRecord | None, values: dict, errors: dict, status_code: int = 200, note: str = ""
+):
     ctx = {
         "record": record,
         "values": _form_values(values),
@@ -193,7 +195,9 @@ async def _action(request: Request, user: User, case_id: int, call: Callable[[Ca
     try:
         call(case_service(request), form)
     except Invalid as e:
-        detail = "；".join(f"{FIELD_LABELS.get(k, '')}{'：' if k in FIELD_LABELS else ''}{v}" for k, v in e.errors.items())
+        detail = "；".join(
+            f"{FIELD_LABELS.get(k, '')}{'：' if k in FIELD_LABELS else ''}{v}" for k, v in e.errors.items()
+        )
         raise HTTPException(422, f"{e.message}。{detail}") from None
     except CaseError as e:
         raise _page_error(e) from None
@@ -237,8 +241,13 @@ def diff_page(request: Request, case_id: int, user: LoggedIn, a: int = 0, b: int
     old, new = store.get_version(case_id, a), store.get_version(case_id, b)
     if old is None or new is None:
         raise HTTPException(404, "版本不存在")
-    ctx = {"record": record, "old": old, "new": new, "diffs": diff_versions(old, new),
-           "versions": store.list_versions(case_id)}  # fmt: skip
+    ctx = {
+        "record": record,
+        "old": old,
+        "new": new,
+        "diffs": diff_versions(old, new),
+        "versions": store.list_versions(case_id),
+    }
     return render(request, "lawyer/diff.html", ctx)
 
 
@@ -280,11 +289,19 @@ async def _json_object(request: Request) -> dict[str, Any]:
 _CASE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {"type": "object", "properties": {
-            name: {"type": "array" if name == "keywords" else "string", "description": label}
-            for name, label in FIELD_LABELS.items()}}}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "array" if name == "keywords" else "string", "description": label}
+                        for name, label in FIELD_LABELS.items()
+                    },
+                }
+            }
+        },
     }
-}  # fmt: skip
+}
 
 
 @api_router.get("")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from search_api.accounts.tokens import TokenInfo, check_token
 from search_api.monitoring import stats as qs
 from search_api.monitoring.querylog import connect
-from search_api.accounts.tokens import TokenInfo, check_token
 
 router = APIRouter()
 
@@ -40,7 +41,9 @@ def require_scope(scope: str) -> Callable[[Request], TokenInfo]:
         info = check_token(_settings(request), raw.strip(), scope) if scheme.lower() == "bearer" else None
         if info is None:
             raise HTTPException(
-                401, f"需要具有 {scope} 权限的 API 令牌（Authorization: Bearer …）", headers={"WWW-Authenticate": "Bearer"}
+                401,
+                f"需要具有 {scope} 权限的 API 令牌（Authorization: Bearer …）",
+                headers={"WWW-Authenticate": "Bearer"},
             )
         return info
 
@@ -57,7 +60,9 @@ def _filter(since: str | None, until: str | None, district: str | None) -> qs.Lo
 @router.get("/api/logs", tags=["monitoring"])
 def log_feed(
     request: Request,
-    cursor: str | None = Query(None, description="Opaque cursor from a previous response; omit to start at the oldest record."),
+    cursor: str | None = Query(
+        None, description="Opaque cursor from a previous response; omit to start at the oldest record."
+    ),
     since: str | None = Query(None, description="Only records at or after this time (YYYY-MM-DD or ISO 8601, UTC)."),
     until: str | None = Query(None, description="Only records before this time; a bare date includes that whole day."),
     district: str | None = Query(None, description="Only records from this district."),
@@ -106,7 +111,7 @@ def log_stats(
 
 
 @router.get("/go", include_in_schema=False)
-def click_redirect(request: Request, id: str = "", qid: str = "", pos: str = ""):  # noqa: A002
+def click_redirect(request: Request, id: str = "", qid: str = "", pos: str = ""):
     """Log a click on result ``id`` at rank ``pos`` of query ``qid``, then 303 to the document.
 
     Works without JavaScript. Only ``/doc/<id>`` is ever a target, so the link cannot be
@@ -118,8 +123,10 @@ def click_redirect(request: Request, id: str = "", qid: str = "", pos: str = "")
     if querylog is not None and QUERY_ID_RE.match(qid):
         position = int(pos) if pos.isdigit() and 0 < int(pos) <= 10_000 else None
         querylog.log_click(
-            query_id=qid, doc_id=id, position=position,
+            query_id=qid,
+            doc_id=id,
+            position=position,
             client_ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
-        )  # fmt: skip
+        )
     return RedirectResponse(f"/doc/{quote(id, safe='')}", status_code=303)

@@ -19,8 +19,8 @@ from ingest.model import Document
 from ingest.normalise import to_traditional
 from search_api.deps import logged_search
 from search_api.engines.base import SearchQuery
-from search_api.search.nextsteps import is_dispute_question, next_steps
 from search_api.routes.api import filters_from
+from search_api.search.nextsteps import is_dispute_question, next_steps
 from search_api.search.service import KIND_LABELS, display_title
 
 router = APIRouter(include_in_schema=False)
@@ -90,8 +90,9 @@ def _toggle(params: list[tuple[str, str]], key: str, value: str) -> str:
     return search_url(params, **{key: new or None, "page": None})
 
 
-def facet_groups(request: Request, facets: dict[str, dict[str, int]], params: list[tuple[str, str]],
-                 max_links: int = 1000) -> list[dict]:
+def facet_groups(
+    request: Request, facets: dict[str, dict[str, int]], params: list[tuple[str, str]], max_links: int = 1000
+) -> list[dict]:
     """Facet counts → groups of plain links that add or remove one filter (at most ``max_links``)."""
     service = request.app.state.service
     topic_names = {t.id: t.name for t in service.lexicon.topics}
@@ -181,8 +182,9 @@ def search_page(request: Request, q: str = "", page: str | None = None):
     size = request.app.state.settings.page_size
     page_no = parse_page(page)
     district = qp.get("district") if qp.get("district") in request.app.state.settings.district_list else None
-    r = logged_search(request, q, source="site", district=district, filters=filters, page=page_no, size=size,
-                      facets=True)
+    r = logged_search(
+        request, q, source="site", district=district, filters=filters, page=page_no, size=size, facets=True
+    )
     last = max(1, math.ceil(min(r.total, MAX_PAGE * size) / size))
     service = request.app.state.service
     if r.total and not r.hits and page_no > 1:
@@ -196,7 +198,9 @@ def search_page(request: Request, q: str = "", page: str | None = None):
         "q": q,
         "district": district,
         "r": r,
-        "facets": facet_groups(request, r.facets, params, LINK_BYTES_BUDGET // len(search_url(params))) if r.total else [],
+        "facets": facet_groups(request, r.facets, params, LINK_BYTES_BUDGET // len(search_url(params)))
+        if r.total
+        else [],
         "pages": pagination(params, r.page, last),
         "first": (r.page - 1) * size + 1,
         "filtered": bool(filters),
@@ -211,8 +215,11 @@ def law_articles(engine, law_id: str) -> list[Document]:
     """All articles of a law, in article order (browse the engine in chunks)."""
     out: list[Document] = []
     while True:
-        res = engine.search(SearchQuery(terms=[], filters={"source_id": [law_id], "kind": ["article"]},
-                                        size=LAW_BROWSE_CHUNK, offset=len(out)))
+        res = engine.search(
+            SearchQuery(
+                terms=[], filters={"source_id": [law_id], "kind": ["article"]}, size=LAW_BROWSE_CHUNK, offset=len(out)
+            )
+        )
         out.extend(h.doc for h in res.hits)
         if not res.hits or len(out) >= res.total:
             break

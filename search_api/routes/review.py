@@ -11,23 +11,34 @@ import csv
 import io
 import json
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from search_api.monitoring import stats as qs
 from search_api.accounts.auth import require_role
-from search_api.routes.logs import log_db
+from search_api.monitoring import stats as qs
 from search_api.monitoring.alerts import list_warnings
+from search_api.routes.logs import log_db
 
 router = APIRouter()
 
 # The dashboard is for union staff only; switch the roles here if the policy changes.
 require_reviewer = require_role("reviewer", "admin")
 
-CSV_FIELDS = ("timestamp", "user_query", "topics", "district", "total", "clicked", "took_ms", "failed", "source", "engine")
+CSV_FIELDS = (
+    "timestamp",
+    "user_query",
+    "topics",
+    "district",
+    "total",
+    "clicked",
+    "took_ms",
+    "failed",
+    "source",
+    "engine",
+)
 
 
 def topic_names(settings: Any) -> dict[str, str]:
@@ -36,7 +47,7 @@ def topic_names(settings: Any) -> dict[str, str]:
         from ingest.lexicon import load_lexicon
 
         return {t.id: t.name for t in load_lexicon(settings.lexicon_dir).topics}
-    except Exception:  # noqa: BLE001
+    except Exception:
         return {}
 
 
@@ -48,14 +59,22 @@ def bar_chart(labels: list[str], values: list[int], width: int = 320, height: in
     bars = []
     for i, (label, value) in enumerate(zip(labels, values)):
         h = round(value / top * (height - 14), 1)
-        bars.append({"x": round(i * slot + 1, 1), "y": round(height - h, 1), "w": round(max(slot - 2, 1), 1),
-                     "h": h, "label": label, "value": value})  # fmt: skip
+        bars.append(
+            {
+                "x": round(i * slot + 1, 1),
+                "y": round(height - h, 1),
+                "w": round(max(slot - 2, 1), 1),
+                "h": h,
+                "label": label,
+                "value": value,
+            }
+        )
     return {"width": width, "height": height, "bars": bars, "max": top}
 
 
 def _range(since: str | None, until: str | None, district: str | None) -> tuple[qs.LogFilter, dict[str, str]]:
     """The filter from the form; by default the last 28 days."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     form = {
         "since": since or (today - timedelta(days=27)).isoformat(),
         "until": until or today.isoformat(),
@@ -76,15 +95,23 @@ def _charts(stats: dict[str, Any], names: dict[str, str]) -> dict[str, list[dict
             totals[topic] = totals.get(topic, 0) + n
     leading = sorted(totals, key=lambda t: (-totals[t], t))[:8]
     by_week = [
-        {"title": names.get(t, t), "total": totals[t],
-         "chart": bar_chart([w[5:] for w in weeks], [stats["topics_by_week"][w].get(t, 0) for w in weeks])}
+        {
+            "title": names.get(t, t),
+            "total": totals[t],
+            "chart": bar_chart([w[5:] for w in weeks], [stats["topics_by_week"][w].get(t, 0) for w in weeks]),
+        }
         for t in leading
-    ]  # fmt: skip
+    ]
     by_district = []
     for district, counts in sorted(stats["topics_by_district"].items()):
         topics = sorted(counts, key=lambda t: (-counts[t], t))[:8]
-        by_district.append({"title": district, "total": sum(counts.values()),
-                            "chart": bar_chart([names.get(t, t) for t in topics], [counts[t] for t in topics])})  # fmt: skip
+        by_district.append(
+            {
+                "title": district,
+                "total": sum(counts.values()),
+                "chart": bar_chart([names.get(t, t) for t in topics], [counts[t] for t in topics]),
+            }
+        )
     return {"by_week": by_week, "by_district": by_district}
 
 
@@ -148,20 +175,30 @@ def export_csv(
                 buf.seek(0)
                 buf.truncate()
                 topics = "、".join(names.get(t, t) for t in json.loads(row["topics"]))
-                writer.writerow([
-                    row["timestamp"], _csv_safe(presenter.text(row["user_query"])), topics, row["district"] or "",
-                    "" if row["total"] is None else row["total"], row["clicked"], row["took_ms"], row["failed"],
-                    row["source"], row["engine"],
-                ])  # fmt: skip
+                writer.writerow(
+                    [
+                        row["timestamp"],
+                        _csv_safe(presenter.text(row["user_query"])),
+                        topics,
+                        row["district"] or "",
+                        "" if row["total"] is None else row["total"],
+                        row["clicked"],
+                        row["took_ms"],
+                        row["failed"],
+                        row["source"],
+                        row["engine"],
+                    ]
+                )
                 yield buf.getvalue()
         finally:
             conn.close()
 
     filename = f"querylog-{form['since']}-{form['until']}.csv"
     return StreamingResponse(
-        rows(), media_type="text/csv; charset=utf-8",
+        rows(),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )  # fmt: skip
+    )
 
 
 def _csv_safe(text: str) -> str:

@@ -21,24 +21,24 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 # Only single characters are read here: skip pypinyin's phrase dictionary (44 MB of RSS).
 os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
 os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "true")
-from pypinyin import Style, pinyin  # noqa: E402
+from pypinyin import Style, pinyin
 
-from ingest.lexicon import Lexicon  # noqa: E402
-from ingest.tokenise import Tokeniser  # noqa: E402
+from ingest.lexicon import Lexicon
+from ingest.tokenise import Tokeniser
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 MIN_LEN, MAX_LEN = 2, 4
 MAX_READINGS = 16  # pinyin keys per term (polyphonic characters multiply them)
 
 
-@lru_cache(maxsize=None)
+@cache
 def readings(char: str) -> tuple[str, ...]:
     """Toneless pinyin readings of one character (several for a polyphonic one)."""
     return tuple(dict.fromkeys(pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")[0]))
@@ -57,8 +57,7 @@ def allowed_changes(length: int) -> int:
 class HomophoneFixer:
     """Corrects normalised query text against a fixed set of legal terms."""
 
-    def __init__(self, terms: Iterable[str], is_word: Callable[[str], bool],
-                 cut: Callable[[str], list[str]]):
+    def __init__(self, terms: Iterable[str], is_word: Callable[[str], bool], cut: Callable[[str], list[str]]):
         """``is_word``: the general dictionary; ``cut``: precise word segmentation of the query."""
         self.cut = cut
         self.terms = frozenset(t for t in terms if MIN_LEN <= len(t) <= MAX_LEN and _CJK_RUN.fullmatch(t))

@@ -48,7 +48,9 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("申请劳动仲裁的时效是一年，从知道或者应当知道权利被侵害之日起算。", "labor-dispute-mediation-arbitration-law.27"),
+    Step(
+        "申请劳动仲裁的时效是一年，从知道或者应当知道权利被侵害之日起算。", "labor-dispute-mediation-arbitration-law.27"
+    ),
     Step("劳动争议仲裁不收费。", "labor-dispute-mediation-arbitration-law.53"),
     Step("向劳动合同履行地或者用人单位所在地的劳动争议仲裁委员会申请。", "labor-dispute-mediation-arbitration-law.21"),
     Step("请求支付劳动报酬、确认劳动关系、社会保险待遇、工伤赔偿，经济困难的可以申请法律援助。", "legal-aid-law.31"),
@@ -69,14 +71,45 @@ HOTLINES: tuple[Hotline, ...] = (
 )
 
 # Topics whose questions are disputes with an employer: the panel is shown for them.
-DISPUTE_TOPICS = frozenset({
-    "wage_arrears", "work_injury", "dismissal", "bankruptcy", "social_insurance", "overtime_hours",
-    "female_workers", "dispatch", "employment_relation", "labor_contract", "leave", "occupational_disease",
-    "discrimination", "non_compete", "dispute_resolution",
-})  # fmt: skip
+DISPUTE_TOPICS = frozenset(
+    {
+        "wage_arrears",
+        "work_injury",
+        "dismissal",
+        "bankruptcy",
+        "social_insurance",
+        "overtime_hours",
+        "female_workers",
+        "dispatch",
+        "employment_relation",
+        "labor_contract",
+        "leave",
+        "occupational_disease",
+        "discrimination",
+        "non_compete",
+        "dispute_resolution",
+    }
+)
 # Everyday words that mark a question about what to do, whatever the topic.
-DISPUTE_WORDS = ("怎么办", "找谁", "去哪", "投诉", "举报", "仲裁", "起诉", "告公司", "告老板", "打官司", "维权", "赔偿",
-                 "不给", "拖欠", "欠薪", "欠工资", "跑路")
+DISPUTE_WORDS = (
+    "怎么办",
+    "找谁",
+    "去哪",
+    "投诉",
+    "举报",
+    "仲裁",
+    "起诉",
+    "告公司",
+    "告老板",
+    "打官司",
+    "维权",
+    "赔偿",
+    "不给",
+    "拖欠",
+    "欠薪",
+    "欠工资",
+    "跑路",
+)
 
 
 def is_dispute_question(q: str, topics: Iterable[str]) -> bool:

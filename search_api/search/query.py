@@ -27,7 +27,9 @@ SINGLE_CHAR_WEIGHT = 0.3
 NO_GROUP = -1
 # The parties of every labour question say who, not what: an article answering
 # "公司不给交社保" says 用人单位 or nobody at all, so they never decide coverage.
-ROLE_WORDS = frozenset({"公司", "老板", "单位", "用人单位", "厂里", "工厂", "厂", "员工", "工人", "劳动者", "职工", "我", "我们"})
+ROLE_WORDS = frozenset(
+    {"公司", "老板", "单位", "用人单位", "厂里", "工厂", "厂", "员工", "工人", "劳动者", "职工", "我", "我们"}
+)
 NEGATIONS = frozenset({"不", "没", "没有", "未", "无", "别"})
 WEAK_WEIGHT = 0.8
 REGION_BOOST = 2.2
@@ -35,7 +37,9 @@ REGION_BOOST = 2.2
 # A quantity (三个, 五个月, 一年, 几天, 98天) describes the situation, it isn't a concept
 # an answer must contain: only its unit is kept, as a light single-character term, so
 # "产假有几天" still favours the article that counts days.
-_QUANTITY = re.compile(r"^(?:[0-9零〇一二两三四五六七八九十百千万半几]+|多少)(个月|个|周岁|岁|年|月|周|天|日|小时|次|倍|元|块|名|人)?$")
+_QUANTITY = re.compile(
+    r"^(?:[0-9零〇一二两三四五六七八九十百千万半几]+|多少)(个月|个|周岁|岁|年|月|周|天|日|小时|次|倍|元|块|名|人)?$"
+)
 _EMPTY_UNITS = frozenset({"个", "名", "人"})
 
 
@@ -72,7 +76,7 @@ def _asked_region(token: str) -> str | None:
     if region == "全国":
         return None
     for name in (region, *(c for c, p in CITIES.items() if p == region)):
-        if token.startswith(name) and token[len(name):] in _PLACE_SUFFIXES:
+        if token.startswith(name) and token[len(name) :] in _PLACE_SUFFIXES:
             return region
     return None
 

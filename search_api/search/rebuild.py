@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.pipeline import prepare_corpus
+from search_api.accounts.store import Store
 from search_api.cases.workflow import published_documents
 from search_api.engines.base import SearchEngine
 from search_api.settings import Settings
-from search_api.accounts.store import Store
 
 
 def rebuild_index(settings: Settings, engine: SearchEngine) -> dict[str, Any]:
@@ -23,6 +23,7 @@ def rebuild_index(settings: Settings, engine: SearchEngine) -> dict[str, Any]:
     docs, report = prepare_corpus([settings.corpus_dir], settings.lexicon_dir, extra=cases)
     result = engine.rebuild(docs)
     out = report.as_dict()
-    out.update(indexed=result.indexed, failed=[{"id": i, "reason": r} for i, r in result.failed],
-               lawyer_cases=len(cases))
+    out.update(
+        indexed=result.indexed, failed=[{"id": i, "reason": r} for i, r in result.failed], lawyer_cases=len(cases)
+    )
     return out

@@ -71,8 +71,13 @@ class SearchResponse:
 
 
 class SearchService:
-    def __init__(self, settings: Settings, engine: SearchEngine, lexicon: Lexicon | None = None,
-                 tokeniser: Tokeniser | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: SearchEngine,
+        lexicon: Lexicon | None = None,
+        tokeniser: Tokeniser | None = None,
+    ):
         self.settings = settings
         self.engine = engine
         self.lexicon = lexicon or load_lexicon(settings.lexicon_dir)
@@ -127,14 +132,22 @@ class SearchService:
         a = self.analyse(q)
         filters = {k: v for k, v in (filters or {}).items() if v}
         if not a.terms:
-            return SearchResponse(query=a.raw, total=0, hits=[], page=page, size=size, filler_only=a.filler_only,
-                                  suggestion=suggest(a, self.lexicon, self.tok) if a.raw else None,
-                                  took_ms=round((time.perf_counter() - t0) * 1000, 2))
+            return SearchResponse(
+                query=a.raw,
+                total=0,
+                hits=[],
+                page=page,
+                size=size,
+                filler_only=a.filler_only,
+                suggestion=suggest(a, self.lexicon, self.tok) if a.raw else None,
+                took_ms=round((time.perf_counter() - t0) * 1000, 2),
+            )
         boosts: dict[str, dict[str, float]] = {}
         if a.region and "region" not in filters:
             boosts["region"] = {a.region: REGION_BOOST / 0.55}  # lift the local prior above national
-        query = SearchQuery(terms=a.terms, filters=filters, size=size, offset=(page - 1) * size,
-                            facets=facets, boosts=boosts)
+        query = SearchQuery(
+            terms=a.terms, filters=filters, size=size, offset=(page - 1) * size, facets=facets, boosts=boosts
+        )
         result = self.engine.search(query)
         hits = result.hits
         if a.article_ids and page == 1:
@@ -160,8 +173,11 @@ class SearchService:
 
     def _pin_direct_hits(self, ids: list[str], hits: list[SearchHit], filters: dict, size: int) -> list[SearchHit]:
         """Articles named in the query (劳动合同法第47条) come first, whatever their score."""
-        named = [d for d in self.engine.get_many(ids) if all(str(getattr(d, k, "")) in v for k, v in filters.items()
-                                                             if k in ("kind", "region", "source_id"))]
+        named = [
+            d
+            for d in self.engine.get_many(ids)
+            if all(str(getattr(d, k, "")) in v for k, v in filters.items() if k in ("kind", "region", "source_id"))
+        ]
         rest = [h for h in hits if h.id not in set(ids)]
         top = [SearchHit(id=d.id, score=hits[0].score if hits else 1.0, doc=d) for d in named]
         return (top + rest)[:size]
@@ -205,10 +221,12 @@ class SearchService:
         if not articles:
             return
         ids = [h["id"] for h in articles]
-        cases = self.engine.search(SearchQuery(terms=[], filters={"cites": ids, "kind": ["case"]},
-                                               size=RELATED_CASES * len(ids) * 4)).hits
+        cases = self.engine.search(
+            SearchQuery(terms=[], filters={"cites": ids, "kind": ["case"]}, size=RELATED_CASES * len(ids) * 4)
+        ).hits
         for h in articles:
             h["related_cases"] = [
                 {"id": c.id, "title": c.doc.title, "url": doc_url(c.id), "case_number": c.doc.case_number}
-                for c in cases if h["id"] in c.doc.cites
+                for c in cases
+                if h["id"] in c.doc.cites
             ][:RELATED_CASES]

@@ -23,9 +23,15 @@ from tests.conftest import make_settings
 
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 900}}
 
 
@@ -120,8 +126,13 @@ def open_page(browser, live_server):
     watched: list[Watched] = []
 
     def make(viewport: str = "phone", javascript: bool = True) -> Watched:
-        context = browser.new_context(viewport=VIEWPORTS[viewport], java_script_enabled=javascript,
-                                      locale="zh-CN", is_mobile=viewport == "phone", has_touch=viewport == "phone")
+        context = browser.new_context(
+            viewport=VIEWPORTS[viewport],
+            java_script_enabled=javascript,
+            locale="zh-CN",
+            is_mobile=viewport == "phone",
+            has_touch=viewport == "phone",
+        )
         contexts.append(context)
         page = context.new_page()
         w = Watched(page, live_server)

@@ -20,8 +20,8 @@ import pytest
 
 from search_api.cases.fields import FIELDS
 from search_api.settings import REPO_ROOT
-from tests.case_fixtures import CASE, PASSWORD
 from tests.browser.conftest import serve
+from tests.case_fixtures import CASE, PASSWORD
 from tests.conftest import make_settings
 
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "screenshots" / "case-xss.png"
@@ -72,11 +72,13 @@ def case_version(revised: bool) -> dict:
     data["judgment_date"] = CASE["judgment_date"]  # a validated date cannot carry a payload
     data["keywords"] = [("欠薪" if revised else "拖欠工资"), *KEYWORDS]
     data["source"] = SOURCE_URL if revised else SOURCE_TEXT
-    data["annotation"] = "\n\n".join([
-        f"{prefix}**要点**：保存好工资条。[查看第四十七条](/doc/labor-contract-law.47) [法条原文](https://flk.npc.gov.cn/)",
-        f"点这里：{MD_LINK}",
-        PAYLOAD_LINE,
-    ])  # fmt: skip
+    data["annotation"] = "\n\n".join(
+        [
+            f"{prefix}**要点**：保存好工资条。[查看第四十七条](/doc/labor-contract-law.47) [法条原文](https://flk.npc.gov.cn/)",
+            f"点这里：{MD_LINK}",
+            PAYLOAD_LINE,
+        ]
+    )
     return data
 
 

@@ -62,7 +62,7 @@ def test_switch_to_traditional_and_back(open_page):
     assert "條" in page.locator("ol.hits li.hit h2 a").first.inner_text()
     page.locator("ol.hits li.hit h2 a").first.click()  # plain links keep the choice (cookie)
     page.wait_for_url("**/doc/*")
-    assert "勞動法知識庫" == page.locator(".brand").inner_text()
+    assert page.locator(".brand").inner_text() == "勞動法知識庫"
     page.get_by_role("link", name="简体").click()
     assert page.locator(".brand").inner_text() == "劳动法知识库"
     # traditional characters typed into the box find the same answer
@@ -72,8 +72,17 @@ def test_switch_to_traditional_and_back(open_page):
     assert page.locator("ol.hits li.hit").count() > 0
 
 
-@pytest.mark.parametrize("path", ["/", "/search?q=" + quote("公司拖欠工资怎么办"), "/doc/labor-contract-law.47",
-                                  "/doc/labor-contract-law", f"/doc/{CASE_018}", "/doc/missing-document"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/search?q=" + quote("公司拖欠工资怎么办"),
+        "/doc/labor-contract-law.47",
+        "/doc/labor-contract-law",
+        f"/doc/{CASE_018}",
+        "/doc/missing-document",
+    ],
+)
 def test_readable_at_360px_without_sideways_scrolling(open_page, path):
     w = open_page("phone")
     w.go(path)
@@ -136,8 +145,16 @@ CONTRAST_JS = """() => {
 }"""
 
 
-@pytest.mark.parametrize("path", ["/", "/search?q=" + quote("公司拖欠工资怎么办"), "/doc/labor-contract-law.47",
-                                  f"/doc/{CASE_018}", "/doc/missing-document"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/search?q=" + quote("公司拖欠工资怎么办"),
+        "/doc/labor-contract-law.47",
+        f"/doc/{CASE_018}",
+        "/doc/missing-document",
+    ],
+)
 def test_text_contrast_meets_wcag_aa(open_page, path):
     w = open_page("desktop")
     w.go(path)

@@ -142,8 +142,9 @@ def test_filters_kind_source_region(loaded):
     assert set(ids(loaded.search(SearchQuery(terms=terms, filters={"kind": ["case"]})))) == {"case-901"}
     by_law = loaded.search(SearchQuery(terms=terms, filters={"source_id": ["model-law"], "kind": ["article"]}))
     assert ids(by_law) == ["model-law.2"]
-    assert ids(loaded.search(SearchQuery(terms=terms, filters={"region": ["上海"]}))) == ["sh-wages.1"] or \
-        set(ids(loaded.search(SearchQuery(terms=terms, filters={"region": ["上海"]})))) == {"sh-wages", "sh-wages.1"}
+    assert ids(loaded.search(SearchQuery(terms=terms, filters={"region": ["上海"]}))) == ["sh-wages.1"] or set(
+        ids(loaded.search(SearchQuery(terms=terms, filters={"region": ["上海"]})))
+    ) == {"sh-wages", "sh-wages.1"}
 
 
 def test_browse_by_filter_without_terms(loaded):
@@ -192,7 +193,9 @@ def test_reingest_is_idempotent(loaded, corpus):
 def test_changed_file_replaces_its_documents(loaded, corpus):
     before = loaded.count()
     law = corpus / "laws" / "model-law.md"
-    law.write_text(LAW.replace("\n第四条 劳动者依照本法第二条规定投诉的，劳动行政部门应当处理。\n", "\n"), encoding="utf-8")
+    law.write_text(
+        LAW.replace("\n第四条 劳动者依照本法第二条规定投诉的，劳动行政部门应当处理。\n", "\n"), encoding="utf-8"
+    )
     report = ingest([corpus], loaded, lexicon_dir=LEXICON)
     loaded.refresh()
     assert report.deleted == 1
@@ -224,8 +227,18 @@ def test_delete(loaded):
 
 @pytest.mark.parametrize(
     "q",
-    ['AND OR NOT', '"unbalanced', "* : ( ) NEAR(a b)", "title:工资", '{"query": {"match_all": {}}}',
-     "\x00\x01控制字符\x7f", "工资" * 5000, "a" * 10000, "\\", "^2 ~ -",],
+    [
+        "AND OR NOT",
+        '"unbalanced',
+        "* : ( ) NEAR(a b)",
+        "title:工资",
+        '{"query": {"match_all": {}}}',
+        "\x00\x01控制字符\x7f",
+        "工资" * 5000,
+        "a" * 10000,
+        "\\",
+        "^2 ~ -",
+    ],
 )
 def test_hostile_queries_are_answered(loaded, tmp_path, q):
     r = service_for(loaded, tmp_path).search(q)
@@ -240,8 +253,14 @@ def test_health(loaded):
 # --- the relevance-pinned questions, on the real corpus -------------------------------------
 
 PINNED = [
-    ("老板拖欠工资三个月不发怎么办", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38", "labor-law.50"}),
-    ("被炒鱿鱼了有没有赔偿", {"labor-contract-law.87", "labor-contract-law.46", "labor-contract-law.47", "labor-contract-law.48"}),
+    (
+        "老板拖欠工资三个月不发怎么办",
+        {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38", "labor-law.50"},
+    ),
+    (
+        "被炒鱿鱼了有没有赔偿",
+        {"labor-contract-law.87", "labor-contract-law.46", "labor-contract-law.47", "labor-contract-law.48"},
+    ),
     ("上班路上出车祸算工商吗", {"work-injury-insurance-regulations.14"}),
     ("公司拖欠薪資怎麼辦", {"labor-contract-law.30", "labor-contract-law.85", "labor-contract-law.38", "labor-law.50"}),
     ("试用期最长多久", {"labor-contract-law.19"}),
@@ -251,7 +270,10 @@ PINNED = [
     ("年假有几天", {"paid-annual-leave-regulations.3"}),
     ("经济补偿怎么计算", {"labor-contract-law.47"}),
     ("加班费怎么算", {"labor-law.44"}),
-    ("末位淘汰可以解除劳动合同吗", {"guiding-case-018-zhongxing-hangzhou-v-wang-peng-labor-contract", "labor-contract-law.40"}),
+    (
+        "末位淘汰可以解除劳动合同吗",
+        {"guiding-case-018-zhongxing-hangzhou-v-wang-peng-labor-contract", "labor-contract-law.40"},
+    ),
 ]
 
 

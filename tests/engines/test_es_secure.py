@@ -45,16 +45,28 @@ def secure_node():
 def engine_for(node, **overrides):
     from search_api.engines.elasticsearch import ElasticsearchEngine
 
-    values = dict(engine="elasticsearch", es_url=node["url"], es_ca_certs=node["ca"], es_username="elastic",
-                  es_password=node["password"], es_index_prefix=f"labourkb-sec-{uuid.uuid4().hex[:8]}",
-                  es_timeout=10.0)
+    values = dict(
+        engine="elasticsearch",
+        es_url=node["url"],
+        es_ca_certs=node["ca"],
+        es_username="elastic",
+        es_password=node["password"],
+        es_index_prefix=f"labourkb-sec-{uuid.uuid4().hex[:8]}",
+        es_timeout=10.0,
+    )
     values.update(overrides)
     return ElasticsearchEngine(Settings(**values))
 
 
 def _doc() -> Document:
-    return Document(id="sec-1", kind="article", title="第一条", text="拖欠工资",
-                    tokens={"title": "", "keywords": "", "body": "拖欠 工资"}, source_path="sec.md")
+    return Document(
+        id="sec-1",
+        kind="article",
+        title="第一条",
+        text="拖欠工资",
+        tokens={"title": "", "keywords": "", "body": "拖欠 工资"},
+        source_path="sec.md",
+    )
 
 
 def test_https_with_our_ca_and_password(secure_node):
@@ -71,14 +83,17 @@ def test_https_with_our_ca_and_password(secure_node):
 def test_api_key(secure_node):
     from elasticsearch import BadRequestError, Elasticsearch
 
-    admin = Elasticsearch(secure_node["url"], ca_certs=str(secure_node["ca"]),
-                          basic_auth=("elastic", secure_node["password"]))
+    admin = Elasticsearch(
+        secure_node["url"], ca_certs=str(secure_node["ca"]), basic_auth=("elastic", secure_node["password"])
+    )
     try:
         key = admin.security.create_api_key(name="labourkb-test")["encoded"]
     except BadRequestError as exc:
         if "pattern_capture" in str(exc):
-            pytest.skip("this Elasticsearch build lacks analysis-common, which the security index needs to "
-                        "store API keys; tests/engines/test_es_transport.py checks the ApiKey header is sent")
+            pytest.skip(
+                "this Elasticsearch build lacks analysis-common, which the security index needs to "
+                "store API keys; tests/engines/test_es_transport.py checks the ApiKey header is sent"
+            )
         raise
     engine = engine_for(secure_node, es_username=None, es_password=None, es_api_key=key)
     try:

@@ -35,8 +35,12 @@ class FlakyProxy:
                 proxy.seen.append((self.command, self.path, self.headers.get("Authorization")))
                 if "/_bulk" in self.path and proxy.fail > 0:
                     proxy.fail -= 1
-                    payload = json.dumps({"error": {"type": "es_rejected_execution_exception",
-                                                    "reason": "injected by the test"}, "status": proxy.status}).encode()
+                    payload = json.dumps(
+                        {
+                            "error": {"type": "es_rejected_execution_exception", "reason": "injected by the test"},
+                            "status": proxy.status,
+                        }
+                    ).encode()
                     self.send_response(proxy.status)
                     self.send_header("Content-Type", "application/vnd.elasticsearch+json;compatible-with=9")
                     self.send_header("X-Elastic-Product", "Elasticsearch")
@@ -73,9 +77,17 @@ class FlakyProxy:
 
 
 def docs(n: int) -> list[Document]:
-    return [Document(id=f"t-{i}", kind="article", title=f"第{i}条", text="拖欠工资",
-                     tokens={"title": "", "keywords": "", "body": "拖欠 工资"}, source_path="t.md")
-            for i in range(n)]
+    return [
+        Document(
+            id=f"t-{i}",
+            kind="article",
+            title=f"第{i}条",
+            text="拖欠工资",
+            tokens={"title": "", "keywords": "", "body": "拖欠 工资"},
+            source_path="t.md",
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
