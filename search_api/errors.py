@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from search_api.cases.workflow import CaseError
 from search_api.engines.base import EngineUnavailable, QueryError
+from search_api.web.templating import render
 
 log = logging.getLogger("labourkb")
 
@@ -36,10 +37,7 @@ def error_response(request: Request, status: int, message: str, detail: str = ""
         if detail:
             body["detail"] = detail
         return JSONResponse(body, status_code=status)
-    templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message, "detail": detail}, status_code=status
-    )
+    return render(request, "error.html", {"status": status, "message": message, "detail": detail}, status)
 
 
 def install(app: FastAPI) -> None:

@@ -7,12 +7,10 @@ when one was created, and marks the response ``no-store`` (forms carry tokens).
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse
 
 from search_api.accounts.auth import (
     CSRF_COOKIE,
@@ -21,48 +19,17 @@ from search_api.accounts.auth import (
     LoginError,
     authenticate,
     check_csrf,
-    csrf_token,
     current_user,
     end_session,
     get_store,
     read_form,
     safe_next,
-    set_csrf_cookie,
     start_session,
 )
 from search_api.accounts.store import ROLES, StoreError
-from search_api.settings import REPO_ROOT
+from search_api.web.templating import ROLE_LABELS, render_staff, see_other
 
 router = APIRouter(include_in_schema=False)
-
-ROLE_LABELS = {"lawyer": "律师", "reviewer": "审核人", "admin": "管理员"}
-_own_templates: Jinja2Templates | None = None
-
-
-def templates(request: Request) -> Jinja2Templates:
-    """The app's templates, or our own over ``site/templates`` when the app has none (tests)."""
-    global _own_templates
-    shared = getattr(request.app.state, "templates", None)
-    if shared is not None:
-        return shared
-    if _own_templates is None:
-        _own_templates = Jinja2Templates(directory=str(REPO_ROOT / "site" / "templates"))
-    return _own_templates
-
-
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    """Render an account/lawyer page (autoescaped) with ``user``, ``csrf_token`` and ``role_labels``."""
-    ctx = {"user": current_user(request), "csrf_token": csrf_token(request), "role_labels": ROLE_LABELS, "q": ""}
-    ctx.update(context)
-    response = templates(request).TemplateResponse(request, name, ctx, status_code=status_code)
-    response.headers["Cache-Control"] = "no-store"
-    set_csrf_cookie(request, response)
-    return response
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
 
 # ---- login / logout --------------------------------------------------------------
 
@@ -72,7 +39,7 @@ def login_page(request: Request, next: str = "", restore: str = ""):
     """The login form. ``restore`` carries a form stashed when the session expired."""
     if current_user(request) is not None:
         return see_other(safe_next(next))
-    return render(request, "account/login.html", {"next": safe_next(next), "restore": restore, "error": ""})
+    return render_staff(request, "account/login.html", {"next": safe_next(next), "restore": restore, "error": ""})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -86,7 +53,7 @@ async def login_submit(request: Request):
         user = authenticate(get_store(request), form.get("username", ""), form.get("password", ""))
     except LoginError as e:
         ctx = {"next": next_path, "restore": restore, "error": e.message, "username": form.get("username", "")}
-        return render(request, "account/login.html", ctx, status_code=400)
+        return render_staff(request, "account/login.html", ctx, status_code=400)
     if restore:
         next_path += ("&" if "?" in next_path else "?") + urlencode({"restore": restore})
     response = see_other(next_path)
@@ -121,7 +88,7 @@ def _users_page(
         "notice": notice,
         "values": values or {},
     }
-    return render(request, "account/users.html", ctx, status_code=status_code)
+    return render_staff(request, "account/users.html", ctx, status_code=status_code)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
@@ -155,7 +122,7 @@ async def create_user(request: Request, user: AdminUser):
 @router.get("/account/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request, user: LoggedIn):
     """The user's API tokens (for import tools)."""
-    return render(
+    return render_staff(
         request, "account/tokens.html", {"tokens": get_store(request).list_api_tokens(user.id), "new_token": ""}
     )
 
@@ -167,7 +134,7 @@ async def create_token(request: Request, user: LoggedIn):
     check_csrf(request, form)
     store = get_store(request)
     token = store.create_api_token(user.id, form.get("name", ""))
-    return render(request, "account/tokens.html", {"tokens": store.list_api_tokens(user.id), "new_token": token})
+    return render_staff(request, "account/tokens.html", {"tokens": store.list_api_tokens(user.id), "new_token": token})
 
 
 @router.post("/account/tokens/{token_id}/revoke")

@@ -41,8 +41,8 @@ from search_api.cases.workflow import (
     preparer,
     unresolved_warnings,
 )
-from search_api.routes.auth import render, see_other
 from search_api.web.markdown import render_markdown
+from search_api.web.templating import render_staff, see_other
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/cases", tags=["lawyer cases"])
@@ -94,7 +94,7 @@ def _form_page(
         "max_keywords": MAX_KEYWORDS,
         "note": note,
     }
-    return render(request, "lawyer/form.html", ctx, status_code=status_code)
+    return render_staff(request, "lawyer/form.html", ctx, status_code=status_code)
 
 
 def _restored(request: Request, user: User, restore: str) -> dict | None:
@@ -114,7 +114,7 @@ def dashboard(request: Request, user: LoggedIn):
     store = get_store(request)
     queue = store.list_cases(states=("submitted",)) if user.is_reviewer else []
     ctx = {"mine": store.list_cases(author_id=user.id), "queue": queue, "state_labels": STATE_LABELS}
-    return render(request, "lawyer/dashboard.html", ctx)
+    return render_staff(request, "lawyer/dashboard.html", ctx)
 
 
 @router.get("/lawyer/cases/new", response_class=HTMLResponse)
@@ -160,7 +160,7 @@ def case_page(request: Request, case_id: int, user: LoggedIn):
         "state_labels": STATE_LABELS,
         "is_author": record.author_id == user.id,
     }
-    return render(request, "lawyer/case.html", ctx)
+    return render_staff(request, "lawyer/case.html", ctx)
 
 
 @router.get("/lawyer/cases/{case_id}/edit", response_class=HTMLResponse)
@@ -248,7 +248,7 @@ def diff_page(request: Request, case_id: int, user: LoggedIn, a: int = 0, b: int
         "diffs": diff_versions(old, new),
         "versions": store.list_versions(case_id),
     }
-    return render(request, "lawyer/diff.html", ctx)
+    return render_staff(request, "lawyer/diff.html", ctx)
 
 
 # ---- JSON API (bearer tokens) ---------------------------------------------------------------

@@ -16,16 +16,15 @@ from fastapi.responses import HTMLResponse
 
 from ingest.citations import title_key
 from ingest.model import Document
-from ingest.normalise import to_traditional
 from search_api.deps import logged_search
 from search_api.engines.base import SearchQuery
 from search_api.routes.api import filters_from
 from search_api.search.nextsteps import is_dispute_question, next_steps
 from search_api.search.service import KIND_LABELS, display_title
+from search_api.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-SCRIPT_COOKIE = "script"
 MAX_PAGE = 1000
 FACET_PARAMS = (("kind", "类型"), ("law", "法律法规"), ("topic", "主题"), ("region", "地区"))
 FACETS_SHOWN = 6  # per group; the rest sit in a <details> so the phone's first screen stays short
@@ -35,34 +34,6 @@ LINK_BYTES_BUDGET = 30_000
 LAW_BROWSE_CHUNK = 200
 # Case sections in reading order; any others follow in the document's own order.
 CASE_SECTIONS = ("关键词", "裁判要点", "相关法条", "基本案情", "裁判结果", "裁判理由")
-
-
-# -- rendering ------------------------------------------------------------------
-def script_of(request: Request) -> str:
-    """'trad' or 'simp': the ?script= parameter wins over the remembered cookie."""
-    choice = request.query_params.get("script") or request.cookies.get(SCRIPT_COOKIE)
-    return "trad" if choice == "trad" else "simp"
-
-
-def _switch_url(request: Request, script: str) -> str:
-    limit = request.app.state.settings.max_query_chars
-    params = [(k, v[:limit] if k == "q" else v) for k, v in request.query_params.multi_items() if k != "script"]
-    params.append(("script", "simp" if script == "trad" else "trad"))
-    return f"{request.url.path}?{urlencode(params)}"
-
-
-def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    """Render a page; in traditional mode the whole page is converted after rendering."""
-    script = script_of(request)
-    ctx = {"request": request, "q": "", "script": script, "switch_url": _switch_url(request, script), **context}
-    html = request.app.state.templates.get_template(template).render(ctx)
-    if script == "trad":
-        html = to_traditional(html)
-    response = HTMLResponse(html, status_code=status_code)
-    wanted = request.query_params.get("script")
-    if wanted in ("trad", "simp") and request.cookies.get(SCRIPT_COOKIE) != wanted:
-        response.set_cookie(SCRIPT_COOKIE, wanted, max_age=365 * 86400, httponly=True, samesite="lax")
-    return response
 
 
 def parse_page(value: str | None) -> int:

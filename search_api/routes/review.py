@@ -21,6 +21,7 @@ from search_api.accounts.auth import require_role
 from search_api.monitoring import stats as qs
 from search_api.monitoring.alerts import list_warnings
 from search_api.routes.logs import log_db
+from search_api.web.templating import render_staff
 
 router = APIRouter()
 
@@ -132,7 +133,6 @@ def dashboard(
         alerts = list_warnings(conn, since=flt.since)
         districts = qs.districts(conn)
     context = {
-        "user": user,
         "form": form,
         "stats": stats,
         "charts": _charts(stats, names),
@@ -141,7 +141,7 @@ def dashboard(
         "topic_names": names,
         "export_query": "&".join(f"{k}={v}" for k, v in form.items() if v),
     }
-    return request.app.state.templates.TemplateResponse(request, "review/dashboard.html", context)
+    return render_staff(request, "review/dashboard.html", context)
 
 
 @router.get("/review/export.csv", include_in_schema=False)

@@ -1,18 +1,30 @@
-"""Jinja2 environment: filters and globals shared by every page."""
+"""Jinja2 environment and the one ``render`` every page goes through.
+
+Public pages may be shown in traditional characters (``?script=trad`` or the remembered
+cookie): the whole page is converted after rendering. Staff pages (``private=True``) get
+the logged-in user and the form's CSRF token, and are never cached.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from ingest.normalise import to_traditional
+from search_api.accounts.auth import csrf_token, current_user, set_csrf_cookie
 from search_api.search.nextsteps import COMMON_TROUBLES, HOTLINES
 from search_api.search.service import KIND_LABELS, doc_url
 from search_api.settings import Settings
+
+SCRIPT_COOKIE = "script"
+ROLE_LABELS = {"lawyer": "律师", "reviewer": "审核人", "admin": "管理员"}
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
@@ -60,3 +72,56 @@ def configure(templates: Jinja2Templates, settings: Settings) -> Jinja2Templates
     env.filters["paragraphs"] = paragraphs
     env.filters["linked"] = linked_text
     return templates
+
+
+def script_of(request: Request) -> str:
+    """'trad' or 'simp': the ?script= parameter wins over the remembered cookie."""
+    choice = request.query_params.get("script") or request.cookies.get(SCRIPT_COOKIE)
+    return "trad" if choice == "trad" else "simp"
+
+
+def _switch_url(request: Request, script: str) -> str:
+    limit = request.app.state.settings.max_query_chars
+    params = [(k, v[:limit] if k == "q" else v) for k, v in request.query_params.multi_items() if k != "script"]
+    params.append(("script", "simp" if script == "trad" else "trad"))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200, *, private: bool = False
+) -> HTMLResponse:
+    """Render ``template`` (autoescaped) with the page's common context.
+
+    ``private``: a staff page: adds ``user``, ``csrf_token`` and ``role_labels``, marks the
+    response ``no-store`` (forms carry tokens) and sends the anonymous CSRF cookie when one
+    was created. Otherwise the 繁/简 choice applies to the whole page.
+    """
+    script = "simp" if private else script_of(request)
+    ctx: dict[str, Any] = {"request": request, "q": "", "script": script}
+    if private:
+        ctx.update(user=current_user(request), csrf_token=csrf_token(request), role_labels=ROLE_LABELS)
+    else:
+        ctx["switch_url"] = _switch_url(request, script)
+    ctx.update(context)
+    html = request.app.state.templates.get_template(template).render(ctx)
+    if script == "trad":
+        html = to_traditional(html)
+    response = HTMLResponse(html, status_code=status_code)
+    if private:
+        response.headers["Cache-Control"] = "no-store"
+        set_csrf_cookie(request, response)
+    else:
+        wanted = request.query_params.get("script")
+        if wanted in ("trad", "simp") and request.cookies.get(SCRIPT_COOKIE) != wanted:
+            response.set_cookie(SCRIPT_COOKIE, wanted, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+def render_staff(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """``render`` for a staff page (accounts, lawyers, review)."""
+    return render(request, template, context, status_code, private=True)
+
+
+def see_other(url: str) -> RedirectResponse:
+    """303 to ``url``: where a form post goes next."""
+    return RedirectResponse(url, status_code=303)
