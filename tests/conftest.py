@@ -13,7 +13,7 @@ CORPUS = SHARED / "corpus"
 SAMPLES = SHARED / "samples"
 LEXICON = REPO_ROOT / "corpus" / "lexicon"
 
-pytest_plugins = ["tests.conftest_es"]
+pytest_plugins = ["tests.fixtures.es"]
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:

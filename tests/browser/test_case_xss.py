@@ -21,8 +21,8 @@ import pytest
 from search_api.cases.fields import FIELDS
 from search_api.settings import REPO_ROOT
 from tests.browser.conftest import serve
-from tests.case_fixtures import CASE, PASSWORD
 from tests.conftest import make_settings
+from tests.fixtures.cases import CASE, PASSWORD
 
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "screenshots" / "case-xss.png"
 

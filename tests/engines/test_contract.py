@@ -13,75 +13,7 @@ from search_api.engines.base import SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
 from search_api.search.service import SearchService
 from tests.conftest import CORPUS, LEXICON, make_settings
-
-LAW = """---
-title: "中华人民共和国示范劳动保护法"
-kind: law
-issuer: "示范委员会"
-effective: "2020-01-01"
----
-
-# 中华人民共和国示范劳动保护法
-
-## 第一章 总则
-
-第一条 为了保护劳动者的合法权益，制定本法。
-
-第二条 用人单位拖欠劳动报酬的，劳动者可以向劳动行政部门投诉。
-
-## 第二章 解除
-
-### 第一节 一般规定
-
-第三条 用人单位违法解除劳动合同的，应当向劳动者支付赔偿金。
-
-第四条 劳动者依照本法第二条规定投诉的，劳动行政部门应当处理。
-"""
-
-LOCAL = """---
-title: "上海市示范工资条例"
-kind: local_regulation
----
-
-# 上海市示范工资条例
-
-第一条 本市用人单位拖欠劳动报酬的，由区劳动行政部门责令支付。
-"""
-
-CASE = """---
-title: "张某诉某公司拖欠劳动报酬案"
-kind: guiding_case
-case_number: "指导案例901号"
-keywords: ["民事", "劳动报酬"]
----
-
-# 指导案例901号：张某诉某公司拖欠劳动报酬案
-
-## 关键词
-
-民事　劳动报酬
-
-## 裁判要点
-
-用人单位拖欠劳动报酬，劳动者投诉后仍不支付的，应当支付赔偿金。
-
-## 相关法条
-
-《示范劳动保护法》第二条、第三条
-
-## 基本案情
-
-张某在某公司工作，公司连续三个月不发工资。
-"""
-
-
-def write_corpus(root: Path) -> Path:
-    (root / "laws").mkdir(parents=True)
-    (root / "cases").mkdir()
-    (root / "laws" / "model-law.md").write_text(LAW, encoding="utf-8")
-    (root / "laws" / "sh-wages.md").write_text(LOCAL, encoding="utf-8")
-    (root / "cases" / "case-901.md").write_text(CASE, encoding="utf-8")
-    return root
+from tests.fixtures.corpus import LAW, write_corpus
 
 
 @pytest.fixture(params=["sqlite", "elasticsearch"])
@@ -284,7 +216,7 @@ def corpus_service(request, tmp_path_factory):
         engine = SqliteEngine(data / "index.sqlite3")
     else:
         from search_api.engines.elasticsearch import ElasticsearchEngine
-        from tests.conftest_es import es_settings
+        from tests.fixtures.es import es_settings
 
         engine = ElasticsearchEngine(es_settings(request.getfixturevalue("es_url")))
     report = ingest([CORPUS], engine, lexicon_dir=LEXICON)

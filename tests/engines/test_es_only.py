@@ -1,4 +1,4 @@
-"""Elasticsearch-only behaviour, against a real server (see tests/conftest_es.py).
+"""Elasticsearch-only behaviour, against a real server (see tests/fixtures/es.py).
 
 The shared engine contract lives in test_contract.py; this file covers what only
 the Elasticsearch engine has: alias swaps, bulk failures, restarts, retries.

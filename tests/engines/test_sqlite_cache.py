@@ -6,7 +6,7 @@ from ingest.pipeline import ingest
 from search_api.engines.base import SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
 from tests.conftest import LEXICON
-from tests.engines.test_contract import write_corpus
+from tests.fixtures.corpus import write_corpus
 
 
 def _ids(engine, text):

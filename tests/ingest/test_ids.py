@@ -108,7 +108,7 @@ def test_ids_of_colliding_files_do_not_depend_on_order_roots_or_location(corpus:
 
 def test_articles_of_a_renamed_law_point_at_their_renamed_law(corpus: Path) -> None:
     loaded = load_corpus([corpus], IngestReport())
-    for raw, docs in loaded:
+    for _raw, docs in loaded:
         whole = docs[0]
         for d in docs[1:]:
             assert d.source_id == whole.id

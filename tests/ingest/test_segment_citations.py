@@ -1,6 +1,5 @@
 """Segmenting laws into articles and cases into sections; citations parsed and linked."""
 
-
 import pytest
 
 from ingest.citations import TitleRegistry, find_citations

@@ -156,7 +156,7 @@ def test_a_related_last_paragraph_and_short_closing_lines_stay() -> None:
         "　　市总工会提醒，职工在高温天气下工作遇到用人单位不发高温津贴的，可拨打工会服务热线反映。",
         "（记者 王小明）",
     ]
-    title, text = clean_text(_page([], closing))
+    _title, text = clean_text(_page([], closing))
     assert text.split("\n\n")[-2:] == [c.strip("　") for c in closing]
 
 

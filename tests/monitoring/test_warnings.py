@@ -176,7 +176,7 @@ def test_visitors_spread_beyond_the_window_raise_nothing(tmp_path, settings):
     now = datetime.now(UTC)
     conn = sqlite3.connect(ql.path)
     with conn:
-        for seq, days_ago in zip((1, 2, 3), (9, 4, 0)):  # 9 and 0 days ago: never 3 within 7 days
+        for seq, days_ago in zip((1, 2, 3), (9, 4, 0), strict=True):  # 9 and 0 days ago: never 3 within 7 days
             conn.execute("UPDATE queries SET timestamp = ? WHERE seq = ?", (iso(now - timedelta(days=days_ago)), seq))
     conn.close()
     watcher = WarningMonitor(ql.path, {"wage_arrears"}, MonitorSettings())

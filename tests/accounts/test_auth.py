@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from search_api.accounts.auth import SESSION_COOKIE, require_role
 from search_api.accounts.store import Store, User
-from tests.case_fixtures import CASE, PASSWORD, csrf_from, login, make_app
 from tests.conftest import make_settings
+from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
 
 
 @pytest.fixture

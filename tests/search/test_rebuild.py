@@ -12,9 +12,9 @@ from search_api.engines.base import SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
 from search_api.search.rebuild import rebuild_index
 from search_api.settings import get_settings
-from tests.case_fixtures import CASE, PASSWORD
 from tests.conftest import CORPUS, LEXICON, make_settings
-from tests.engines.test_contract import write_corpus
+from tests.fixtures.cases import CASE, PASSWORD
+from tests.fixtures.corpus import write_corpus
 
 
 def publish_case(settings, engine) -> str:

@@ -14,10 +14,8 @@ def test_search_contract_fields(corpus_client):
         assert hit["kind"] in ("article", "law", "case", "policy", "news")
         if hit["kind"] == "article":
             assert (
-                (isinstance(hit["article"], int)
-                and hit["source_title"].startswith(("中华人民共和国", "最高", "工伤")))
-                or hit["source_title"]
-            )
+                isinstance(hit["article"], int) and hit["source_title"].startswith(("中华人民共和国", "最高", "工伤"))
+            ) or hit["source_title"]
     articles = [h for h in data["hits"] if h["kind"] == "article"]
     assert articles
 

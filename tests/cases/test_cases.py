@@ -25,7 +25,7 @@ from search_api.cases.workflow import (
 )
 from search_api.engines.base import EngineUnavailable, SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
-from tests.case_fixtures import CASE, law_documents
+from tests.fixtures.cases import CASE, law_documents
 
 PASSWORD = "correct horse battery"
 
@@ -52,7 +52,7 @@ def engine(tmp_path, tok):
 
 @pytest.fixture(params=["sqlite", "elasticsearch"])
 def both_engines(request, tmp_path, tok):
-    """The walk-through runs on both engines (ES from tests/conftest_es.py, its indices dropped after)."""
+    """The walk-through runs on both engines (ES from tests/fixtures/es.py, its indices dropped after)."""
     if request.param == "sqlite":
         engine = _loaded(SqliteEngine(tmp_path / "index.sqlite3"), tok)
         yield engine

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from search_api.accounts.store import Store
 from search_api.cases.fields import FIELDS
 from search_api.web.markdown import render_markdown
-from tests.case_fixtures import CASE, PASSWORD, csrf_from, login, make_app
+from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
 
 PAYLOADS = (
     '<script>alert("x")</script>',

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search_api.accounts.store import Store
-from tests.case_fixtures import CASE, PASSWORD, csrf_from, login, make_app
+from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
 
 
 @pytest.fixture
