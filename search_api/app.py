@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from search_api import errors
+from search_api.web import errors
 from search_api.accounts.store import Store
 from search_api.engines import get_engine
 from search_api.routes import api, lawyers, logs, pages, review

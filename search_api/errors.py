@@ -1,85 +1,58 @@
-"""Map failures to responses once, at the edge: JSON for the API, a Chinese page for the site."""
+"""Every error the app shows a user, defined once.
+
+A module raises one of these with a Chinese ``message`` (and, for forms, per-field
+``errors``); the edge maps it once: ``search_api.web.errors`` to a JSON body for the API or
+``error.html`` for pages, ``search_api.cli`` to a ``click.ClickException``. Nothing below the
+edge builds responses or catches these to rephrase them.
+"""
 
 from __future__ import annotations
 
-import logging
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+class AppError(Exception):
+    """A refused request. ``status`` is the HTTP status the edge answers with."""
 
-from search_api.cases.workflow import CaseError
-from search_api.engines.base import EngineUnavailable, QueryError
-from search_api.web.templating import render
+    status = 400
+    message = "请求有误"
 
-log = logging.getLogger("labourkb")
-
-MESSAGES = {
-    400: "请求有误",
-    401: "请先登录",
-    403: "没有权限访问此页面",
-    404: "找不到这个页面",
-    405: "不支持的请求方式",
-    422: "请求参数有误",
-    500: "服务器出错了，请稍后再试",
-    503: "搜索服务暂时不可用，请稍后再试",
-}
+    def __init__(self, message: str = "", errors: dict[str, str] | None = None, detail: str = ""):
+        self.message = message or type(self).message
+        self.errors = errors or {}  # field -> Chinese message, for a form's fields
+        self.detail = detail
+        super().__init__(self.message)
 
 
-def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/openapi.json")
+class BadRequest(AppError):
+    status = 400
 
 
-def error_response(request: Request, status: int, message: str, detail: str = "") -> HTMLResponse | JSONResponse:
-    if wants_json(request):
-        body = {"error": message, "status": status}
-        if detail:
-            body["detail"] = detail
-        return JSONResponse(body, status_code=status)
-    return render(request, "error.html", {"status": status, "message": message, "detail": detail}, status)
+class NotAuthorised(AppError):
+    status = 401
+    message = "请先登录"
 
 
-def install(app: FastAPI) -> None:
-    """Register the exception handlers on ``app``."""
+class Forbidden(AppError):
+    status = 403
+    message = "没有权限访问此页面"
 
-    @app.exception_handler(EngineUnavailable)
-    async def _unavailable(request: Request, exc: EngineUnavailable):
-        log.warning("engine unavailable: %s", exc.detail)
-        return error_response(request, 503, exc.message)
 
-    @app.exception_handler(QueryError)
-    async def _bad_query(request: Request, exc: QueryError):
-        return error_response(request, 400, exc.message, exc.detail)
+class NotFound(AppError):
+    status = 404
+    message = "找不到这个页面"
 
-    @app.exception_handler(CaseError)
-    async def _case_error(request: Request, exc: CaseError):
-        # The lawyers' pages catch these themselves to redisplay their forms; the API doesn't.
-        if wants_json(request):
-            body = {"error": exc.message, "status": exc.status}
-            if exc.errors:
-                body["errors"] = exc.errors  # field -> Chinese message, for the form's fields
-            return JSONResponse(body, status_code=exc.status)
-        return error_response(request, exc.status, exc.message)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
-        message = (
-            exc.detail
-            if isinstance(exc.detail, str) and exc.detail and exc.status_code != 404
-            else MESSAGES.get(exc.status_code, "出错了")
-        )
-        response = error_response(request, exc.status_code, message)
-        for k, v in (exc.headers or {}).items():
-            response.headers[k] = v
-        return response
+class Conflict(AppError):
+    status = 409
+    message = "操作与当前状态冲突"
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError):
-        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
-        return error_response(request, 400, "请求参数有误", fields)
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception):
-        log.exception("unhandled error on %s", request.url.path)
-        return error_response(request, 500, MESSAGES[500])
+class Invalid(AppError):
+    """Form or JSON fields that fail validation; ``errors`` says which and why."""
+
+    status = 422
+    message = "请检查标出的字段"
+
+
+class Unavailable(AppError):
+    status = 503
+    message = "服务暂时不可用，请稍后再试"

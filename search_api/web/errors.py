@@ -1,0 +1,97 @@
+"""Map failures to responses once, at the edge: JSON for the API, a Chinese page for the site."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from search_api.cases.workflow import CaseError
+from search_api.errors import AppError
+from search_api.engines.base import EngineUnavailable, QueryError
+from search_api.web.templating import render
+
+log = logging.getLogger("labourkb")
+
+MESSAGES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限访问此页面",
+    404: "找不到这个页面",
+    405: "不支持的请求方式",
+    422: "请求参数有误",
+    500: "服务器出错了，请稍后再试",
+    503: "搜索服务暂时不可用，请稍后再试",
+}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/openapi.json")
+
+
+def error_response(request: Request, status: int, message: str, detail: str = "") -> HTMLResponse | JSONResponse:
+    if wants_json(request):
+        body = {"error": message, "status": status}
+        if detail:
+            body["detail"] = detail
+        return JSONResponse(body, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message, "detail": detail}, status)
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers on ``app``."""
+
+    @app.exception_handler(EngineUnavailable)
+    async def _unavailable(request: Request, exc: EngineUnavailable):
+        log.warning("engine unavailable: %s", exc.detail)
+        return error_response(request, 503, exc.message)
+
+    @app.exception_handler(QueryError)
+    async def _bad_query(request: Request, exc: QueryError):
+        return error_response(request, 400, exc.message, exc.detail)
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError):
+        if wants_json(request):
+            body = {"error": exc.message, "status": exc.status}
+            if exc.errors:
+                body["errors"] = exc.errors
+            if exc.detail:
+                body["detail"] = exc.detail
+            return JSONResponse(body, status_code=exc.status)
+        return error_response(request, exc.status, exc.message, exc.detail)
+
+    @app.exception_handler(CaseError)
+    async def _case_error(request: Request, exc: CaseError):
+        # The lawyers' pages catch these themselves to redisplay their forms; the API doesn't.
+        if wants_json(request):
+            body = {"error": exc.message, "status": exc.status}
+            if exc.errors:
+                body["errors"] = exc.errors  # field -> Chinese message, for the form's fields
+            return JSONResponse(body, status_code=exc.status)
+        return error_response(request, exc.status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.detail and exc.status_code != 404
+            else MESSAGES.get(exc.status_code, "出错了")
+        )
+        response = error_response(request, exc.status_code, message)
+        for k, v in (exc.headers or {}).items():
+            response.headers[k] = v
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
+        return error_response(request, 400, "请求参数有误", fields)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, 500, MESSAGES[500])
