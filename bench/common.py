@@ -50,7 +50,7 @@ def scaled_corpus(dest: Path, factor: int, source: Path = CORPUS) -> Path:
             text = p.read_text(encoding="utf-8")
             if i:
                 text = re.sub(
-                    r'^title: "(.*)"$', lambda m: f'title: "{m.group(1)}（副本{i}）"', text, count=1, flags=re.M
+                    r'^title: "(.*)"$', lambda m, i=i: f'title: "{m.group(1)}（副本{i}）"', text, count=1, flags=re.M
                 )
             out = dest / f"copy{i:02d}" / p.relative_to(source)
             out.parent.mkdir(parents=True, exist_ok=True)

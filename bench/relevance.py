@@ -30,6 +30,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -147,7 +148,7 @@ class EsPlainBM25:
     """The plain baseline on the real server: title and text analysed by ``analyzer``, BM25,
     a ``most_fields`` match of the raw question (the sum over both fields, as FTS5 does)."""
 
-    SETTINGS = {
+    SETTINGS: ClassVar[dict] = {
         "number_of_shards": 1,
         "number_of_replicas": 0,
         "analysis": {
@@ -262,7 +263,8 @@ def main() -> None:
         print(json.dumps(results, ensure_ascii=False, indent=1))
         return
     print(
-        f"{len(questions)} questions of {args.questions.name}; metrics @10 (nDCG graded 2/1; Recall and MRR of grade-2 answers)\n"
+        f"{len(questions)} questions of {args.questions.name}; "
+        "metrics @10 (nDCG graded 2/1; Recall and MRR of grade-2 answers)\n"
     )
     print(f"{'run':24} {'nDCG':>6} {'Recall':>7} {'MRR':>6}")
     for r in results:

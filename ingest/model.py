@@ -102,6 +102,7 @@ class Document:
     published: str = ""
     court: str = ""
     annotation: str = ""  # lawyer's 解读 (Markdown source)
+    questions: list[str] = field(default_factory=list)  # everyday questions it answers (ingest.everyday)
     # links
     citations: list[dict[str, Any]] = field(default_factory=list)
     cites: list[str] = field(default_factory=list)  # resolved article ids

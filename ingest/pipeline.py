@@ -7,6 +7,7 @@ The engine is handed in: ``ingest`` never imports ``search_api``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.citations import TitleRegistry, find_citations, resolve_targets
+from ingest.everyday import default_dir, load_entries, questions_by_article
 from ingest.ids import assign_ids
 from ingest.load import iter_files, load_file_report
 from ingest.model import BadDocument, Document, RawDocument
@@ -96,6 +98,7 @@ def token_fields(doc: Document, tok: Tokeniser) -> dict[str, str]:
         "title": " ".join(tok.tokenise(title)),
         "keywords": " ".join(tok.tokenise(keywords)),
         "body": " ".join(tok.tokenise(body)),
+        "questions": " ".join(tok.tokenise("\n".join(doc.questions))),
     }
 
 
@@ -168,6 +171,21 @@ def load_corpus(paths: Iterable[Path], report: IngestReport) -> list[tuple[RawDo
     return loaded
 
 
+def annotate(docs: list[Document], registry: TitleRegistry, lexicon_dir: Path | None) -> None:
+    """What a document learns from the rest of the corpus and the project's files (in place):
+    whether another law repealed it, and the everyday questions its article answers. Either
+    changes ``content_hash``, so an unchanged file whose annotations changed is re-indexed."""
+    apply_repeals(docs, registry)
+    laws = {d.id for d in docs if d.kind == "law"}
+    articles = {d.id: d for d in docs if d.kind == "article"}
+    for article_id, questions in questions_by_article(
+        load_entries(default_dir(lexicon_dir)), laws, set(articles)
+    ).items():
+        doc = articles[article_id]
+        doc.questions = questions
+        doc.content_hash += ":q" + hashlib.sha256("\n".join(questions).encode("utf-8")).hexdigest()[:12]
+
+
 def prepare_corpus(
     paths: Iterable[Path],
     lexicon_dir: Path | None = None,
@@ -181,7 +199,7 @@ def prepare_corpus(
     topics_for = _topic_function(lexicon_dir)
     docs = [d for _, ds in load_corpus(paths, report) for d in ds] + list(extra)
     registry = registry_from(docs)
-    apply_repeals(docs, registry)
+    annotate(docs, registry, lexicon_dir)
     known = {d.id for d in docs if d.kind == "article"} or None
     with _Timer(report, "cite+tokenise"):
         for d in docs:
@@ -215,7 +233,7 @@ def ingest(
     # Citations need every law's title and article ids before any document is linked.
     all_docs = [d for _, docs in loaded for d in docs]
     registry = registry_from(all_docs, registry)
-    apply_repeals(all_docs, registry)
+    annotate(all_docs, registry, lexicon_dir)
     known = {d.id for d in all_docs if d.kind == "article"}
     known_or_none = known if known else None
 

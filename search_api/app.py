@@ -9,14 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from swagger_ui_bundle import swagger_ui_path
 
-from search_api.web import errors
 from search_api.accounts.store import Store
+from search_api.cases.index import CaseIndex
+from search_api.cases.workflow import CaseService
 from search_api.engines import get_engine
-from search_api.routes import api, lawyers, logs, pages, review
+from search_api.routes import api, docs, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.search.service import SearchService
 from search_api.settings import REPO_ROOT, Settings, get_settings
+from search_api.web import errors
+from search_api.web.security import SecurityHeaders
 from search_api.web.templating import configure
 
 SITE_DIR = REPO_ROOT / "site"
@@ -47,15 +51,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="labourkb 劳动法知识库",
-        description="Search Chinese labour law: articles, cases, policies. JSON API used by the site and by other tools.",
+        description=(
+            "Search Chinese labour law: articles, cases, policies. JSON API used by the site and by other tools."
+        ),
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by routes.docs from local files, not a CDN
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     engine = get_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
     app.state.service = SearchService(settings, engine)
     app.state.store = Store(settings.store_path)
+    app.state.case_service = CaseService(app.state.store.cases, CaseIndex.for_search(app.state.service))
     app.state.querylog = None
     app.state.monitor = ()
     if settings.querylog_enabled:
@@ -65,9 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.querylog = QueryLog(settings)
         app.state.monitor = attach_monitoring(app.state.querylog, settings)
     app.state.templates = configure(Jinja2Templates(directory=str(SITE_DIR / "templates")), settings)
+    app.mount(docs.SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=str(SITE_DIR / "static")), name="static")
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(docs.router)
     app.include_router(lawyers.api_router)
     app.include_router(auth_routes.router)
     app.include_router(lawyers.router)

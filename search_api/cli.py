@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from search_api.engines.base import EngineError
+from search_api.engines.base import EngineError, IndexOutdated
 from search_api.settings import Settings, get_settings
 
 
@@ -55,7 +55,14 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
                 bar.length = (bar.length or 0) + n
                 bar.update(n)
 
-            report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
+            try:
+                report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
+            except IndexOutdated:
+                from search_api.search.rebuild import rebuild_index
+
+                click.echo("index built by an older version: rebuilding it (corpus + lawyers' cases)", err=True)
+                rebuild_index(settings, engine)
+                report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
     except EngineError as e:
         raise click.ClickException(f"{e.message}: {e.detail}") from e
     if as_json:
@@ -107,7 +114,7 @@ def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...
 
     Example: labourkb search "被炒鱿鱼了有没有赔偿" --json --size 5
     """
-    from search_api.routes.api import filters_from
+    from search_api.search.present import filters_from
     from search_api.search.service import SearchService
 
     if not query.strip():
@@ -177,11 +184,12 @@ def user_create(username: str, role: str, password: str) -> None:
 
     Example: labourkb user create wang --role lawyer
     """
-    from search_api.accounts.store import Store, StoreError
+    from search_api.accounts.users import Users
+    from search_api.errors import AppError
 
     try:
-        Store(_settings().store_path).create_user(username, password, role)
-    except StoreError as e:
+        Users(_settings().store_path).create(username, password, role)
+    except AppError as e:
         raise click.ClickException(e.message) from e
     click.echo(f"created {role} {username}")
 
@@ -193,7 +201,7 @@ def backup(dest: Path) -> None:
 
     Example: labourkb backup /backups/labourkb-2026-11-22.sqlite3
     """
-    from search_api.accounts.store import backup as backup_store
+    from search_api.db import backup as backup_store
 
     backup_store(_settings().store_path, dest)
     click.echo(f"backup written to {dest}")
@@ -212,7 +220,7 @@ def token() -> None:
     multiple=True,
     default=["logs:read"],
     show_default=True,
-    type=click.Choice(["logs:read", "warnings:read"]),
+    type=click.Choice(["logs:read"]),
 )
 def token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token; it is printed once and only its hash is stored.
@@ -220,8 +228,12 @@ def token_create(name: str, scopes: tuple[str, ...]) -> None:
     Example: labourkb token create district-monitor --scope logs:read
     """
     from search_api.accounts.tokens import create_token
+    from search_api.errors import AppError
 
-    click.echo(create_token(_settings(), name, list(scopes)))
+    try:
+        click.echo(create_token(_settings(), name, scopes))
+    except AppError as e:
+        raise click.ClickException(e.message) from e
 
 
 @cli.command()

@@ -56,8 +56,19 @@ class Settings(BaseSettings):
     )
     districts: str = Field(
         "市南区,市北区,李沧区,崂山区,城阳区,黄岛区,即墨区,胶州市,平度市,莱西市",
-        description="Comma-separated districts a worker may pick on the site (for the union's per-district trends); empty hides the choice.",
+        description="Comma-separated districts a worker may pick on the site (for the union's per-district trends);"
+        " empty hides the choice.",
     )
+    # early warnings and webhooks
+    warning_min_visitors: int = Field(
+        3, ge=2, description="K: distinct visitors asking about one employer (with a distress topic) before a warning."
+    )
+    warning_window_days: int = Field(7, ge=1, description="W: days within which the K visitors must ask.")
+    spike_min_count: int = Field(5, ge=1, description="Fewest visitors in a week for a district topic spike.")
+    webhook_urls: str = Field("", description="Comma-separated URLs that receive warnings as signed JSON.")
+    webhook_secret: str = Field("", description="HMAC-SHA256 key for the X-Labourkb-Signature header of webhooks.")
+    webhook_timeout: float = Field(5.0, description="Seconds before one webhook attempt times out.")
+    webhook_max_attempts: int = Field(6, ge=1, description="Attempts per webhook delivery before giving up.")
     # search
     page_size: int = Field(10, description="Results per page on the site.")
     max_query_chars: int = Field(200, description="Queries are cut to this many characters before analysis.")
@@ -70,13 +81,23 @@ class Settings(BaseSettings):
         return [d.strip() for d in self.districts.split(",") if d.strip()]
 
     @property
+    def webhook_url_list(self) -> list[str]:
+        """``webhook_urls`` split on commas, blanks dropped."""
+        return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
+
+    @property
     def index_path(self) -> Path:
         return self.sqlite_path or (self.data_dir / "index.sqlite3")
 
     @property
     def store_path(self) -> Path:
-        """The app's own store: accounts, lawyers' cases, query log."""
+        """The app's own store: accounts, API tokens, lawyers' cases."""
         return self.data_dir / "app.sqlite3"
+
+    @property
+    def querylog_path(self) -> Path:
+        """The query log, with the warnings raised from it and their webhook deliveries."""
+        return self.data_dir / "querylog.sqlite3"
 
 
 @lru_cache

@@ -1,12 +1,14 @@
-"""Read-only API tokens with scopes, for monitoring systems that read the query-log feed.
+"""Bearer tokens: lawyers' personal API tokens and read-only scoped tokens for monitoring systems.
 
-Unlike lawyers' personal tokens (``store.api_tokens``) these belong to no user: a
-token is a name, a set of scopes and the SHA-256 of a random value. Only the digest
-is stored, in the ``scoped_tokens`` table of the app store (``Settings.store_path``);
-the raw token is shown once, by the CLI that creates it.
+Both kinds are random values shown once; only their SHA-256 digest is stored in the app
+store, so a leaked database file grants no access.
 
-    raw = create_token(settings, "city-union-monitor", ["logs:read"])
-    check_token(settings, raw, "logs:read")  # -> TokenInfo or None
+* Personal tokens (``api_tokens``, ``lkb_…``) act as their user on ``/api/cases…``.
+* Scoped tokens (``scoped_tokens``, ``lkbr_…``) belong to no user: a name and a set of
+  scopes, created by ``labourkb token create`` for tools that read the query-log feed::
+
+      raw = create_token(settings, "city-union-monitor", ["logs:read"])
+      check_token(settings, raw, "logs:read")  # -> TokenInfo or None
 """
 
 from __future__ import annotations
@@ -15,18 +17,33 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-SCOPES = {
-    "logs:read": "读取查询日志流与统计（/api/logs, /api/logs/stats）",
-    "warnings:read": "读取预警列表",
-}
-PREFIX = "lkbr_"
+from search_api import db
+from search_api.accounts import users
+from search_api.accounts.users import User
+from search_api.errors import Invalid
+from search_api.settings import Settings
+
+PERSONAL_PREFIX = "lkb_"
+SCOPED_PREFIX = "lkbr_"
+SCOPES = {"logs:read": "读取查询日志流与统计（/api/logs, /api/logs/stats）"}
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+SCOPED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS scoped_tokens (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -39,6 +56,79 @@ CREATE TABLE IF NOT EXISTS scoped_tokens (
 """
 
 
+def new_token() -> str:
+    """A random secret for a session, form stash or bearer token."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """The stored form of a session/API/stash token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _valid_id(n: int) -> bool:
+    # Ids come from URLs; SQLite overflows (a crash, not a miss) beyond 64 bits.
+    return 0 < n < 2**63
+
+
+# ---- personal API tokens ----------------------------------------------------------
+
+
+class ApiTokens:
+    """The ``api_tokens`` table of the app store at ``path``."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        with db.connect(self.path, users.SCHEMA + SCHEMA):
+            pass
+
+    def create(self, user_id: int, name: str = "") -> str:
+        """Issue a bearer token; the plain value is returned once and never stored."""
+        token = PERSONAL_PREFIX + new_token()
+        with db.connect(self.path) as conn:
+            conn.execute(
+                "INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES (?, ?, ?, ?)",
+                (user_id, token_digest(token), name.strip()[:100], db.now_iso()),
+            )
+        return token
+
+    def user_for(self, token: str) -> User | None:
+        """The active user a live token belongs to (and note its use), else None."""
+        with db.connect(self.path) as conn, db.transaction(conn):
+            row = conn.execute(
+                "SELECT u.*, t.id AS token_id FROM api_tokens t JOIN users u ON u.id = t.user_id"
+                " WHERE t.token_hash = ? AND t.revoked = 0 AND u.active = 1",
+                (token_digest(token),),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (db.now_iso(), row["token_id"]))
+        return User.from_row(row)
+
+    def list(self, user_id: int) -> list[sqlite3.Row]:
+        """A user's tokens (never their values), oldest first."""
+        with db.connect(self.path) as conn:
+            return conn.execute(
+                "SELECT id, name, created_at, last_used_at, revoked FROM api_tokens WHERE user_id = ? ORDER BY id",
+                (user_id,),
+            ).fetchall()
+
+    def revoke(self, user_id: int, token_id: int) -> bool:
+        """Revoke one of the user's tokens; False when they have no such token."""
+        if not _valid_id(token_id):
+            return False
+        with db.connect(self.path) as conn:
+            cur = conn.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ? AND user_id = ?", (token_id, user_id))
+        return cur.rowcount > 0
+
+
+# ---- scoped read-only tokens --------------------------------------------------------
+
+
+class TokenRefused(Invalid, ValueError):
+    """A scoped token that cannot be created (bad name or scopes); also a ``ValueError``, as it always was."""
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     id: int
@@ -49,83 +139,53 @@ class TokenInfo:
     revoked: bool
 
 
-def _connect(settings: Any) -> sqlite3.Connection:
-    path = Path(settings.store_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA)
-    return conn
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def create_token(settings: Any, name: str, scopes: list[str] | tuple[str, ...]) -> str:
-    """Create a token and return it raw (the only time it is visible). Unknown scopes raise ValueError."""
+def create_token(settings: Settings, name: str, scopes: Iterable[str]) -> str:
+    """Create a scoped token and return it raw (the only time it is visible). Raises ``TokenRefused``."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ValueError("token name must be 1–100 characters")
-    scopes = sorted(set(scopes))
-    unknown = [s for s in scopes if s not in SCOPES]
-    if not scopes or unknown:
-        raise ValueError(f"unknown or missing scopes {unknown}; known: {', '.join(SCOPES)}")
-    raw = PREFIX + secrets.token_urlsafe(32)
-    conn = _connect(settings)
-    try:
-        with conn:
-            conn.execute(
-                "INSERT INTO scoped_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
-                (name, _digest(raw), " ".join(scopes), _now()),
-            )
-    finally:
-        conn.close()
+        raise TokenRefused("令牌名称须为 1–100 个字符", {"name": "令牌名称须为 1–100 个字符"})
+    wanted = sorted(set(scopes))
+    unknown = [s for s in wanted if s not in SCOPES]
+    if not wanted or unknown:
+        message = f"未知或缺少权限范围 {unknown}；可用：{', '.join(SCOPES)}"
+        raise TokenRefused(message, {"scopes": message})
+    raw = SCOPED_PREFIX + new_token()
+    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
+        conn.execute(
+            "INSERT INTO scoped_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
+            (name, token_digest(raw), " ".join(wanted), db.now_iso()),
+        )
     return raw
 
 
-def check_token(settings: Any, raw: str | None, scope: str) -> TokenInfo | None:
+def check_token(settings: Settings, raw: str | None, scope: str) -> TokenInfo | None:
     """The token's info when ``raw`` is a live token holding ``scope``; else None."""
-    if not raw or not raw.startswith(PREFIX) or len(raw) > 200:
+    if not raw or not raw.startswith(SCOPED_PREFIX) or len(raw) > 200:
         return None
-    digest = _digest(raw)
-    conn = _connect(settings)
-    try:
+    digest = token_digest(raw)
+    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
         row = conn.execute("SELECT * FROM scoped_tokens WHERE token_hash = ?", (digest,)).fetchone()
         # compare_digest: the lookup is by hash already; this keeps the final check constant-time.
         if row is None or row["revoked"] or not hmac.compare_digest(row["token_hash"], digest):
             return None
         if scope not in row["scopes"].split():
             return None
-        with conn:
-            conn.execute("UPDATE scoped_tokens SET last_used_at = ? WHERE id = ?", (_now(), row["id"]))
-        return _info(row)
-    finally:
-        conn.close()
+        conn.execute("UPDATE scoped_tokens SET last_used_at = ? WHERE id = ?", (db.now_iso(), row["id"]))
+    return _info(row)
 
 
-def revoke_token(settings: Any, token_id: int) -> bool:
-    """Revoke a token by id; True when it existed."""
-    conn = _connect(settings)
-    try:
-        with conn:
-            return conn.execute("UPDATE scoped_tokens SET revoked = 1 WHERE id = ?", (token_id,)).rowcount > 0
-    finally:
-        conn.close()
+def revoke_token(settings: Settings, token_id: int) -> bool:
+    """Revoke a scoped token by id; True when it existed."""
+    if not _valid_id(token_id):
+        return False
+    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
+        return conn.execute("UPDATE scoped_tokens SET revoked = 1 WHERE id = ?", (token_id,)).rowcount > 0
 
 
-def list_tokens(settings: Any) -> list[TokenInfo]:
-    """All tokens (never their values), oldest first."""
-    conn = _connect(settings)
-    try:
+def list_tokens(settings: Settings) -> list[TokenInfo]:
+    """All scoped tokens (never their values), oldest first."""
+    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
         return [_info(r) for r in conn.execute("SELECT * FROM scoped_tokens ORDER BY id")]
-    finally:
-        conn.close()
 
 
 def _info(row: sqlite3.Row) -> TokenInfo:

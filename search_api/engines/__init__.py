@@ -13,9 +13,9 @@ def get_engine(settings: Settings) -> SearchEngine:
     if settings.engine == "sqlite":
         from search_api.engines.sqlite import SqliteEngine
 
-        return SqliteEngine(settings.index_path)
+        return SqliteEngine.from_settings(settings)
     if settings.engine == "elasticsearch":
         from search_api.engines.elasticsearch import ElasticsearchEngine
 
-        return ElasticsearchEngine(settings)
+        return ElasticsearchEngine.from_settings(settings)
     raise ValueError(f"LABOURKB_ENGINE must be one of {', '.join(ENGINES)}, not {settings.engine!r}")

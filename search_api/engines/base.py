@@ -15,34 +15,46 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.model import Document
+from search_api.errors import AppError
 
 # Token fields every engine indexes, with their default BM25 weights.
-FIELD_WEIGHTS: dict[str, float] = {"title": 6.0, "keywords": 3.0, "body": 1.0}
+# ``questions``: the everyday questions an article answers (ingest.everyday), in workers' words.
+FIELD_WEIGHTS: dict[str, float] = {"title": 6.0, "keywords": 3.0, "body": 1.0, "questions": 1.5}
 
 # Keyword fields that can be filtered on and faceted.
 FILTER_FIELDS = ("kind", "doc_type", "source_id", "region", "level", "cites", "topics")
 FACET_FIELDS = ("kind", "source_title", "region", "topics")
+MAX_WINDOW = 10_000  # deepest offset + size a query may ask for (Elasticsearch's max_result_window)
 
 
-class EngineError(Exception):
-    """Base class of engine failures. ``message`` is safe to show to users."""
+class EngineError(AppError):
+    """Base class of engine failures. ``message`` is safe to show to users; ``detail`` is for logs."""
 
+    status = 500
     message = "搜索引擎出错"
 
     def __init__(self, detail: str = ""):
-        super().__init__(detail or self.message)
-        self.detail = detail
+        super().__init__(detail=detail)
+        self.args = (detail or self.message,)  # str(exc) is the technical detail, for logs and the CLI
 
 
 class EngineUnavailable(EngineError):
     """The engine cannot be reached (Elasticsearch down, index file missing …)."""
 
+    status = 503
     message = "搜索服务暂时不可用，请稍后再试"
+
+
+class IndexOutdated(EngineUnavailable):
+    """The index was built by an older version (its fields differ): rebuild it from the corpus."""
+
+    message = "搜索索引的格式已更新，请管理员运行 labourkb rebuild 重建索引"
 
 
 class QueryError(EngineError):
     """The query itself is unusable (empty after cleaning, bad filter value …)."""
 
+    status = 400
     message = "查询无效"
 
 
@@ -70,6 +82,17 @@ class SearchQuery:
     facets: bool = False
     # multiply the score of documents whose field has one of these values
     boosts: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def validate_query(query: SearchQuery) -> None:
+    """Refuse what no engine can answer, with the same Chinese message on every engine."""
+    unknown = [f for f in query.filters if f not in FILTER_FIELDS and f != "id"]
+    if unknown:
+        raise QueryError(f"不能按字段 {unknown[0]!r} 筛选")
+    if query.size < 0 or query.offset < 0:
+        raise QueryError("size 和 offset 不能为负数")
+    if query.offset + query.size > MAX_WINDOW:
+        raise QueryError(f"最多只能翻到第 {MAX_WINDOW} 条结果")
 
 
 @dataclass
@@ -129,10 +152,11 @@ class SearchEngine(ABC):
 
     @abstractmethod
     def search(self, query: SearchQuery) -> SearchResult:
-        """Rank documents with ``engines.ranking.final_score`` over per-term BM25 scores.
+        """Rank documents with ``engines.ranking.Scorer`` over per-term BM25 scores.
 
         A document matches when any term matches; ``filters`` restrict by
-        keyword fields (values OR-ed within a field, fields AND-ed).
+        keyword fields (values OR-ed within a field, fields AND-ed). Every engine calls
+        ``validate_query`` first.
         """
 
     @abstractmethod
@@ -160,5 +184,5 @@ class SearchEngine(ABC):
         """Prepare per-term caches for these query terms (engines without caches do nothing)."""
         return 0
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: engines without connections keep the default
         """Release connections."""

@@ -5,13 +5,14 @@ CI runs), so it works unchanged on a full cluster too:
 
 * no analysis-common: documents and queries arrive tokenised, and the token
   fields use the core ``whitespace`` analyzer;
-* no painless: the prior is applied with ``function_score``/``field_value_factor``;
+* no painless: candidates come back with each term's named-query score and are ranked
+  in Python by ``engines.ranking.Scorer``, the formula the SQLite engine uses;
 * no reindex / delete-by-query: rebuilds load a fresh index and swap an alias,
   deletions search for ids and bulk-delete them;
 * no ``GET /``: readiness is ``/_cluster/health``.
 
-This is the only module that imports the ``elasticsearch`` client; the mapping
-and query shapes are in ``es_query``.
+The client is built by ``es_client.make_client``; the mapping and query shapes are in
+``es_query``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+from elasticsearch import ApiError, NotFoundError, TransportError
 
 from ingest.model import Document
 from search_api.engines.base import (
@@ -36,7 +37,9 @@ from search_api.engines.base import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    validate_query,
 )
+from search_api.engines.es_client import make_client
 from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, query_texts, search_body, term_names
 from search_api.engines.ranking import BOOST_FIELDS, Scorer
 from search_api.settings import Settings
@@ -89,21 +92,12 @@ class ElasticsearchEngine(SearchEngine):
         self.bulk_size = max(1, settings.es_bulk_size)
         self.max_retries = max(0, settings.es_max_retries)
         self.backoff = 0.5  # seconds before the first bulk retry, doubled each time
-        kwargs: dict[str, Any] = {
-            "request_timeout": settings.es_timeout,
-            # one quick retry of a request on connection errors; bulk has its own back-off
-            "max_retries": 1,
-            "retry_on_timeout": False,
-            "verify_certs": settings.es_verify_certs,
-        }
-        if settings.es_ca_certs:
-            kwargs["ca_certs"] = str(settings.es_ca_certs)
-        if settings.es_api_key:
-            kwargs["api_key"] = settings.es_api_key
-        elif settings.es_username:
-            kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
-        hosts = [u.strip() for u in settings.es_url.split(",") if u.strip()]
-        self.client = Elasticsearch(hosts, **kwargs)
+        self.client = make_client(settings)
+        self._mapping_current = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ElasticsearchEngine:
+        return cls(settings)
 
     # ---------------------------------------------------------------- indices
 
@@ -123,6 +117,11 @@ class ElasticsearchEngine(SearchEngine):
     def _ensure_alias(self) -> None:
         """Create the first index lazily, already behind the alias (one atomic create)."""
         if self.client.indices.exists_alias(name=self.alias):
+            if not self._mapping_current:
+                # fields added since the index was made (e.g. tokens.questions) are mapped in place;
+                # documents re-indexed afterwards (their content hash changed) fill them
+                self.client.indices.put_mapping(index=self.alias, properties=MAPPING["properties"])
+                self._mapping_current = True
             return
         # A fixed name makes two concurrent first writers converge on one index.
         first = f"{self.alias}-00000000000000000000"
@@ -292,6 +291,7 @@ class ElasticsearchEngine(SearchEngine):
             return bool(self.client.indices.exists_alias(name=self.alias))
 
     def search(self, query: SearchQuery) -> SearchResult:
+        validate_query(query)
         body = search_body(query)
         if body is None:
             return SearchResult(total=0, hits=[])

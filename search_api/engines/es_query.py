@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_api.engines.base import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, QueryError, SearchQuery
-from search_api.engines.ranking import BOOST_FIELDS
+from search_api.engines.base import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, MAX_WINDOW, SearchQuery
+from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE
 
 KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "source_path")))
 # Terms and whitespace-separated tokens per query: each token becomes one clause per
@@ -19,10 +19,7 @@ KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "sour
 MAX_TERMS = 300
 MAX_TOKENS = 1000
 MAX_TOKENS_PER_TERM = 32  # a term is normally one token; a phrase-like term keeps its start
-MAX_WINDOW = 10_000  # index.max_result_window default
 IGNORE_ABOVE = 2048  # keyword values longer than this are stored but not indexed
-FACET_SIZE = 30  # values per facet, as the SQLite engine returns
-CANDIDATES = 300  # documents re-ranked by the shared formula, as the SQLite engine's per-term limit
 
 INDEX_SETTINGS = {
     "number_of_shards": 1,
@@ -47,8 +44,6 @@ MAPPING: dict[str, Any] = {
 def _filter_clauses(filters: dict[str, list[str]]) -> list[dict[str, Any]]:
     clauses = []
     for field, values in filters.items():
-        if field not in FILTER_FIELDS and field != "id":
-            raise QueryError(f"不能按字段 {field!r} 筛选")
         values = [str(v) for v in ([values] if isinstance(values, str) else values) if str(v)]
         # longer values are never indexed (ignore_above), and Lucene refuses huge terms
         usable = [v for v in values if len(v) <= IGNORE_ABOVE]
@@ -89,16 +84,12 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
     filters = _filter_clauses(query.filters)
     if not weights and not filters:
         return None
-    if query.size < 0 or query.offset < 0:
-        raise QueryError("size 和 offset 不能为负数")
-    if query.offset + query.size > MAX_WINDOW:
-        raise QueryError(f"最多只能翻到第 {MAX_WINDOW} 条结果")
     body: dict[str, Any] = {"from": query.offset, "size": query.size, "track_total_hits": True}
     if weights:
         # Candidates by weighted BM25F (combined_fields sums the weighted fields' term
         # frequencies before saturation, like FTS5's bm25() with column weights); each
         # term is a named query so its own score comes back, and the final order is
-        # engines.ranking.final_score, the formula the SQLite engine uses too.
+        # engines.ranking.Scorer, the formula the SQLite engine uses too.
         fields = [f"tokens.{field}^{fw:g}" for field, fw in FIELD_WEIGHTS.items()]
         names = term_names(weights)
         should = [

@@ -56,7 +56,8 @@ class TermCache:
                     return hit
         join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
         rows = conn.execute(
-            f"SELECT f.rowid, -bm25(fts, {weights}) AS s FROM fts f{join} WHERE fts MATCH ?{where} ORDER BY s DESC LIMIT ?",
+            f"SELECT f.rowid, -bm25(fts, {weights}) AS s FROM fts f{join} "
+            f"WHERE fts MATCH ?{where} ORDER BY s DESC LIMIT ?",
             (fts_quote(text), *params, limit),
         ).fetchall()
         if not where:

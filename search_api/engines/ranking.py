@@ -17,11 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ingest.segment import PRIORS
 from search_api.engines.base import SearchQuery
 
+# Every number that decides the order of results lives here (the document priors are set
+# at ingest time, ``ingest.segment.PRIORS``).
 SPILL = 0.6  # weight of a group's non-best terms
 COVERAGE_EXPONENT = 0.5
 BOOST_FIELDS = ("kind", "doc_type", "source_id", "region", "level")
+CANDIDATES = 300  # documents per term (SQLite) or per query (Elasticsearch) re-ranked by the formula
+FACET_SIZE = 30  # values per facet, on both engines
+# A region named in the question ("上海加班费") lifts that region's local rules to 2.2× the
+# national prior: the boost undoes the local prior first.
+REGION_BOOST = 2.2 / PRIORS["local_regulation"]
 
 
 class Scorer:
@@ -73,8 +81,3 @@ class Scorer:
             if g >= 0:
                 covered += 1
         return base * self.coverage[covered]
-
-
-def final_score(term_scores: Mapping[str, float], query: SearchQuery, prior: float, fields: Mapping[str, str]) -> float:
-    """Combine per-term BM25 scores (unweighted, positive) into the ranking score."""
-    return Scorer(query)(term_scores, prior, tuple(fields.get(f, "") for f in BOOST_FIELDS))

@@ -24,27 +24,33 @@ from pathlib import Path
 from typing import Any
 
 from ingest.model import Document
+from search_api.db import transaction
 from search_api.engines.base import (
     FIELD_WEIGHTS,
     EngineUnavailable,
+    IndexOutdated,
     IndexReport,
     QueryError,
     SearchEngine,
     SearchHit,
     SearchQuery,
     SearchResult,
+    validate_query,
 )
 from search_api.engines.fts import TermCache, fts_quote
-from search_api.engines.ranking import BOOST_FIELDS, Scorer
+from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, Scorer
+from search_api.settings import Settings
 
 _COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
 _MULTI = ("cites", "topics")  # multi-valued keyword fields live in doc_tags
-PER_TERM_CANDIDATES = 300
 # A term found in more than this share of documents is skipped like a stopword when
 # the query has other terms: its idf is tiny and ranking it costs the most.
 STOPWORD_DF = 0.25
 STOPWORD_MIN_DOCS = 20_000  # only where it matters for speed; small indexes score every term
 MIN_TERM_IMPACT = 0.6  # weight × idf below this (e.g. a lone 在 or 月 at weight 0.3): skipped on large indexes
+_UPDATE_DOC = f"UPDATE docs SET {', '.join(f'{c} = ?' for c in _COLUMNS)}, prior = ?, data = ? WHERE rowid = ?"
+_INSERT_DOC = f"INSERT INTO docs (id, {', '.join(_COLUMNS)}, prior, data) VALUES (?{', ?' * len(_COLUMNS)}, ?, ?)"
+_INSERT_FTS = f"INSERT INTO fts (rowid, {', '.join(FIELD_WEIGHTS)}) VALUES (?{', ?' * len(FIELD_WEIGHTS)})"
 
 _SCHEMA = f"""
 PRAGMA journal_mode=WAL;
@@ -80,6 +86,7 @@ class SqliteEngine(SearchEngine):
     name = "sqlite"
 
     def __init__(self, path: Path | str, field_weights: dict[str, float] | None = None):
+        """An index in the SQLite file at ``path`` (created on first use)."""
         self.path = Path(path)
         self.weights = field_weights or FIELD_WEIGHTS
         self._local = threading.local()
@@ -87,11 +94,22 @@ class SqliteEngine(SearchEngine):
         self._cache_lock = threading.Lock()
         self._cache: TermCache | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqliteEngine:
+        return cls(settings.index_path)
+
     # -- connections -------------------------------------------------------
     def _connect(self, path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        # Autocommit: a read never leaves a transaction open, so every search sees the latest
+        # committed index (an open read transaction pins an old snapshot and blocks checkpoints);
+        # writes take ``transaction`` explicitly.
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         conn.executescript(_SCHEMA)
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(fts)")]
+        if columns != list(FIELD_WEIGHTS):
+            conn.close()
+            raise IndexOutdated(f"{path}: fts columns {columns}, expected {list(FIELD_WEIGHTS)}")
         return conn
 
     @property
@@ -141,18 +159,18 @@ class SqliteEngine(SearchEngine):
                 if row:
                     rowid = row[0]
                     conn.execute(
-                        f"UPDATE docs SET {', '.join(f'{c} = ?' for c in _COLUMNS)}, prior = ?, data = ? WHERE rowid = ?",
+                        _UPDATE_DOC,
                         (*values, float(doc.prior), payload, rowid),
                     )
                     conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
                     conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
                 else:
                     rowid = conn.execute(
-                        f"INSERT INTO docs (id, {', '.join(_COLUMNS)}, prior, data) VALUES (?, {', '.join('?' * len(_COLUMNS))}, ?, ?)",
+                        _INSERT_DOC,
                         (doc.id, *values, float(doc.prior), payload),
                     ).lastrowid
                 conn.execute(
-                    f"INSERT INTO fts (rowid, {', '.join(FIELD_WEIGHTS)}) VALUES (?, {', '.join('?' * len(FIELD_WEIGHTS))})",
+                    _INSERT_FTS,
                     (rowid, *(tokens.get(f, "") for f in FIELD_WEIGHTS)),
                 )
                 conn.executemany(
@@ -165,14 +183,14 @@ class SqliteEngine(SearchEngine):
 
     def index_documents(self, docs: Iterable[Document]) -> IndexReport:
         report = IndexReport()
-        with self._write_lock, self.db as conn:
+        with self._write_lock, transaction(self.db) as conn:
             self._write(conn, docs, report)
             _bump(conn)
         return report
 
     def delete(self, ids: Iterable[str]) -> int:
         n = 0
-        with self._write_lock, self.db as conn:
+        with self._write_lock, transaction(self.db) as conn:
             for doc_id in ids:
                 row = conn.execute("SELECT rowid FROM docs WHERE id = ?", (doc_id,)).fetchone()
                 if row:
@@ -190,7 +208,7 @@ class SqliteEngine(SearchEngine):
     def delete_by_source_path(self, source_path: str, keep: Iterable[str] = ()) -> int:
         keep = set(keep)
         n = 0
-        with self._write_lock, self.db as conn:
+        with self._write_lock, transaction(self.db) as conn:
             for rowid, doc_id in conn.execute(
                 "SELECT rowid, id FROM docs WHERE source_path = ?", (source_path,)
             ).fetchall():
@@ -202,7 +220,7 @@ class SqliteEngine(SearchEngine):
 
     def refresh(self) -> None:
         """SQLite commits are visible at once; optimise the FTS segments after bulk loads."""
-        with self._write_lock, self.db as conn:
+        with self._write_lock, transaction(self.db) as conn:
             conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
 
     def rebuild(self, docs: Iterable[Document]) -> IndexReport:
@@ -217,7 +235,7 @@ class SqliteEngine(SearchEngine):
         report = IndexReport()
         conn = self._connect(new)
         try:
-            with conn:
+            with transaction(conn):
                 self._write(conn, docs, report)
                 conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -261,10 +279,11 @@ class SqliteEngine(SearchEngine):
                 clauses.append(f"{plus}d.{field} IN ({marks})")
                 params += values
             else:
-                raise QueryError(f"unknown filter field: {field}")
+                raise QueryError(f"不能按字段 {field!r} 筛选")
         return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
     def search(self, query: SearchQuery) -> SearchResult:
+        validate_query(query)
         try:
             return self._search(query)
         except sqlite3.OperationalError as e:
@@ -277,7 +296,7 @@ class SqliteEngine(SearchEngine):
             return self._browse(conn, query, *self._filter_sql(query.filters, with_match=False))
         where, params = self._filter_sql(query.filters, with_match=True)
         cache = self._cache_for(conn)
-        limit = max(PER_TERM_CANDIDATES, query.offset + query.size)
+        limit = max(CANDIDATES, query.offset + query.size)
         scores: dict[int, dict[str, float]] = defaultdict(dict)
         weights: dict[str, float] = {}
         for t in terms:
@@ -317,7 +336,7 @@ class SqliteEngine(SearchEngine):
         n = 0
         for text in texts:
             if cache.df(conn, text):
-                cache.top(conn, text, PER_TERM_CANDIDATES, "", [], self._bm25_weights)
+                cache.top(conn, text, CANDIDATES, "", [], self._bm25_weights)
                 n += 1
         return n
 
@@ -390,12 +409,12 @@ class SqliteEngine(SearchEngine):
         for field in ("kind", "source_title", "region"):
             rows = conn.execute(
                 f"SELECT d.{field}, count(*) FROM docs d JOIN temp.matched m ON m.rowid = d.rowid "
-                f"WHERE d.{field} != '' GROUP BY d.{field} ORDER BY count(*) DESC LIMIT 30"
+                f"WHERE d.{field} != '' GROUP BY d.{field} ORDER BY count(*) DESC LIMIT {FACET_SIZE}"
             ).fetchall()
             facets[field] = dict(rows)
         rows = conn.execute(
             "SELECT t.value, count(*) FROM doc_tags t JOIN temp.matched m ON m.rowid = t.rowid "
-            "WHERE t.field = 'topics' GROUP BY t.value ORDER BY count(*) DESC LIMIT 30"
+            f"WHERE t.field = 'topics' GROUP BY t.value ORDER BY count(*) DESC LIMIT {FACET_SIZE}"
         ).fetchall()
         facets["topics"] = dict(rows)
         conn.execute("DROP TABLE temp.matched")

@@ -5,199 +5,39 @@
   injury …; the lexicon marks them ``distress``) within ``W`` days. The window is anchored
   at the first qualifying query not already covered by a warning, so an ongoing cluster
   raises one warning per window, never one per new query. Repeated queries from one
-  visitor count once. Below ``K`` nothing about the employer leaves this module.
+  visitor count once. Below ``K`` nothing about the employer leaves the monitoring package
+  (:func:`search_api.monitoring.employers.mask_employers`).
 * **Topic spike** — per district and topic, distinct visitors in the last 7 days above
   mean + 2σ of the four weeks before (and at least ``spike_min_count``).
 
-Warnings are rows in the query-log file, unique on ``(kind, subject, window_start)``, so a
-re-evaluation never creates (or sends) a second one for the same window. Visitor ids are
-day-scoped (see ``querylog``): one person asking on two days counts twice — the price of
-not being able to follow anyone across days.
+``K``, ``W`` and ``spike_min_count`` are the settings ``warning_min_visitors``,
+``warning_window_days`` and ``spike_min_count``. Warnings are rows in the query-log file,
+unique on ``(kind, subject, window_start)``, so a re-evaluation never creates (or sends) a
+second one for the same window. Visitor ids are day-scoped (see ``querylog``): one person
+asking on two days counts twice — the price of not being able to follow anyone across days.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import statistics
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from search_api.monitoring.querylog import iso, utcnow
+from search_api.db import iso, now_iso, parse_iso, transaction, utc_now
+from search_api.monitoring.records import open_log
+from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DISTRESS = frozenset({"wage_arrears", "bankruptcy", "dismissal", "work_injury"})
-
-
-class MonitorSettings(BaseSettings):
-    """Settings for warnings and webhooks (``LABOURKB_`` env vars), kept beside ``Settings``."""
-
-    model_config = SettingsConfigDict(env_prefix="LABOURKB_", extra="ignore")
-
-    warning_min_visitors: int = Field(3, ge=2, description="K: distinct visitors about one employer before a warning.")
-    warning_window_days: int = Field(7, ge=1, description="W: days within which the K visitors must ask.")
-    spike_min_count: int = Field(5, ge=1, description="Fewest visitors in a week for a district topic spike.")
-    webhook_urls: str = Field("", description="Comma-separated URLs that receive warnings as signed JSON.")
-    webhook_secret: str = Field("", description="HMAC-SHA256 key for the X-Labourkb-Signature header.")
-    webhook_timeout: float = Field(5.0, description="Seconds before one webhook attempt times out.")
-    webhook_max_attempts: int = Field(6, ge=1, description="Attempts per webhook delivery before giving up.")
-
-    @property
-    def urls(self) -> list[str]:
-        return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
-
-
-def monitor_settings(settings: Any = None) -> MonitorSettings:
-    """Monitor settings from the environment; fields the main ``Settings`` also has win."""
-    overrides = {k: getattr(settings, k) for k in MonitorSettings.model_fields if hasattr(settings, k)}
-    return MonitorSettings(**overrides)
-
-
-# ---------------------------------------------------------------- employer names
-
-_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "工地", "厂", "店")
-_NAME_CHARS = r"0-9A-Za-z\u4e00-\u9fff()（）·&"
-_EMPLOYER_RE = re.compile(rf"[{_NAME_CHARS}]{{2,24}}?(?:{'|'.join(_SUFFIXES)})")
-# Words that end the sentence part before a name: "我在X厂上班", "X公司老板跑路了".
-_LEAD_CUT_RE = re.compile(
-    r".*(?:我们|我在|我们在|我|在|被|了|的|给|从|到|跟|向|对|是|问|去|找|请问|关于|这家|那家|一家|某)"
-)
-_GENERIC = {
-    "工",
-    "本",
-    "该",
-    "这",
-    "那",
-    "这个",
-    "那个",
-    "黑",
-    "小",
-    "大",
-    "分",
-    "子",
-    "母",
-    "总",
-    "我们",
-    "他们",
-    "原",
-    "新",
-    "老",
-    "外包",
-    "劳务",
-    "劳务派遣",
-    "派遣",
-    "中介",
-    "个体",
-    "用人",
-    "私人",
-    "工程",
-    "建筑",
-    "服装",
-    "电子",
-    "加工",
-    "食品",
-    "商",
-    "饭",
-    "酒",
-    "网",
-    "药",
-    "物业",
-    "保险",
-    "快递",
-    "外卖",
-    "上市",
-    "国有",
-    "民营",
-    "有限",
-}
-
-
-@lru_cache(maxsize=8)
-def _aliases_cached(path: str, mtime: float) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if "=" not in line:
-            raise ValueError(f"{path}:{no}: expected 'alias = canonical name'")
-        alias, canonical = (s.strip() for s in line.split("=", 1))
-        if not alias or not canonical:
-            raise ValueError(f"{path}:{no}: empty alias or name")
-        pairs.append((alias, canonical))
-    # longest alias first, so 富士康科技 wins over 富士康
-    return tuple(sorted(pairs, key=lambda p: -len(p[0])))
-
-
-def load_aliases(path: Path | str) -> tuple[tuple[str, str], ...]:
-    """``(alias, canonical)`` pairs from the alias file (``alias = canonical`` per line); () if absent."""
-    try:
-        mtime = Path(path).stat().st_mtime
-    except OSError:
-        return ()
-    return _aliases_cached(str(path), mtime)
-
-
-def canonical_employer(name: str) -> str:
-    """One spelling per employer: full-width brackets, 有限责任/股份有限公司 → 有限公司."""
-    name = name.replace("(", "（").replace(")", "）")
-    for long in ("股份有限公司", "有限责任公司"):
-        if name.endswith(long):
-            name = name[: -len(long)] + "有限公司"
-    return name
-
-
-def extract_employers(text: str, aliases: tuple[tuple[str, str], ...] = ()) -> list[str]:
-    """Employer names in a (redacted) query, canonical and de-duplicated.
-
-    >>> extract_employers("我在深圳华强电子厂上班，老板欠薪跑路了")
-    ['深圳华强电子厂']
-    """
-    found: list[str] = []
-    rest = text
-    for alias, canonical in aliases:
-        if alias in rest:
-            found.append(canonical)
-            rest = rest.replace(alias, " ")
-    for match in _EMPLOYER_RE.finditer(rest):
-        name = match.group(0)
-        lead = _LEAD_CUT_RE.match(name)
-        if lead:
-            name = name[lead.end() :]
-        stem = next((name[: -len(s)] for s in _SUFFIXES if name.endswith(s)), name)
-        if len(stem) < 2 or stem in _GENERIC or stem.isdigit():
-            continue
-        found.append(canonical_employer(name))
-    return list(dict.fromkeys(found))
-
-
-# ---------------------------------------------------------------- warnings store
-
-WARNINGS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS warnings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    window_end TEXT NOT NULL,
-    topics TEXT NOT NULL,
-    visitors INTEGER NOT NULL,
-    district TEXT,
-    created_at TEXT NOT NULL,
-    UNIQUE (kind, subject, window_start)
-);
-"""
 
 
 @dataclass
@@ -213,6 +53,21 @@ class Alert:
     visitors: int
     district: str | None
     created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Alert:
+        """A ``warnings`` row of the query-log file."""
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            subject=row["subject"],
+            window_start=row["window_start"],
+            window_end=row["window_end"],
+            topics=json.loads(row["topics"]),
+            visitors=row["visitors"],
+            district=row["district"],
+            created_at=row["created_at"],
+        )
 
     def payload(self) -> dict[str, Any]:
         """The JSON sent to webhooks: aggregate facts only, no queries, no visitor ids."""
@@ -230,28 +85,30 @@ class Alert:
         }
 
 
-def _row_warning(row: sqlite3.Row) -> Alert:
-    return Alert(
-        id=row["id"],
-        kind=row["kind"],
-        subject=row["subject"],
-        window_start=row["window_start"],
-        window_end=row["window_end"],
-        topics=json.loads(row["topics"]),
-        visitors=row["visitors"],
-        district=row["district"],
-        created_at=row["created_at"],
-    )
-
-
 def list_warnings(conn: sqlite3.Connection, since: str | None = None, limit: int = 200) -> list[Alert]:
     """Raised warnings, newest first (all of them met the K-visitor threshold)."""
-    conn.executescript(WARNINGS_SCHEMA)
     rows = conn.execute(
         "SELECT * FROM warnings WHERE window_end >= ? ORDER BY window_start DESC, id DESC LIMIT ?",
         (since or "", limit),
     ).fetchall()
-    return [_row_warning(r) for r in rows]
+    return [Alert.from_row(r) for r in rows]
+
+
+def get_warning(conn: sqlite3.Connection, warning_id: int) -> Alert | None:
+    """One raised warning by id; None if it is gone."""
+    row = conn.execute("SELECT * FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+    return None if row is None else Alert.from_row(row)
+
+
+def distress_topics(settings: Settings) -> frozenset[str]:
+    """Topic ids the lexicon flags ``distress``; a built-in default when it cannot load yet."""
+    try:
+        from ingest.lexicon import load_lexicon
+
+        ids = frozenset(t.id for t in load_lexicon(settings.lexicon_dir).topics if t.distress)
+        return ids or DEFAULT_DISTRESS
+    except Exception:
+        return DEFAULT_DISTRESS
 
 
 class WarningMonitor:
@@ -264,15 +121,12 @@ class WarningMonitor:
     def __init__(
         self,
         db_path: Path | str,
-        distress: frozenset[str] | set[str],
-        settings: MonitorSettings,
-        notify: Any = None,
+        distress: Iterable[str],
+        settings: Settings,
+        notify: Callable[[list[Alert]], None] | None = None,
         spike_every_s: float = 3600.0,
     ):
-        from search_api.monitoring.querylog import connect
-
-        self.conn = connect(db_path)
-        self.conn.executescript(WARNINGS_SCHEMA)
+        self.conn = open_log(db_path)
         self.distress = frozenset(distress)
         self.k = settings.warning_min_visitors
         self.window = timedelta(days=settings.warning_window_days)
@@ -306,15 +160,15 @@ class WarningMonitor:
         for r in rows:
             topics = [t for t in json.loads(r["topics"]) if t in self.distress]
             if topics and employer in json.loads(r["employers"]):
-                out.append((_parse_ts(r["timestamp"]), r["client_id"], topics))
+                out.append((parse_iso(r["timestamp"]), r["client_id"], topics))
         return out
 
     def check_employer(self, employer: str, now: datetime | None = None) -> list[Alert]:
         """Raise the employer warnings due now; returns the newly created ones."""
-        now = now or utcnow()
+        now = now or utc_now()
         rows = self._distress_rows(employer, iso(now - 2 * self.window))
         covered = [
-            (_parse_ts(r["window_start"]), _parse_ts(r["window_end"]))
+            (parse_iso(r["window_start"]), parse_iso(r["window_end"]))
             for r in self.conn.execute(
                 "SELECT window_start, window_end FROM warnings WHERE kind = 'employer' AND subject = ?", (employer,)
             )
@@ -341,7 +195,7 @@ class WarningMonitor:
 
     def check_spikes(self, now: datetime | None = None) -> list[Alert]:
         """Per district and topic: this week's distinct visitors vs mean + 2σ of the 4 weeks before."""
-        now = now or utcnow()
+        now = now or utc_now()
         week = timedelta(days=7)
         since = iso(now - 5 * week)
         counts: dict[tuple[str, str], list[set[str]]] = {}
@@ -350,7 +204,7 @@ class WarningMonitor:
             (since,),
         )
         for r in rows:
-            age = now - _parse_ts(r["timestamp"])
+            age = now - parse_iso(r["timestamp"])
             bucket = int(age / week)
             if not 0 <= bucket <= 4:
                 continue
@@ -378,7 +232,7 @@ class WarningMonitor:
         visitors: int,
         district: str | None,
     ) -> Alert | None:
-        with self._lock, self.conn:
+        with self._lock, transaction(self.conn):
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO warnings (kind, subject, window_start, window_end, topics, visitors, district,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -390,62 +244,20 @@ class WarningMonitor:
                     json.dumps(topics, ensure_ascii=False),
                     visitors,
                     district,
-                    iso(utcnow()),
+                    now_iso(),
                 ),
             )
             if cur.rowcount == 0:
                 return None
-            row = self.conn.execute("SELECT * FROM warnings WHERE id = ?", (cur.lastrowid,)).fetchone()
+            alert = get_warning(self.conn, cur.lastrowid)
         log.info("warning raised: %s %s", kind, subject)
-        return _row_warning(row)
+        return alert
 
     def close(self) -> None:
         self.conn.close()
-
-
-def _parse_ts(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
 def _week_start(now: datetime) -> datetime:
     """Monday 00:00 UTC of the current week: spike windows are calendar weeks."""
     day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day - timedelta(days=day.weekday())
-
-
-def distress_topics(settings: Any) -> frozenset[str]:
-    """Topic ids the lexicon flags ``distress``; a built-in default when it cannot load yet."""
-    try:
-        from ingest.lexicon import load_lexicon
-
-        ids = frozenset(t.id for t in load_lexicon(settings.lexicon_dir).topics if t.distress)
-        return ids or DEFAULT_DISTRESS
-    except Exception:
-        return DEFAULT_DISTRESS
-
-
-MASK = "[用人单位]"
-
-
-def mask_employers(
-    text: str, aliases: tuple[tuple[str, str], ...] = (), allowed: set[str] | frozenset[str] = frozenset()
-) -> str:
-    """Replace employer names in ``text`` by ``[用人单位]`` unless their canonical name is ``allowed``.
-
-    Shown lists (dashboard, CSV, feed) use this with the employers that already have a
-    warning, so an employer fewer than K visitors asked about is never revealed.
-    """
-    for alias, canonical in aliases:
-        if alias in text and canonical not in allowed:
-            text = text.replace(alias, MASK)
-
-    def repl(match: re.Match[str]) -> str:
-        whole = match.group(0)
-        lead = _LEAD_CUT_RE.match(whole)
-        head, name = (whole[: lead.end()], whole[lead.end() :]) if lead else ("", whole)
-        stem = next((name[: -len(s)] for s in _SUFFIXES if name.endswith(s)), name)
-        if len(stem) < 2 or stem in _GENERIC or stem.isdigit() or canonical_employer(name) in allowed:
-            return whole
-        return head + MASK
-
-    return _EMPLOYER_RE.sub(repl, text)

@@ -20,9 +20,14 @@ import logging
 import os
 import threading
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from search_api.db import utc_now
+from search_api.engines.es_client import make_client as make_es_client
+from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,28 +70,17 @@ _EVENT_PROPS = {
 _STRINGS_AS_KEYWORDS = [{"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}]
 
 
-def make_client(settings: Any):
+def make_client(settings: Settings) -> Elasticsearch:
     """An Elasticsearch client with a short timeout: the log must fail fast, then spool."""
-    from elasticsearch import Elasticsearch
-
-    kwargs: dict[str, Any] = {"request_timeout": 3, "max_retries": 0, "retry_on_timeout": False}
-    if getattr(settings, "es_api_key", None):
-        kwargs["api_key"] = settings.es_api_key
-    elif getattr(settings, "es_username", None):
-        kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
-    if str(settings.es_url).startswith("https"):
-        kwargs["verify_certs"] = settings.es_verify_certs
-        if settings.es_ca_certs:
-            kwargs["ca_certs"] = str(settings.es_ca_certs)
-    return Elasticsearch([u.strip() for u in str(settings.es_url).split(",") if u.strip()], **kwargs)
+    return make_es_client(settings, timeout=3, retries=0)
 
 
 class EsLogSink:
     """Writes UBI records to dated indices; owns the spool file. Thread-safe."""
 
-    def __init__(self, settings: Any, client: Any = None):
+    def __init__(self, settings: Settings, client: Elasticsearch | None = None):
         self.prefix = settings.es_index_prefix
-        self.spool_path = Path(settings.data_dir) / "querylog-spool.jsonl"
+        self.spool_path = settings.data_dir / "querylog-spool.jsonl"
         self.client = client or make_client(settings)
         self._lock = threading.RLock()
         self._templates_ok = False
@@ -150,8 +144,8 @@ class EsLogSink:
             log.warning("query log: Elasticsearch unavailable, spooling %d records (%s)", len(items), exc)
             self._down_until = time.monotonic() + RETRY_AFTER_S
             return items
-        failed = []
-        for item, result in zip(items, resp["items"]):
+        failed = []  # the bulk API answers one item per action, in order
+        for item, result in zip(items, resp["items"], strict=True):
             status = result["create"].get("status", 500)
             if status not in (200, 201, 409):  # 409: already there from an earlier attempt
                 failed.append(item)
@@ -220,7 +214,7 @@ class EsLogSink:
 
     def purge(self, older_than_days: int) -> int:
         """Delete dated indices older than the retention period; returns how many."""
-        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).strftime("%Y.%m.%d")
+        cutoff = (utc_now() - timedelta(days=older_than_days)).strftime("%Y.%m.%d")
         deleted = 0
         for base in ("querylog", "queryevents"):
             pattern = f"{self.prefix}-{base}-*"

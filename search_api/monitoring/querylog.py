@@ -1,10 +1,8 @@
 """The privacy-safe query log: one record per search, one event per result click.
 
-Records follow the query and event shapes of OpenSearch User Behavior Insights (UBI):
-``query_id``, ``client_id``, ``timestamp``, ``user_query``, ``query_response_hit_ids``
-for queries; ``action_name="click"`` with ``event_attributes.position.ordinal`` for
-clicks. Our own fields (tokens, filters, engine, total, took_ms, failed, source,
-district, topics) sit beside them.
+Routes search through :func:`logged_search`, which asks the search service and logs the
+search, failed ones included; ``/go`` logs clicks with :meth:`QueryLog.log_click`. The
+record shapes and the file's tables are in :mod:`search_api.monitoring.records`.
 
 Privacy: the query is redacted (:mod:`search_api.monitoring.redact`) before it is written; the
 visitor is a ``client_id`` = HMAC-SHA256 of IP + coarse browser family under a salt that
@@ -20,74 +18,37 @@ Elasticsearch is down. Logging never raises into the search path.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
 import secrets
-import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from search_api.monitoring.redact import clean_text, make_client_id, redact, redact_filters, redact_tokens
+from search_api.db import iso, utc_now
+from search_api.monitoring import records
+from search_api.monitoring.employers import extract_employers, lexicon_aliases
+from search_api.settings import Settings
+
+if TYPE_CHECKING:
+    from search_api.monitoring.es_sink import EsLogSink
+    from search_api.search.service import SearchResponse, SearchService
 
 log = logging.getLogger(__name__)
 
-APPLICATION = "labourkb"
-MAX_TOKENS = 64
-MAX_HIT_IDS = 20
 LINGER_S = 0.05
 _FLUSH: tuple[str, dict[str, Any]] = ("flush", {})
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS queries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    query_id TEXT NOT NULL UNIQUE,
-    client_id TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    user_query TEXT NOT NULL,
-    tokens TEXT NOT NULL,
-    filters TEXT NOT NULL,
-    engine TEXT NOT NULL,
-    total INTEGER,
-    hit_ids TEXT NOT NULL,
-    took_ms REAL,
-    failed INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    district TEXT,
-    topics TEXT NOT NULL,
-    employers TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS queries_ts ON queries(timestamp);
-CREATE INDEX IF NOT EXISTS queries_district_ts ON queries(district, timestamp);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
-    query_id TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    action_name TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    position INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_query ON events(query_id);
-CREATE INDEX IF NOT EXISTS events_ts ON events(timestamp);
-"""
 
-
-# ---------------------------------------------------------------- site secret
-
-
-def load_secret(settings: Any) -> bytes:
+def load_secret(settings: Settings) -> bytes:
     """The site secret: ``settings.secret_key``, else ``<data_dir>/secret.key`` (created once, mode 0600)."""
-    if getattr(settings, "secret_key", None):
+    if settings.secret_key:
         return settings.secret_key.encode("utf-8")
-    path = Path(settings.data_dir) / "secret.key"
+    path = settings.data_dir / "secret.key"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -100,59 +61,33 @@ def load_secret(settings: Any) -> bytes:
     return path.read_text(encoding="ascii").strip().encode("ascii")
 
 
-def iso(ts: datetime) -> str:
-    """Fixed-width UTC ISO 8601 with milliseconds; sorts as text."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# ---------------------------------------------------------------- SQLite store
-
-
-def connect(path: Path | str) -> sqlite3.Connection:
-    """Open the query-log file (WAL, schema created on first use)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(SCHEMA)
-    return conn
-
-
-# ---------------------------------------------------------------- the log
-
-
 class QueryLog:
     """Log searches and clicks without slowing searches down.
 
     Build one per app with ``QueryLog(settings)``; call :meth:`close` on shutdown
     (it flushes). ``topics_for`` and ``employers_for`` default to the project lexicon
-    and :func:`search_api.monitoring.alerts.extract_employers`; tests may pass their own.
+    and :func:`search_api.monitoring.employers.extract_employers`; tests may pass their own.
+    ``listeners`` are called with each written batch of query records (the warning monitor).
     """
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
-        topics_for: Callable[[list[str], str], list[str]] | None = None,
-        employers_for: Callable[[str], list[str]] | None = None,
-        es_sink: Any = None,
+        topics_for: records.TopicsFor | None = None,
+        employers_for: records.EmployersFor | None = None,
+        es_sink: EsLogSink | None = None,
         queue_size: int = 10_000,
     ):
         self.settings = settings
-        self.enabled = bool(getattr(settings, "querylog_enabled", True))
-        self.path = Path(settings.data_dir) / "querylog.sqlite3"
-        self.max_chars = int(getattr(settings, "max_query_chars", 200))
+        self.enabled = settings.querylog_enabled
+        self.path = settings.querylog_path
+        self.max_chars = settings.max_query_chars
         self._secret = load_secret(settings)
         self._topics_for = topics_for or _lexicon_topics(settings)
-        self._employers_for = employers_for or _default_employers(settings)
+        self._employers_for = employers_for or _lexicon_employers(settings)
         self.es_sink = es_sink
-        if es_sink is None and getattr(settings, "engine", "sqlite") == "elasticsearch":
+        if es_sink is None and settings.engine == "elasticsearch":
             from search_api.monitoring.es_sink import EsLogSink
 
             self.es_sink = EsLogSink(settings)
@@ -160,7 +95,7 @@ class QueryLog:
         self.dropped = 0
         self._closed = False
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue(maxsize=queue_size)
-        self._conn = connect(self.path)
+        self._conn = records.open_log(self.path)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="querylog-writer", daemon=True)
         self._thread.start()
@@ -191,11 +126,11 @@ class QueryLog:
         try:
             item = dict(
                 q=q,
-                tokens=list(tokens)[:MAX_TOKENS],
+                tokens=list(tokens)[: records.MAX_TOKENS],
                 filters=filters or {},
                 engine=engine,
                 total=total,
-                top_ids=list(top_ids)[:MAX_HIT_IDS],
+                top_ids=list(top_ids)[: records.MAX_HIT_IDS],
                 took_ms=took_ms,
                 failed=failed,
                 source=source,
@@ -203,7 +138,7 @@ class QueryLog:
                 client_ip=client_ip,
                 user_agent=user_agent,
                 query_id=query_id,
-                when=utcnow(),
+                when=utc_now(),
             )
             self._queue.put_nowait(("query", item))
         except queue.Full:
@@ -231,7 +166,7 @@ class QueryLog:
                 position=position,
                 client_ip=client_ip,
                 user_agent=user_agent,
-                when=utcnow(),
+                when=utc_now(),
             )
             self._queue.put_nowait(("click", item))
         except queue.Full:
@@ -296,86 +231,36 @@ class QueryLog:
             # One malformed item must not cost the rest of the batch.
             try:
                 if kind == "query":
-                    queries.append(self._query_record(item))
+                    queries.append(
+                        records.query_record(
+                            item,
+                            secret=self._secret,
+                            max_chars=self.max_chars,
+                            topics_for=self._topics_for,
+                            employers_for=self._employers_for,
+                        )
+                    )
                 elif kind == "click":
-                    events.append(self._click_record(item))
+                    events.append(records.click_record(item, secret=self._secret))
             except Exception:
                 log.exception("query log: dropped a malformed %s record", kind)
-        with self._lock, self._conn:
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO queries (query_id, client_id, timestamp, user_query, tokens, filters, engine,"
-                " total, hit_ids, took_ms, failed, source, district, topics, employers)"
-                " VALUES (:query_id, :client_id, :timestamp, :user_query, :tokens_json, :filters_json, :engine,"
-                " :total, :hits_json, :took_ms, :failed, :source, :district, :topics_json, :employers_json)",
-                [_sql_params(r) for r in queries],
-            )
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO events (event_id, query_id, client_id, timestamp, action_name, object_id,"
-                " position) VALUES (:event_id, :query_id, :client_id, :timestamp, :action_name, :object_id, :ordinal)",
-                [_event_params(e) for e in events],
-            )
+        with self._lock:
+            records.insert(self._conn, queries, events)
         if self.es_sink is not None:
-            public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in queries]
-            self.es_sink.write(public, events)
+            self.es_sink.write([records.public(r) for r in queries], events)
         for listener in self.listeners:
             try:
                 listener(queries)
             except Exception:
                 log.exception("query log listener failed")
 
-    def _query_record(self, item: dict[str, Any]) -> dict[str, Any]:
-        q = item["q"] if isinstance(item["q"], str) else ""
-        q_red = redact(q, self.max_chars)
-        changed = q_red != clean_text(q)[: self.max_chars]
-        topics = _safe(lambda: self._topics_for(item["tokens"], clean_text(q)), [])
-        employers = _safe(lambda: self._employers_for(q_red), [])
-        return {
-            "application": APPLICATION,
-            "query_id": str(item["query_id"])[:64],
-            "client_id": make_client_id(self._secret, item["client_ip"], item["user_agent"], item["when"]),
-            "timestamp": iso(item["when"]),
-            "user_query": q_red,
-            "query_response_hit_ids": [str(i)[:200] for i in item["top_ids"]],
-            "object_id_field": "id",
-            "tokens": redact_tokens(item["tokens"], drop_digits=changed),
-            "filters": redact_filters(item["filters"]),
-            "engine": str(item["engine"])[:32],
-            "total": item["total"] if isinstance(item["total"], int) else None,
-            "took_ms": None if item["took_ms"] is None else round(float(item["took_ms"]), 2),
-            "failed": bool(item["failed"]),
-            "source": str(item["source"])[:16],
-            "district": redact(item["district"], 40) or None if item["district"] else None,
-            "topics": list(topics),
-            "_employers": list(employers),
-        }
-
-    def _click_record(self, item: dict[str, Any]) -> dict[str, Any]:
-        client_id = make_client_id(self._secret, item["client_ip"], item["user_agent"], item["when"])
-        position = item["position"] if isinstance(item["position"], int) else None
-        return {
-            "application": APPLICATION,
-            "action_name": "click",
-            "event_id": uuid.uuid4().hex,
-            "query_id": str(item["query_id"])[:64],
-            "client_id": client_id,
-            "timestamp": iso(item["when"]),
-            "message_type": "CLICK_THROUGH",
-            "event_attributes": {
-                "object": {"object_id": str(item["doc_id"])[:200], "object_id_field": "id"},
-                "position": {"ordinal": position},
-            },
-        }
-
     # -- maintenance
 
     def purge(self, older_than_days: int | None = None) -> dict[str, int]:
         """Delete records older than the retention period; returns counts per store."""
         days = int(older_than_days if older_than_days is not None else self.settings.retention_days)
-        cutoff = iso(utcnow() - timedelta(days=days))
-        with self._lock, self._conn:
-            nq = self._conn.execute("DELETE FROM queries WHERE timestamp < ?", (cutoff,)).rowcount
-            ne = self._conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount
-        counts = {"queries": nq, "events": ne}
+        with self._lock:
+            counts = records.delete_before(self._conn, iso(utc_now() - timedelta(days=days)))
         if self.es_sink is not None:
             counts["es_indices"] = self.es_sink.purge(days)
         return counts
@@ -385,35 +270,49 @@ class QueryLog:
         return self.es_sink.replay_spool() if self.es_sink is not None else 0
 
 
-def _safe(fn: Callable[[], Any], default: Any) -> Any:
+def logged_search(
+    service: SearchService,
+    querylog: QueryLog | None,
+    q: str,
+    *,
+    source: str,
+    district: str | None = None,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+    **search_args: Any,
+) -> SearchResponse:
+    """``service.search(q, **search_args)`` with its query-log record; the response carries ``query_id``.
+
+    A failed search is logged (``failed``) before its error propagates, so an
+    Elasticsearch outage loses no log record. Without a query log this is a plain search.
+    """
+    visitor = {"source": source, "district": district, "client_ip": client_ip, "user_agent": user_agent}
+    filters = search_args.get("filters") or {}
     try:
-        return fn()
+        response = service.search(q, **search_args)
     except Exception:
-        log.exception("query log: tagging failed")
-        return default
+        if querylog is not None and q.strip():
+            a = service.analyse(q)
+            querylog.log_search(
+                q=q, tokens=a.tokens, filters=filters, engine=service.engine.name, total=None, failed=True, **visitor
+            )
+        raise
+    if querylog is not None and response.query:
+        response.query_id = querylog.log_search(
+            q=q,
+            tokens=response.tokens,
+            filters=filters,
+            engine=service.engine.name,
+            total=response.total,
+            top_ids=[h["id"] for h in response.hits],
+            took_ms=response.took_ms,
+            failed=False,
+            **visitor,
+        )
+    return response
 
 
-def _sql_params(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **r,
-        "tokens_json": json.dumps(r["tokens"], ensure_ascii=False),
-        "filters_json": json.dumps(r["filters"], ensure_ascii=False),
-        "hits_json": json.dumps(r["query_response_hit_ids"], ensure_ascii=False),
-        "topics_json": json.dumps(r["topics"], ensure_ascii=False),
-        "employers_json": json.dumps(r["_employers"], ensure_ascii=False),
-        "failed": int(r["failed"]),
-    }
-
-
-def _event_params(e: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **e,
-        "object_id": e["event_attributes"]["object"]["object_id"],
-        "ordinal": e["event_attributes"]["position"]["ordinal"],
-    }
-
-
-def _lexicon_topics(settings: Any) -> Callable[[list[str], str], list[str]]:
+def _lexicon_topics(settings: Settings) -> records.TopicsFor:
     """Topic ids from the project lexicon (``ingest.lexicon``); no topics when it cannot load."""
 
     warned = []
@@ -435,10 +334,8 @@ def _lexicon_topics(settings: Any) -> Callable[[list[str], str], list[str]]:
     return topics_for
 
 
-def _default_employers(settings: Any) -> Callable[[str], list[str]]:
+def _lexicon_employers(settings: Settings) -> records.EmployersFor:
     def employers_for(text: str) -> list[str]:
-        from search_api.monitoring.alerts import extract_employers, load_aliases
-
-        return extract_employers(text, load_aliases(Path(settings.lexicon_dir) / "employer_aliases.txt"))
+        return extract_employers(text, lexicon_aliases(settings.lexicon_dir))
 
     return employers_for

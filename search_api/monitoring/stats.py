@@ -1,27 +1,32 @@
-"""Reading the query log: the cursor feed, aggregates for the API, dashboard and CSV.
+"""Reading the query log: the cursor feed, aggregates for the API and dashboard, the CSV export.
 
-Everything shown leaves this module through :func:`present_query`, which hides
-employer names that have not (yet) reached the warning threshold.
+Everything shown leaves this module through :class:`Presenter`, which hides employer
+names that have not (yet) reached the warning threshold. Malformed parameters raise
+:class:`BadParameter`, a ``BadRequest`` the web edge answers with 400.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import csv
+import io
 import json
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from search_api.monitoring.alerts import WARNINGS_SCHEMA, load_aliases, mask_employers
-from search_api.monitoring.querylog import APPLICATION, iso
+from search_api.db import iso
+from search_api.errors import BadRequest
+from search_api.monitoring.employers import lexicon_aliases, mask_employers
+from search_api.monitoring.records import row_to_record
 
 
-class BadParameter(ValueError):
+class BadParameter(BadRequest):
     """A malformed cursor or date; the message is shown to the caller (HTTP 400)."""
 
 
@@ -55,9 +60,7 @@ def parse_when(value: str | None, *, end: bool = False) -> str | None:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            ts = datetime(day.year, day.month, day.day, tzinfo=UTC) + (
-                timedelta(days=1) if end else timedelta()
-            )
+            ts = datetime(day.year, day.month, day.day, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
         else:
             ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if ts.tzinfo is None:
@@ -93,35 +96,12 @@ class LogFilter:
 # ---------------------------------------------------------------- presentation
 
 
-def row_to_record(row: sqlite3.Row) -> dict[str, Any]:
-    """A ``queries`` row as the UBI-shaped record the feed and the ES sink use."""
-    return {
-        "application": APPLICATION,
-        "query_id": row["query_id"],
-        "client_id": row["client_id"],
-        "timestamp": row["timestamp"],
-        "user_query": row["user_query"],
-        "query_response_hit_ids": json.loads(row["hit_ids"]),
-        "object_id_field": "id",
-        "tokens": json.loads(row["tokens"]),
-        "filters": json.loads(row["filters"]),
-        "engine": row["engine"],
-        "total": row["total"],
-        "took_ms": row["took_ms"],
-        "failed": bool(row["failed"]),
-        "source": row["source"],
-        "district": row["district"],
-        "topics": json.loads(row["topics"]),
-    }
-
-
 class Presenter:
     """Masks employer names below the warning threshold in query texts."""
 
     def __init__(self, conn: sqlite3.Connection, lexicon_dir: Path | str):
-        conn.executescript(WARNINGS_SCHEMA)
         self.allowed = {r[0] for r in conn.execute("SELECT subject FROM warnings WHERE kind = 'employer'")}
-        self.aliases = load_aliases(Path(lexicon_dir) / "employer_aliases.txt")
+        self.aliases = lexicon_aliases(lexicon_dir)
 
     def text(self, text: str) -> str:
         return mask_employers(text, self.aliases, self.allowed)
@@ -154,12 +134,16 @@ def feed(
 # ---------------------------------------------------------------- aggregates
 
 
-def _grouped(conn, sql: str, args: list[Any], presenter: Presenter, limit: int) -> list[dict[str, Any]]:
+def _grouped(
+    conn: sqlite3.Connection, sql: str, args: list[Any], presenter: Presenter, limit: int
+) -> list[dict[str, Any]]:
     """Rows of (user_query, n, visitors[, extra]) merged after masking, biggest first."""
     merged: dict[str, Counter] = defaultdict(Counter)
     for row in conn.execute(sql, args):
         key = presenter.text(row["user_query"])
-        merged[key].update({k: row[k] for k in row.keys() if k != "user_query"})
+        counts = dict(row)
+        del counts["user_query"]
+        merged[key].update(counts)
     items = [{"query": q, **dict(c)} for q, c in merged.items()]
     items.sort(key=lambda d: (-d["count"], d["query"]))
     return items[:limit]
@@ -246,3 +230,61 @@ def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: i
 def districts(conn: sqlite3.Connection) -> list[str]:
     """Districts seen in the log, for the dashboard's filter."""
     return [r[0] for r in conn.execute("SELECT DISTINCT district FROM queries WHERE district IS NOT NULL ORDER BY 1")]
+
+
+# ---------------------------------------------------------------- CSV export
+
+CSV_FIELDS = (
+    "timestamp",
+    "user_query",
+    "topics",
+    "district",
+    "total",
+    "clicked",
+    "took_ms",
+    "failed",
+    "source",
+    "engine",
+)
+
+
+def export_csv(
+    conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, topic_names: Mapping[str, str]
+) -> Iterator[str]:
+    """The filtered log as CSV text, a line at a time, in log order: redacted, masked, no visitor ids.
+
+    Starts with a byte-order mark so Excel reads it as UTF-8; topics are shown by name.
+    """
+    where, args = flt.where("q")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_FIELDS)
+    yield "\ufeff" + buf.getvalue()
+    cursor = conn.execute(
+        f"SELECT q.*, EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id) AS clicked"
+        f" FROM queries q WHERE {where} ORDER BY q.seq",
+        args,
+    )
+    for row in cursor:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(
+            [
+                row["timestamp"],
+                _csv_safe(presenter.text(row["user_query"])),
+                "、".join(topic_names.get(t, t) for t in json.loads(row["topics"])),
+                row["district"] or "",
+                "" if row["total"] is None else row["total"],
+                row["clicked"],
+                row["took_ms"],
+                row["failed"],
+                row["source"],
+                row["engine"],
+            ]
+        )
+        yield buf.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Defuse spreadsheet formulas: a cell starting with = + - @ is prefixed with a quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -6,10 +6,12 @@ Each POST carries the JSON body of :meth:`search_api.monitoring.alerts.Alert.pay
 * ``X-Labourkb-Delivery: <hash of the warning key>`` (stable across retries, so a receiver can de-duplicate)
 
 A timeout, connection error, 429 or 5xx is retried with exponential back-off; other 4xx
-answers are final. State lives in the ``webhook_deliveries`` table of the query-log
-file: a delivery marked ``delivered`` is never sent again, and pending ones left by a
-restart are picked up by :meth:`WebhookSender.resume`. Nothing here runs on the
-search path: :meth:`WebhookSender.send` only enqueues.
+answers are final. URLs, secret, timeout and attempts are the ``webhook_*`` settings.
+State lives in the ``webhook_deliveries`` table of the query-log file: a delivery marked
+``delivered`` is never sent again, and pending ones left by a restart are picked up by
+:meth:`WebhookSender.resume`. Nothing here runs on the search path: :meth:`WebhookSender.send`
+only enqueues. :func:`attach_monitoring` wires the warning monitor and the sender onto a
+query log.
 """
 
 from __future__ import annotations
@@ -26,25 +28,16 @@ from typing import Any
 
 import httpx
 
-from search_api.monitoring.alerts import Alert, MonitorSettings, _row_warning, monitor_settings
-from search_api.monitoring.querylog import connect, iso, utcnow
+from search_api.db import now_iso, transaction
+from search_api.monitoring.alerts import Alert, WarningMonitor, distress_topics, get_warning
+from search_api.monitoring.querylog import QueryLog
+from search_api.monitoring.records import open_log, reading_log
+from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Labourkb-Signature"
 DELIVERY_HEADER = "X-Labourkb-Delivery"
-
-DELIVERIES_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    warning_id INTEGER NOT NULL,
-    url TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    delivered_at TEXT,
-    PRIMARY KEY (warning_id, url)
-);
-"""
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -68,14 +61,13 @@ class WebhookSender:
     ``backoff`` is the first retry delay in seconds (doubled each attempt, capped at 5 min).
     """
 
-    def __init__(self, db_path: Path | str, settings: MonitorSettings, backoff: float = 2.0):
-        self.urls = settings.urls
+    def __init__(self, db_path: Path | str, settings: Settings, backoff: float = 2.0):
+        self.urls = settings.webhook_url_list
         self.secret = settings.webhook_secret
         self.timeout = settings.webhook_timeout
         self.max_attempts = settings.webhook_max_attempts
         self.backoff = backoff
-        self.conn = connect(db_path)
-        self.conn.executescript(DELIVERIES_SCHEMA)
+        self.conn = open_log(db_path)
         self._lock = threading.Lock()
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
@@ -87,7 +79,7 @@ class WebhookSender:
         """Record a pending delivery per URL and enqueue it; returns at once."""
         if not self.urls:
             return
-        with self._lock, self.conn:
+        with self._lock, transaction(self.conn):
             for alert in alerts:
                 for url in self.urls:
                     self.conn.execute(
@@ -135,16 +127,15 @@ class WebhookSender:
 
     def _deliver(self, client: httpx.Client, wid: int) -> None:
         with self._lock:
-            row = self.conn.execute("SELECT * FROM warnings WHERE id = ?", (wid,)).fetchone()
+            alert = get_warning(self.conn, wid)
             pending = [
                 r["url"]
                 for r in self.conn.execute(
                     "SELECT url FROM webhook_deliveries WHERE warning_id = ? AND state = 'pending'", (wid,)
                 )
             ]
-        if row is None:
+        if alert is None:
             return
-        alert = _row_warning(row)
         body = json.dumps(alert.payload(), ensure_ascii=False, sort_keys=True).encode("utf-8")
         headers = {
             "Content-Type": "application/json; charset=utf-8",
@@ -179,34 +170,27 @@ class WebhookSender:
             delay = min(delay * 2, 300)
 
     def _mark(self, wid: int, url: str, state: str, attempts: int, error: str | None) -> None:
-        with self._lock, self.conn:
+        with self._lock:
             self.conn.execute(
                 "UPDATE webhook_deliveries SET state = ?, attempts = ?, last_error = ?, delivered_at = ?"
                 " WHERE warning_id = ? AND url = ?",
-                (state, attempts, error, iso(utcnow()) if state == "delivered" else None, wid, url),
+                (state, attempts, error, now_iso() if state == "delivered" else None, wid, url),
             )
 
 
 def deliveries(db_path: Path | str) -> list[dict[str, Any]]:
     """Delivery state of every warning × URL (dashboard, tests)."""
-    conn = connect(db_path)
-    try:
-        conn.executescript(DELIVERIES_SCHEMA)
+    with reading_log(db_path) as conn:
         return [dict(r) for r in conn.execute("SELECT * FROM webhook_deliveries ORDER BY warning_id, url")]
-    finally:
-        conn.close()
 
 
-def attach_monitoring(querylog: Any, settings: Any, monitor: MonitorSettings | None = None):
-    """Wire warnings and webhooks onto a :class:`~search_api.monitoring.querylog.QueryLog`.
+def attach_monitoring(querylog: QueryLog, settings: Settings) -> tuple[WarningMonitor, WebhookSender]:
+    """Wire warnings and webhooks onto a query log: thresholds and webhooks come from ``settings``.
 
     Returns ``(WarningMonitor, WebhookSender)``; close both on shutdown.
     """
-    from search_api.monitoring.alerts import WarningMonitor, distress_topics
-
-    monitor = monitor or monitor_settings(settings)
-    sender = WebhookSender(querylog.path, monitor)
-    watcher = WarningMonitor(querylog.path, distress_topics(settings), monitor, notify=sender.send)
+    sender = WebhookSender(querylog.path, settings)
+    watcher = WarningMonitor(querylog.path, distress_topics(settings), settings, notify=sender.send)
     querylog.listeners.append(watcher.on_records)
     sender.resume()
     return watcher, sender

@@ -7,29 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from search_api.deps import get_engine, logged_search
+from search_api.deps import client_ip, get_engine, get_querylog, get_service, user_agent
 from search_api.engines.base import SearchEngine
-from search_api.search.service import doc_url
+from search_api.monitoring.querylog import logged_search
+from search_api.search.present import doc_url, filters_from
 
 router = APIRouter()
-
-KINDS = ("article", "law", "case", "policy", "news")
-
-
-def filters_from(
-    kind: list[str] | None, law: list[str] | None, region: list[str] | None, topic: list[str] | None = None
-) -> dict[str, list[str]]:
-    """Query-string filters → engine filters; unknown kinds are ignored rather than failing."""
-    out: dict[str, list[str]] = {}
-    if kind:
-        out["kind"] = [k for k in kind if k in KINDS] or ["__none__"]
-    if law:
-        out["source_id"] = law
-    if region:
-        out["region"] = region
-    if topic:
-        out["topics"] = topic
-    return out
 
 
 @router.get("/api/search", tags=["search"])
@@ -56,7 +39,16 @@ def api_search(
     if not q.strip():
         raise HTTPException(status_code=400, detail="请输入要搜索的问题或关键词（参数 q 不能为空）")
     response = logged_search(
-        request, q, source="api", filters=filters_from(kind, law, region, topic), page=page, size=size, facets=facets
+        get_service(request),
+        get_querylog(request),
+        q,
+        source="api",
+        client_ip=client_ip(request),
+        user_agent=user_agent(request),
+        filters=filters_from(kind, law, region, topic),
+        page=page,
+        size=size,
+        facets=facets,
     )
     return response.as_dict()
 

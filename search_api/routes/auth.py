@@ -1,35 +1,23 @@
-"""Account pages: login, logout, admin user creation, personal API tokens.
-
-Also holds ``render``, the template helper every account and lawyer page uses: it
-adds the user and CSRF token to the context, sends the anonymous CSRF cookie
-when one was created, and marks the response ``no-store`` (forms carry tokens).
-"""
+"""Account pages: login, logout, admin user creation, personal API tokens."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from search_api.accounts.auth import (
-    CSRF_COOKIE,
-    AdminUser,
-    LoggedIn,
-    LoginError,
-    authenticate,
-    check_csrf,
-    current_user,
-    end_session,
-    get_store,
-    read_form,
-    safe_next,
-    start_session,
-)
-from search_api.accounts.store import ROLES, StoreError
+from search_api.accounts.auth import AdminUser, LoggedIn, current_user, get_store, safe_next
+from search_api.accounts.forms import CSRF_COOKIE, FormData, check_csrf, handle_form, read_form
+from search_api.accounts.sessions import end_session, start_session
+from search_api.accounts.users import ROLES, LoginError
+from search_api.errors import AppError, NotFound
 from search_api.web.templating import ROLE_LABELS, render_staff, see_other
 
 router = APIRouter(include_in_schema=False)
+
+SMALL_FORM_BYTES = 64 * 1024
 
 # ---- login / logout --------------------------------------------------------------
 
@@ -45,29 +33,35 @@ def login_page(request: Request, next: str = "", restore: str = ""):
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request):
     """Check the password (with lockout) and start a fresh session."""
-    form = await read_form(request, max_bytes=64 * 1024)
-    check_csrf(request, form)
-    next_path = safe_next(form.get("next"))
-    restore = form.get("restore", "")
-    try:
-        user = authenticate(get_store(request), form.get("username", ""), form.get("password", ""))
-    except LoginError as e:
-        ctx = {"next": next_path, "restore": restore, "error": e.message, "username": form.get("username", "")}
-        return render_staff(request, "account/login.html", ctx, status_code=400)
-    if restore:
-        next_path += ("&" if "?" in next_path else "?") + urlencode({"restore": restore})
-    response = see_other(next_path)
-    # A new session token on every login: a token planted before login is worthless.
-    end_session(request, response)
-    start_session(request, response, user)
-    response.delete_cookie(CSRF_COOKIE, path="/")
-    return response
+
+    def save(form: FormData) -> Response:
+        user = get_store(request).users.authenticate(form.get("username", ""), form.get("password", ""))
+        next_path = safe_next(form.get("next"))
+        if form.get("restore"):
+            next_path += ("&" if "?" in next_path else "?") + urlencode({"restore": form["restore"]})
+        response = see_other(next_path)
+        # A new session token on every login: a token planted before login is worthless.
+        end_session(request, response)
+        start_session(request, response, user.id)
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    def again(form: FormData, refusal: AppError) -> Response:
+        ctx = {
+            "next": safe_next(form.get("next")),
+            "restore": form.get("restore", ""),
+            "error": refusal.message,
+            "username": form.get("username", ""),
+        }
+        return render_staff(request, "account/login.html", ctx, status_code=refusal.status)
+
+    return await handle_form(request, save, again, refusals=(LoginError,), max_bytes=SMALL_FORM_BYTES)
 
 
 @router.post("/logout")
 async def logout(request: Request):
     """End the session (CSRF-checked, so other sites cannot log people out)."""
-    form = await read_form(request, max_bytes=64 * 1024)
+    form = await read_form(request, max_bytes=SMALL_FORM_BYTES)
     if current_user(request) is not None:
         check_csrf(request, form)
     response = see_other("/")
@@ -78,16 +72,8 @@ async def logout(request: Request):
 # ---- admin: accounts ----------------------------------------------------------------
 
 
-def _users_page(
-    request: Request, error: str = "", notice: str = "", values: dict | None = None, status_code: int = 200
-):
-    ctx = {
-        "users": get_store(request).list_users(),
-        "roles": ROLES,
-        "error": error,
-        "notice": notice,
-        "values": values or {},
-    }
+def _users_page(request: Request, status_code: int = 200, **ctx: Any) -> Response:
+    ctx = {"users": get_store(request).users.list(), "roles": ROLES, "error": "", "notice": "", "values": {}, **ctx}
     return render_staff(request, "account/users.html", ctx, status_code=status_code)
 
 
@@ -97,23 +83,25 @@ def users_page(request: Request, user: AdminUser):
     return _users_page(request)
 
 
+def _user_values(form: FormData) -> dict[str, str]:
+    return {name: form.get(name, "") for name in ("username", "role", "display_name")}
+
+
 @router.post("/admin/users", response_class=HTMLResponse)
 async def create_user(request: Request, user: AdminUser):
     """Create a lawyer, reviewer or admin account."""
-    form = await read_form(request, max_bytes=64 * 1024)
-    check_csrf(request, form)
-    values = {
-        "username": form.get("username", ""),
-        "role": form.get("role", ""),
-        "display_name": form.get("display_name", ""),
-    }
-    try:
-        created = get_store(request).create_user(
+
+    def save(form: FormData) -> Response:
+        values = _user_values(form)
+        created = get_store(request).users.create(
             values["username"], form.get("password", ""), values["role"], values["display_name"]
         )
-    except StoreError as e:
-        return _users_page(request, error=e.message, values=values, status_code=422)
-    return _users_page(request, notice=f"已创建账户 {created.username}（{ROLE_LABELS[created.role]}）")
+        return _users_page(request, notice=f"已创建账户 {created.username}（{ROLE_LABELS[created.role]}）")
+
+    def again(form: FormData, refusal: AppError) -> Response:
+        return _users_page(request, refusal.status, error=refusal.message, values=_user_values(form))
+
+    return await handle_form(request, save, again, max_bytes=SMALL_FORM_BYTES)
 
 
 # ---- personal API tokens ----------------------------------------------------------------
@@ -122,25 +110,24 @@ async def create_user(request: Request, user: AdminUser):
 @router.get("/account/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request, user: LoggedIn):
     """The user's API tokens (for import tools)."""
-    return render_staff(
-        request, "account/tokens.html", {"tokens": get_store(request).list_api_tokens(user.id), "new_token": ""}
-    )
+    tokens = get_store(request).tokens.list(user.id)
+    return render_staff(request, "account/tokens.html", {"tokens": tokens, "new_token": ""})
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
 async def create_token(request: Request, user: LoggedIn):
     """Issue a token; its value is shown this once only."""
-    form = await read_form(request, max_bytes=64 * 1024)
+    form = await read_form(request, max_bytes=SMALL_FORM_BYTES)
     check_csrf(request, form)
-    store = get_store(request)
-    token = store.create_api_token(user.id, form.get("name", ""))
-    return render_staff(request, "account/tokens.html", {"tokens": store.list_api_tokens(user.id), "new_token": token})
+    tokens = get_store(request).tokens
+    token = tokens.create(user.id, form.get("name", ""))
+    return render_staff(request, "account/tokens.html", {"tokens": tokens.list(user.id), "new_token": token})
 
 
 @router.post("/account/tokens/{token_id}/revoke")
 async def revoke_token(request: Request, token_id: int, user: LoggedIn):
-    form = await read_form(request, max_bytes=64 * 1024)
+    form = await read_form(request, max_bytes=SMALL_FORM_BYTES)
     check_csrf(request, form)
-    if not get_store(request).revoke_api_token(user.id, token_id):
-        raise HTTPException(404, "令牌不存在")
+    if not get_store(request).tokens.revoke(user.id, token_id):
+        raise NotFound("令牌不存在")
     return see_other("/account/tokens")

@@ -1,8 +1,9 @@
 """Lawyers' cases: the form and review pages (``/lawyer/…``) and the token API (``/api/cases…``).
 
 Pages use the browser session plus a CSRF token; the API uses per-user bearer
-tokens only. Both go through ``search_api.cases.CaseService``, so the same rules
-(permissions, validation, workflow) apply to people and to tools.
+tokens only. Both go through the app's ``CaseService`` (``search_api.cases.workflow``), so
+the same rules (permissions, validation, workflow) apply to people and to tools. Refusals
+reach the edge as the app's errors; only the case form is shown again on its own refusals.
 """
 
 from __future__ import annotations
@@ -11,36 +12,18 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 
-from search_api.accounts.auth import (
-    ApiUser,
-    LoggedIn,
-    check_csrf,
-    get_store,
-    read_body,
-    read_form,
-)
-from search_api.accounts.store import CaseRecord, User
-from search_api.cases.fields import (
-    FIELD_LABELS,
-    FIELDS,
-    LONG_FIELDS,
-    MAX_KEYWORDS,
-    diff_text,
-    diff_versions,
-)
-from search_api.cases.workflow import (
-    STATE_LABELS,
-    CaseError,
-    CaseIndex,
-    CaseService,
-    Invalid,
-    import_jsonl,
-    preparer,
-    unresolved_warnings,
-)
+from search_api.accounts.auth import ApiUser, LoggedIn, get_store
+from search_api.accounts.forms import FormData, check_csrf, handle_form, read_body, read_form
+from search_api.accounts.users import User
+from search_api.cases.fields import FIELD_LABELS, FIELDS, LONG_FIELDS, MAX_KEYWORDS, diff_text, diff_versions
+from search_api.cases.importer import import_jsonl
+from search_api.cases.index import unresolved_warnings
+from search_api.cases.store import CaseRecord
+from search_api.cases.workflow import STATE_LABELS, CaseService
+from search_api.errors import AppError, BadRequest, Conflict, Invalid, NotFound
 from search_api.web.markdown import render_markdown
 from search_api.web.templating import render_staff, see_other
 
@@ -48,27 +31,14 @@ router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/cases", tags=["lawyer cases"])
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_ACTION_FORM_BYTES = 256 * 1024
+MAX_JSON_BYTES = 5 * 1024 * 1024
+RESTORED_NOTE = "登录已过期，已恢复您之前填写的内容，请检查后重新保存。"
 
 
 def case_service(request: Request) -> CaseService:
-    """One CaseService per app, wired to the active engine and the search service's analysis."""
-    state = request.app.state
-    service = getattr(state, "case_service", None)
-    if service is None:
-        search = getattr(state, "service", None)
-        engine = getattr(state, "engine", None)
-        if search is not None:
-            lexicon = getattr(search, "lexicon", None)
-            index = CaseIndex(
-                engine,
-                registry=lambda: search.registry,
-                prepare=preparer(search.tok, lexicon.topics_for if lexicon is not None else None),
-                on_change=getattr(search, "invalidate", None),
-            )
-        else:
-            index = CaseIndex(engine)
-        service = state.case_service = CaseService(get_store(request), index)
-    return service
+    """The app's CaseService (``app.state.case_service``, built by ``create_app``)."""
+    return request.app.state.case_service
 
 
 # ---- pages ----------------------------------------------------------------------------
@@ -100,20 +70,16 @@ def _form_page(
 def _restored(request: Request, user: User, restore: str) -> dict | None:
     if not restore:
         return None
-    popped = get_store(request).pop_form(restore, user.id)
+    popped = get_store(request).sessions.pop_form(restore, user.id)
     return popped[1] if popped else None
-
-
-def _page_error(e: CaseError) -> HTTPException:
-    return HTTPException(e.status, e.message)
 
 
 @router.get("/lawyer/", response_class=HTMLResponse)
 def dashboard(request: Request, user: LoggedIn):
     """My cases and, for reviewers, the cases waiting for review."""
-    store = get_store(request)
-    queue = store.list_cases(states=("submitted",)) if user.is_reviewer else []
-    ctx = {"mine": store.list_cases(author_id=user.id), "queue": queue, "state_labels": STATE_LABELS}
+    cases = get_store(request).cases
+    queue = cases.list(states=("submitted",)) if user.is_reviewer else []
+    ctx = {"mine": cases.list(author_id=user.id), "queue": queue, "state_labels": STATE_LABELS}
     return render_staff(request, "lawyer/dashboard.html", ctx)
 
 
@@ -121,33 +87,28 @@ def dashboard(request: Request, user: LoggedIn):
 def new_case_page(request: Request, user: LoggedIn, restore: str = ""):
     """An empty case form (or the one typed before the session expired)."""
     values = _restored(request, user, restore)
-    note = "登录已过期，已恢复您之前填写的内容，请检查后重新保存。" if values else ""
-    return _form_page(request, None, values or {}, {}, note=note)
+    return _form_page(request, None, values or {}, {}, note=RESTORED_NOTE if values else "")
 
 
 @router.post("/lawyer/cases/new", response_class=HTMLResponse)
 async def new_case_submit(request: Request, user: LoggedIn):
     """Save a new draft; on errors the form comes back with everything typed."""
-    form = await read_form(request)
-    check_csrf(request, form)
-    try:
+
+    def save(form: FormData):
         record = case_service(request).create(user, form, bad_utf8=form.bad_utf8)
-    except Invalid as e:
-        return _form_page(request, None, form, e.errors, status_code=422)
-    return see_other(f"/lawyer/cases/{record.id}")
+        return see_other(f"/lawyer/cases/{record.id}")
 
+    def again(form: FormData, refusal: AppError):
+        return _form_page(request, None, form, refusal.errors, status_code=refusal.status)
 
-def _load(request: Request, user: User, case_id: int) -> CaseRecord:
-    try:
-        return case_service(request).get(user, case_id)
-    except CaseError as e:
-        raise _page_error(e) from None
+    return await handle_form(request, save, again)
 
 
 @router.get("/lawyer/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, case_id: int, user: LoggedIn):
     """A case as it will appear, with its cited articles, history and the allowed actions."""
-    record = _load(request, user, case_id)
+    record = case_service(request).get(user, case_id)
+    cases = get_store(request).cases
     data = record.current.data
     ctx = {
         "record": record,
@@ -155,8 +116,8 @@ def case_page(request: Request, case_id: int, user: LoggedIn):
         "labels": FIELD_LABELS,
         "annotation_html": render_markdown(data.get("annotation")),
         "citations": record.current.citations,
-        "versions": get_store(request).list_versions(case_id),
-        "events": get_store(request).list_events(case_id),
+        "versions": cases.list_versions(case_id),
+        "events": cases.list_events(case_id),
         "state_labels": STATE_LABELS,
         "is_author": record.author_id == user.id,
     }
@@ -165,42 +126,34 @@ def case_page(request: Request, case_id: int, user: LoggedIn):
 
 @router.get("/lawyer/cases/{case_id}/edit", response_class=HTMLResponse)
 def edit_case_page(request: Request, case_id: int, user: LoggedIn, restore: str = ""):
-    record = _load(request, user, case_id)
+    record = case_service(request).get(user, case_id)
     values = _restored(request, user, restore)
-    note = "登录已过期，已恢复您之前填写的内容，请检查后重新保存。" if values else ""
-    return _form_page(request, record, values or record.current.data, {}, note=note)
+    return _form_page(request, record, values or record.current.data, {}, note=RESTORED_NOTE if values else "")
 
 
 @router.post("/lawyer/cases/{case_id}/edit", response_class=HTMLResponse)
 async def edit_case_submit(request: Request, case_id: int, user: LoggedIn):
-    """Save an edit as a new version."""
-    form = await read_form(request)
-    check_csrf(request, form)
+    """Save an edit as a new version; on errors, or when a newer version exists, the form comes back."""
     service = case_service(request)
-    base = form.get("base_version", "")
-    try:
+
+    def save(form: FormData):
+        base = form.get("base_version", "")
         service.update(user, case_id, form, bad_utf8=form.bad_utf8, base_version=int(base) if base.isdigit() else None)
-    except Invalid as e:
-        return _form_page(request, _load(request, user, case_id), form, e.errors, status_code=422)
-    except CaseError as e:
-        if e.status == 409:  # a newer version exists: show the form again, nothing typed is lost
-            return _form_page(request, _load(request, user, case_id), form, {}, status_code=409, note=e.message)
-        raise _page_error(e) from None
-    return see_other(f"/lawyer/cases/{case_id}")
+        return see_other(f"/lawyer/cases/{case_id}")
+
+    def again(form: FormData, refusal: AppError):
+        note = refusal.message if isinstance(refusal, Conflict) else ""  # nothing typed is lost
+        record = service.get(user, case_id)
+        return _form_page(request, record, form, refusal.errors, status_code=refusal.status, note=note)
+
+    return await handle_form(request, save, again, refusals=(Invalid, Conflict))
 
 
-async def _action(request: Request, user: User, case_id: int, call: Callable[[CaseService, dict], Any]) -> Any:
-    form = await read_form(request, max_bytes=256 * 1024)
+async def _action(request: Request, case_id: int, call: Callable[[CaseService, FormData], Any]):
+    """A button on the case page (submit, review, withdraw): do it, then back to the case."""
+    form = await read_form(request, max_bytes=MAX_ACTION_FORM_BYTES)
     check_csrf(request, form)
-    try:
-        call(case_service(request), form)
-    except Invalid as e:
-        detail = "；".join(
-            f"{FIELD_LABELS.get(k, '')}{'：' if k in FIELD_LABELS else ''}{v}" for k, v in e.errors.items()
-        )
-        raise HTTPException(422, f"{e.message}。{detail}") from None
-    except CaseError as e:
-        raise _page_error(e) from None
+    call(case_service(request), form)
     return see_other(f"/lawyer/cases/{case_id}")
 
 
@@ -208,45 +161,45 @@ async def _action(request: Request, user: User, case_id: int, call: Callable[[Ca
 async def submit_case(request: Request, case_id: int, user: LoggedIn):
     """Send for review, after the lawyer confirmed the detected citations."""
 
-    def call(service: CaseService, form: dict) -> None:
+    def call(service: CaseService, form: FormData) -> None:
         record = service.get(user, case_id)
         if record.current.citations and form.get("confirm_citations") != "1":
             raise Invalid("请先核对并确认识别出的法条引用", {"confirm_citations": "请勾选确认"})
         service.submit(user, case_id)
 
-    return await _action(request, user, case_id, call)
+    return await _action(request, case_id, call)
 
 
 @router.post("/lawyer/cases/{case_id}/review")
 async def review_case(request: Request, case_id: int, user: LoggedIn):
     """Publish (searchable at once) or return with a comment."""
     return await _action(
-        request, user, case_id, lambda s, f: s.review(user, case_id, f.get("action", ""), f.get("comment", ""))
+        request, case_id, lambda s, f: s.review(user, case_id, f.get("action", ""), f.get("comment", ""))
     )
 
 
 @router.post("/lawyer/cases/{case_id}/withdraw")
 async def withdraw_case(request: Request, case_id: int, user: LoggedIn):
     """Take a published case down (it leaves the index at once)."""
-    return await _action(request, user, case_id, lambda s, f: s.withdraw(user, case_id, f.get("comment", "")))
+    return await _action(request, case_id, lambda s, f: s.withdraw(user, case_id, f.get("comment", "")))
 
 
 @router.get("/lawyer/cases/{case_id}/diff", response_class=HTMLResponse)
 def diff_page(request: Request, case_id: int, user: LoggedIn, a: int = 0, b: int = 0):
     """Field-by-field differences between two versions (default: the last two)."""
-    record = _load(request, user, case_id)
-    store = get_store(request)
+    record = case_service(request).get(user, case_id)
+    cases = get_store(request).cases
     b = b or record.current_version
     a = a or max(1, b - 1)
-    old, new = store.get_version(case_id, a), store.get_version(case_id, b)
+    old, new = cases.get_version(case_id, a), cases.get_version(case_id, b)
     if old is None or new is None:
-        raise HTTPException(404, "版本不存在")
+        raise NotFound("版本不存在")
     ctx = {
         "record": record,
         "old": old,
         "new": new,
         "diffs": diff_versions(old, new),
-        "versions": store.list_versions(case_id),
+        "versions": cases.list_versions(case_id),
     }
     return render_staff(request, "lawyer/diff.html", ctx)
 
@@ -274,15 +227,15 @@ def case_json(record: CaseRecord) -> dict[str, Any]:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    body = await read_body(request, 5 * 1024 * 1024)
+    body = await read_body(request, MAX_JSON_BYTES)
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
-        raise HTTPException(400, "请求体不是有效的 UTF-8 编码") from None
+        raise BadRequest("请求体不是有效的 UTF-8 编码") from None
     except json.JSONDecodeError as e:
-        raise HTTPException(400, f"请求体不是有效的 JSON（第 {e.lineno} 行第 {e.colno} 列）") from None
+        raise BadRequest(f"请求体不是有效的 JSON（第 {e.lineno} 行第 {e.colno} 列）") from None
     if not isinstance(data, dict):
-        raise HTTPException(400, "请求体须为 JSON 对象")
+        raise BadRequest("请求体须为 JSON 对象")
     return data
 
 
@@ -308,7 +261,7 @@ _CASE_BODY = {
 def api_list(request: Request, user: ApiUser, state: str | None = None):
     """Your cases (reviewers and admins: everyone's), optionally by ``state``."""
     states = (state,) if state else ()
-    records = get_store(request).list_cases(author_id=None if user.is_reviewer else user.id, states=states)
+    records = get_store(request).cases.list(author_id=None if user.is_reviewer else user.id, states=states)
     return {"cases": [case_json(r) for r in records]}
 
 
@@ -369,8 +322,8 @@ def api_withdraw(request: Request, case_id: int, user: ApiUser):
 def api_diff(request: Request, case_id: int, a: int, b: int, user: ApiUser):
     """Unified diff between versions ``a`` and ``b``."""
     case_service(request).get(user, case_id)
-    store = get_store(request)
-    old, new = store.get_version(case_id, a), store.get_version(case_id, b)
+    cases = get_store(request).cases
+    old, new = cases.get_version(case_id, a), cases.get_version(case_id, b)
     if old is None or new is None:
-        return JSONResponse({"error": "版本不存在", "status": 404}, status_code=404)
+        raise NotFound("版本不存在")
     return {"a": a, "b": b, "diff": diff_text(old, new)}

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
-from contextlib import closing
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,8 +12,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from search_api.accounts.tokens import TokenInfo, check_token
+from search_api.deps import client_ip, get_querylog, get_settings, user_agent
+from search_api.errors import BadRequest
 from search_api.monitoring import stats as qs
-from search_api.monitoring.querylog import connect
+from search_api.monitoring.records import reading_log
 
 router = APIRouter()
 
@@ -24,21 +23,12 @@ DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
 QUERY_ID_RE = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 
-def _settings(request: Request) -> Any:
-    return request.app.state.settings
-
-
-def log_db(request: Request) -> sqlite3.Connection:
-    """A fresh read connection to the query-log file (WAL: readers never block the writer)."""
-    return connect(Path(_settings(request).data_dir) / "querylog.sqlite3")
-
-
 def require_scope(scope: str) -> Callable[[Request], TokenInfo]:
     """Dependency: a read-only token with ``scope`` in ``Authorization: Bearer …``, else 401."""
 
     def dependency(request: Request) -> TokenInfo:
         scheme, _, raw = request.headers.get("authorization", "").partition(" ")
-        info = check_token(_settings(request), raw.strip(), scope) if scheme.lower() == "bearer" else None
+        info = check_token(get_settings(request), raw.strip(), scope) if scheme.lower() == "bearer" else None
         if info is None:
             raise HTTPException(
                 401,
@@ -50,11 +40,11 @@ def require_scope(scope: str) -> Callable[[Request], TokenInfo]:
     return dependency
 
 
+require_logs_reader = require_scope("logs:read")
+
+
 def _filter(since: str | None, until: str | None, district: str | None) -> qs.LogFilter:
-    try:
-        return qs.LogFilter(qs.parse_when(since), qs.parse_when(until, end=True), district or None)
-    except qs.BadParameter as exc:
-        raise HTTPException(400, str(exc)) from None
+    return qs.LogFilter(qs.parse_when(since), qs.parse_when(until, end=True), district or None)
 
 
 @router.get("/api/logs", tags=["monitoring"])
@@ -67,7 +57,7 @@ def log_feed(
     until: str | None = Query(None, description="Only records before this time; a bare date includes that whole day."),
     district: str | None = Query(None, description="Only records from this district."),
     limit: int = Query(1000, ge=1, le=10_000, description="Most records in this response."),
-    _token: TokenInfo = Depends(require_scope("logs:read")),
+    _token: TokenInfo = Depends(require_logs_reader),
 ):
     """Query-log records as NDJSON (one UBI-shaped JSON object per line), oldest first.
 
@@ -76,13 +66,11 @@ def log_feed(
     holds the cursor after the whole response. Needs a token with scope ``logs:read``.
     Employer names below the warning threshold are masked.
     """
-    try:
-        after = qs.decode_cursor(cursor)
-    except qs.BadParameter as exc:
-        raise HTTPException(400, str(exc)) from None
+    settings = get_settings(request)
+    after = qs.decode_cursor(cursor)
     flt = _filter(since, until, district)
-    with closing(log_db(request)) as conn:
-        presenter = qs.Presenter(conn, _settings(request).lexicon_dir)
+    with reading_log(settings.querylog_path) as conn:
+        presenter = qs.Presenter(conn, settings.lexicon_dir)
         page = list(qs.feed(conn, after, flt, limit, presenter))
     next_cursor = qs.encode_cursor(page[-1][0] if page else after)
 
@@ -102,12 +90,13 @@ def log_stats(
     since: str | None = Query(None, description="Start of the period (YYYY-MM-DD or ISO 8601, UTC)."),
     until: str | None = Query(None, description="End of the period (exclusive; a bare date includes that day)."),
     district: str | None = Query(None, description="Only this district."),
-    _token: TokenInfo = Depends(require_scope("logs:read")),
+    _token: TokenInfo = Depends(require_logs_reader),
 ) -> dict[str, Any]:
     """Aggregates: counts, zero-result and unclicked queries, click-through, topics per week and district."""
+    settings = get_settings(request)
     flt = _filter(since, until, district)
-    with closing(log_db(request)) as conn:
-        return qs.stats(conn, flt, qs.Presenter(conn, _settings(request).lexicon_dir))
+    with reading_log(settings.querylog_path) as conn:
+        return qs.stats(conn, flt, qs.Presenter(conn, settings.lexicon_dir))
 
 
 @router.get("/go", include_in_schema=False)
@@ -118,15 +107,15 @@ def click_redirect(request: Request, id: str = "", qid: str = "", pos: str = "")
     turned into an open redirect.
     """
     if not DOC_ID_RE.match(id):
-        raise HTTPException(400, "无效的文档编号")
-    querylog = getattr(request.app.state, "querylog", None)
+        raise BadRequest("无效的文档编号")
+    querylog = get_querylog(request)
     if querylog is not None and QUERY_ID_RE.match(qid):
         position = int(pos) if pos.isdigit() and 0 < int(pos) <= 10_000 else None
         querylog.log_click(
             query_id=qid,
             doc_id=id,
             position=position,
-            client_ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
+            client_ip=client_ip(request),
+            user_agent=user_agent(request),
         )
     return RedirectResponse(f"/doc/{quote(id, safe='')}", status_code=303)

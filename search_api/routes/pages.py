@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse
 
 from ingest.citations import title_key
 from ingest.model import Document
-from search_api.deps import logged_search
+from search_api.deps import client_ip, get_querylog, get_service, user_agent
 from search_api.engines.base import SearchQuery
-from search_api.routes.api import filters_from
+from search_api.monitoring.querylog import logged_search
 from search_api.search.nextsteps import is_dispute_question, next_steps
-from search_api.search.service import KIND_LABELS, display_title
+from search_api.search.present import KIND_LABELS, display_title, filters_from
 from search_api.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -154,7 +154,17 @@ def search_page(request: Request, q: str = "", page: str | None = None):
     page_no = parse_page(page)
     district = qp.get("district") if qp.get("district") in request.app.state.settings.district_list else None
     r = logged_search(
-        request, q, source="site", district=district, filters=filters, page=page_no, size=size, facets=True
+        get_service(request),
+        get_querylog(request),
+        q,
+        source="site",
+        district=district,
+        client_ip=client_ip(request),
+        user_agent=user_agent(request),
+        filters=filters,
+        page=page_no,
+        size=size,
+        facets=True,
     )
     last = max(1, math.ceil(min(r.total, MAX_PAGE * size) / size))
     service = request.app.state.service

@@ -1,26 +1,24 @@
 """The union's review dashboard (``/review``) and its CSV export, for reviewers and admins.
 
 Server-rendered; charts are inline SVG whose geometry is computed here and drawn by
-``site/templates/review/_charts.html``. Query texts pass through the employer mask
-(``querylog_stats.Presenter``) like every other output of the log.
+``site/templates/review/_charts.html``. The data comes from ``search_api.monitoring``; query
+texts pass through the employer mask (``stats.Presenter``) like every other output of the log.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from search_api.accounts.auth import require_role
+from search_api.accounts.users import User
+from search_api.deps import get_service, get_settings
 from search_api.monitoring import stats as qs
 from search_api.monitoring.alerts import list_warnings
-from search_api.routes.logs import log_db
+from search_api.monitoring.records import open_log, reading_log
 from search_api.web.templating import render_staff
 
 router = APIRouter()
@@ -28,28 +26,10 @@ router = APIRouter()
 # The dashboard is for union staff only; switch the roles here if the policy changes.
 require_reviewer = require_role("reviewer", "admin")
 
-CSV_FIELDS = (
-    "timestamp",
-    "user_query",
-    "topics",
-    "district",
-    "total",
-    "clicked",
-    "took_ms",
-    "failed",
-    "source",
-    "engine",
-)
 
-
-def topic_names(settings: Any) -> dict[str, str]:
-    """Topic id → Chinese name from the lexicon (ids themselves when it cannot load)."""
-    try:
-        from ingest.lexicon import load_lexicon
-
-        return {t.id: t.name for t in load_lexicon(settings.lexicon_dir).topics}
-    except Exception:
-        return {}
+def topic_names(request: Request) -> dict[str, str]:
+    """Topic id → Chinese name, from the search service's lexicon."""
+    return {t.id: t.name for t in get_service(request).lexicon.topics}
 
 
 def bar_chart(labels: list[str], values: list[int], width: int = 320, height: int = 90) -> dict[str, Any]:
@@ -58,7 +38,7 @@ def bar_chart(labels: list[str], values: list[int], width: int = 320, height: in
     n = max(len(values), 1)
     slot = width / n
     bars = []
-    for i, (label, value) in enumerate(zip(labels, values)):
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         h = round(value / top * (height - 14), 1)
         bars.append(
             {
@@ -81,10 +61,7 @@ def _range(since: str | None, until: str | None, district: str | None) -> tuple[
         "until": until or today.isoformat(),
         "district": district or "",
     }
-    try:
-        flt = qs.LogFilter(qs.parse_when(form["since"]), qs.parse_when(form["until"], end=True), district or None)
-    except qs.BadParameter as exc:
-        raise HTTPException(400, str(exc)) from None
+    flt = qs.LogFilter(qs.parse_when(form["since"]), qs.parse_when(form["until"], end=True), district or None)
     return flt, form
 
 
@@ -122,13 +99,13 @@ def dashboard(
     since: str | None = None,
     until: str | None = None,
     district: str | None = None,
-    user: Any = Depends(require_reviewer),
+    user: User = Depends(require_reviewer),
 ):
     """Top, zero-result and unclicked queries, topic trends, warnings — for a date range and district."""
-    settings = request.app.state.settings
+    settings = get_settings(request)
     flt, form = _range(since, until, district)
-    names = topic_names(settings)
-    with closing(log_db(request)) as conn:
+    names = topic_names(request)
+    with reading_log(settings.querylog_path) as conn:
         stats = qs.stats(conn, flt, qs.Presenter(conn, settings.lexicon_dir))
         alerts = list_warnings(conn, since=flt.since)
         districts = qs.districts(conn)
@@ -150,57 +127,24 @@ def export_csv(
     since: str | None = None,
     until: str | None = None,
     district: str | None = None,
-    user: Any = Depends(require_reviewer),
+    user: User = Depends(require_reviewer),
 ):
     """The filtered log as CSV (UTF-8 with BOM for Excel): redacted, masked, without visitor ids."""
-    settings = request.app.state.settings
+    settings = get_settings(request)
     flt, form = _range(since, until, district)
-    where, args = flt.where("q")
-    conn = log_db(request)
+    conn = open_log(settings.querylog_path)
     presenter = qs.Presenter(conn, settings.lexicon_dir)
-    names = topic_names(settings)
+    names = topic_names(request)
 
-    def rows():
+    def lines():
         try:
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow(CSV_FIELDS)
-            yield "\ufeff" + buf.getvalue()
-            cursor = conn.execute(
-                f"SELECT q.*, EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id) AS clicked"
-                f" FROM queries q WHERE {where} ORDER BY q.seq",
-                args,
-            )
-            for row in cursor:
-                buf.seek(0)
-                buf.truncate()
-                topics = "、".join(names.get(t, t) for t in json.loads(row["topics"]))
-                writer.writerow(
-                    [
-                        row["timestamp"],
-                        _csv_safe(presenter.text(row["user_query"])),
-                        topics,
-                        row["district"] or "",
-                        "" if row["total"] is None else row["total"],
-                        row["clicked"],
-                        row["took_ms"],
-                        row["failed"],
-                        row["source"],
-                        row["engine"],
-                    ]
-                )
-                yield buf.getvalue()
+            yield from qs.export_csv(conn, flt, presenter, names)
         finally:
             conn.close()
 
     filename = f"querylog-{form['since']}-{form['until']}.csv"
     return StreamingResponse(
-        rows(),
+        lines(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
-
-
-def _csv_safe(text: str) -> str:
-    """Defuse spreadsheet formulas: a cell starting with = + - @ is prefixed with a quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

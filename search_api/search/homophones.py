@@ -72,7 +72,7 @@ class HomophoneFixer:
         found: set[str] = set()
         for key in pinyin_keys(window):
             for term in self.by_sound.get(key, ()):
-                changed = sum(a != b for a, b in zip(term, window))
+                changed = sum(a != b for a, b in zip(term, window, strict=False))  # same length by construction
                 if 0 < changed <= allowed_changes(len(window)):
                     found.add(term)
         return found.pop() if len(found) == 1 else None

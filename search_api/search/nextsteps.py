@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from search_api.engines.base import SearchEngine
-from search_api.search.service import display_title, doc_url
+from search_api.search.present import display_title, doc_url
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """From what a worker types to weighted engine terms.
 
-normalise → fix pinyin typos (the listed ones, then homophones of lexicon terms) → tokenise (the same path as the index) → drop
-question filler → add thesaurus expansions at lower weight. Also spots article
+normalise → fix pinyin typos (the listed ones, then homophones of lexicon terms) → tokenise (the
+same path as the index) → drop question filler → add thesaurus expansions at lower weight. Also spots article
 citations (劳动合同法第47条) and region names, which the service turns into a
 direct hit and a region boost.
 """
@@ -32,7 +32,6 @@ ROLE_WORDS = frozenset(
 )
 NEGATIONS = frozenset({"不", "没", "没有", "未", "无", "别"})
 WEAK_WEIGHT = 0.8
-REGION_BOOST = 2.2
 
 # A quantity (三个, 五个月, 一年, 几天, 98天) describes the situation, it isn't a concept
 # an answer must contain: only its unit is kept, as a light single-character term, so

@@ -5,21 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.pipeline import prepare_corpus
-from search_api.accounts.store import Store
-from search_api.cases.workflow import published_documents
+from search_api.cases.index import published_documents
+from search_api.cases.store import CaseStore
 from search_api.engines.base import SearchEngine
 from search_api.settings import Settings
 
 
 def rebuild_index(settings: Settings, engine: SearchEngine) -> dict[str, Any]:
     """Atomically replace the index with corpus documents plus published lawyers' cases."""
-    store = Store(settings.store_path)
-    try:
-        cases = published_documents(store)
-    finally:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+    cases = published_documents(CaseStore(settings.store_path))
     docs, report = prepare_corpus([settings.corpus_dir], settings.lexicon_dir, extra=cases)
     result = engine.rebuild(docs)
     out = report.as_dict()

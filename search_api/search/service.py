@@ -1,7 +1,8 @@
 """The search service: analyse a query, ask the engine, shape hits for the API and the site.
 
 Both the JSON API and the HTML pages call ``SearchService.search`` so they always
-agree; the query log is written from here too.
+agree. How a hit is shown lives in ``search.present``; the query-log record is written
+around this call by ``monitoring``.
 """
 
 from __future__ import annotations
@@ -17,25 +18,14 @@ from ingest.model import Document
 from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
 from search_api.engines.base import SearchEngine, SearchHit, SearchQuery
-from search_api.search.highlight import snippet
-from search_api.search.query import REGION_BOOST, Analysis, analyse, suggest
+from search_api.engines.ranking import REGION_BOOST
+from search_api.search.present import doc_url, shape_hit
+from search_api.search.query import Analysis, analyse, suggest
 from search_api.settings import Settings
 
-KIND_LABELS = {"article": "法条", "law": "法规", "case": "案例", "policy": "政策", "news": "新闻"}
 FEW_RESULTS = 3  # at or below this many results the service also offers a suggestion
 MAX_PAGE_SIZE = 50
 RELATED_CASES = 3
-
-
-def doc_url(doc_id: str) -> str:
-    return f"/doc/{doc_id}"
-
-
-def display_title(doc: Document) -> str:
-    """《劳动合同法》第三十八条 for an article; the title otherwise."""
-    if doc.kind == "article":
-        return f"《{doc.short_title}》{doc.article_label}"
-    return doc.title
 
 
 @dataclass
@@ -144,7 +134,7 @@ class SearchService:
             )
         boosts: dict[str, dict[str, float]] = {}
         if a.region and "region" not in filters:
-            boosts["region"] = {a.region: REGION_BOOST / 0.55}  # lift the local prior above national
+            boosts["region"] = {a.region: REGION_BOOST}
         query = SearchQuery(
             terms=a.terms, filters=filters, size=size, offset=(page - 1) * size, facets=facets, boosts=boosts
         )
@@ -153,7 +143,7 @@ class SearchService:
         if a.article_ids and page == 1:
             hits = self._pin_direct_hits(a.article_ids, hits, filters, size)
         terms = a.highlight_terms
-        shaped = [self.shape_hit(h, terms) for h in hits]
+        shaped = [shape_hit(h, terms) for h in hits]
         if related:
             self._attach_related_cases(shaped[:3])
         suggestion = suggest(a, self.lexicon, self.tok) if result.total <= FEW_RESULTS else None
@@ -181,34 +171,6 @@ class SearchService:
         rest = [h for h in hits if h.id not in set(ids)]
         top = [SearchHit(id=d.id, score=hits[0].score if hits else 1.0, doc=d) for d in named]
         return (top + rest)[:size]
-
-    def shape_hit(self, hit: SearchHit, terms: list[str]) -> dict[str, Any]:
-        d = hit.doc
-        body = d.sections.get("裁判要点") if d.kind == "case" and d.sections.get("裁判要点") else d.text
-        out: dict[str, Any] = {
-            "id": d.id,
-            "kind": d.kind,
-            "kind_label": KIND_LABELS.get(d.kind, d.kind),
-            "doc_type": d.doc_type,
-            "title": d.title,
-            "display_title": display_title(d),
-            "url": doc_url(d.id),
-            "snippet": snippet(body, terms),
-            "score": round(hit.score, 4),
-            "region": d.region,
-        }
-        if d.kind in ("article", "law"):
-            out["source_title"] = d.source_title
-            out["short_title"] = d.short_title
-            out["source_id"] = d.source_id
-        if d.kind == "article":
-            out["article"] = d.article
-            out["article_label"] = d.article_label
-            out["chapter_path"] = d.chapter_path
-        if d.kind == "case":
-            out["case_number"] = d.case_number
-            out["cites"] = d.cites
-        return out
 
     def citing_cases(self, article_id: str, size: int = RELATED_CASES) -> list[Document]:
         """Cases (published lawyer cases included) that cite an article, best sources first."""

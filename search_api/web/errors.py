@@ -9,9 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search_api.cases.workflow import CaseError
-from search_api.errors import AppError
 from search_api.engines.base import EngineUnavailable, QueryError
+from search_api.errors import AppError
 from search_api.web.templating import render
 
 log = logging.getLogger("labourkb")
@@ -62,17 +61,8 @@ def install(app: FastAPI) -> None:
             if exc.detail:
                 body["detail"] = exc.detail
             return JSONResponse(body, status_code=exc.status)
-        return error_response(request, exc.status, exc.message, exc.detail)
-
-    @app.exception_handler(CaseError)
-    async def _case_error(request: Request, exc: CaseError):
-        # The lawyers' pages catch these themselves to redisplay their forms; the API doesn't.
-        if wants_json(request):
-            body = {"error": exc.message, "status": exc.status}
-            if exc.errors:
-                body["errors"] = exc.errors  # field -> Chinese message, for the form's fields
-            return JSONResponse(body, status_code=exc.status)
-        return error_response(request, exc.status, exc.message)
+        # A page that does not show its form again lists the field messages under the message.
+        return error_response(request, exc.status, exc.message, exc.detail or "；".join(exc.errors.values()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

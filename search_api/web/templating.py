@@ -18,9 +18,10 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from ingest.normalise import to_traditional
-from search_api.accounts.auth import csrf_token, current_user, set_csrf_cookie
+from search_api.accounts.auth import current_user
+from search_api.accounts.forms import csrf_token, set_csrf_cookie
 from search_api.search.nextsteps import COMMON_TROUBLES, HOTLINES
-from search_api.search.service import KIND_LABELS, doc_url
+from search_api.search.present import KIND_LABELS, doc_url
 from search_api.settings import Settings
 
 SCRIPT_COOKIE = "script"

@@ -9,8 +9,10 @@ import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
-from search_api.accounts.auth import SESSION_COOKIE, require_role
-from search_api.accounts.store import Store, User
+from search_api import db
+from search_api.accounts.auth import require_role
+from search_api.accounts.sessions import SESSION_COOKIE
+from search_api.accounts.users import User
 from tests.conftest import make_settings
 from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
 
@@ -18,11 +20,10 @@ from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
 @pytest.fixture
 def app(settings):
     app = make_app(settings, engine_docs=False)
-    store = Store(settings.store_path)
-    app.state.store = store
-    store.create_user("lawyer1", PASSWORD, "lawyer")
-    store.create_user("reviewer1", PASSWORD, "reviewer")
-    store.create_user("admin1", PASSWORD, "admin")
+    store = app.state.store
+    store.users.create("lawyer1", PASSWORD, "lawyer")
+    store.users.create("reviewer1", PASSWORD, "reviewer")
+    store.users.create("admin1", PASSWORD, "admin")
     return app
 
 
@@ -48,7 +49,7 @@ def test_login_sets_httponly_samesite_cookie_and_logout_ends_it(client):
 def test_secure_flag_when_cookie_secure(tmp_path):
     settings = make_settings(tmp_path / "data").model_copy(update={"cookie_secure": True})
     app = make_app(settings, engine_docs=False)
-    Store(settings.store_path).create_user("lawyer1", PASSWORD, "lawyer")
+    app.state.store.users.create("lawyer1", PASSWORD, "lawyer")
     with TestClient(app, base_url="https://testserver") as client:
         response = login(client, "lawyer1")
         assert "Secure" in response.headers["set-cookie"]
@@ -69,11 +70,11 @@ def test_lockout_after_five_failures_even_with_right_password(client, app):
     assert locked.status_code == 400 and "锁定" in locked.text
     # Once the back-off has passed, the right password works and resets the counter.
     store = app.state.store
-    user_id = store.user_with_hash("lawyer1")[0].id
-    with store.transaction() as conn:
+    user_id = store.users.with_hash("lawyer1")[0].id
+    with db.connect(store.path) as conn:
         conn.execute("UPDATE users SET locked_until = ? WHERE id = ?", (time.time() - 1, user_id))
     assert login(client, "lawyer1", PASSWORD).status_code == 303
-    assert store.get_user(user_id).failed_logins == 0
+    assert store.users.get(user_id).failed_logins == 0
 
 
 def test_login_form_needs_csrf(client):
@@ -86,7 +87,7 @@ def test_csrf_missing_or_wrong_on_case_form_is_403(client, app):
     for token in (None, "forged"):
         data = dict(CASE) if token is None else {**CASE, "csrf_token": token}
         assert client.post("/lawyer/cases/new", data=data, follow_redirects=False).status_code == 403
-    assert app.state.store.list_cases() == []
+    assert app.state.store.cases.list() == []
 
 
 def test_open_redirect_after_login_is_refused(client):
@@ -105,11 +106,9 @@ def test_pages_need_login_and_role(client):
 
 def test_require_role_dependency_for_other_modules(tmp_path):
     """The query-log dashboard guards itself with ``require_role("reviewer", "admin")``."""
-    store = Store(tmp_path / "app.sqlite3")
-    store.create_user("lawyer1", PASSWORD, "lawyer")
-    store.create_user("reviewer1", PASSWORD, "reviewer")
     app = make_app(make_settings(tmp_path / "data"), engine_docs=False)
-    app.state.store = store
+    app.state.store.users.create("lawyer1", PASSWORD, "lawyer")
+    app.state.store.users.create("reviewer1", PASSWORD, "reviewer")
 
     @app.get("/dashboard-probe")
     def probe(user: Annotated[User, Depends(require_role("reviewer", "admin"))]):
@@ -136,20 +135,20 @@ def test_admin_creates_user_through_the_site(client, app):
         "/admin/users", data={"csrf_token": token, "username": "new_lawyer", "password": PASSWORD, "role": "lawyer"}
     )
     assert ok.status_code == 200 and "已创建账户 new_lawyer" in ok.text
-    assert app.state.store.user_with_hash("new_lawyer")[0].role == "lawyer"
+    assert app.state.store.users.with_hash("new_lawyer")[0].role == "lawyer"
 
 
 def test_expired_session_keeps_the_typed_form(client, app):
     login(client, "lawyer1")
     token = csrf_from(client.get("/lawyer/cases/new").text)
     store = app.state.store
-    with store.transaction() as conn:  # the session runs out while the lawyer is typing
+    with db.connect(store.path) as conn:  # the session runs out while the lawyer is typing
         conn.execute("UPDATE sessions SET expires_at = ?", (time.time() - 10,))
     typed = {**CASE, "facts": "打了很久的基本案情……", "csrf_token": token}
     response = client.post("/lawyer/cases/new", data=typed, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login?")
     assert "restore=" in response.headers["location"]
-    assert store.list_cases() == []
+    assert store.cases.list() == []
 
     login_page = client.get(response.headers["location"])
     assert "恢复" in login_page.text
@@ -174,7 +173,7 @@ def test_expired_session_keeps_the_typed_form(client, app):
 
 def test_expired_session_with_forged_csrf_stashes_nothing(client, app):
     login(client, "lawyer1")
-    with app.state.store.transaction() as conn:
+    with db.connect(app.state.store.path) as conn:
         conn.execute("UPDATE sessions SET expires_at = ?", (time.time() - 10,))
     response = client.post("/lawyer/cases/new", data={**CASE, "csrf_token": "forged"}, follow_redirects=False)
     assert response.status_code == 303 and "restore=" not in response.headers["location"]
@@ -183,7 +182,7 @@ def test_expired_session_with_forged_csrf_stashes_nothing(client, app):
 def test_api_needs_a_bearer_token_not_a_cookie(client, app):
     login(client, "lawyer1")
     assert client.post("/api/cases", json=CASE).status_code == 401  # the session cookie is not enough
-    token = app.state.store.create_api_token(app.state.store.user_with_hash("lawyer1")[0].id)
+    token = app.state.store.tokens.create(app.state.store.users.with_hash("lawyer1")[0].id)
     response = client.post("/api/cases", json=CASE, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 201
     assert client.get("/api/cases", headers={"Authorization": "Bearer lkb_wrong"}).status_code == 401
@@ -197,6 +196,6 @@ def test_api_token_page_issues_and_revokes(client, app):
     token = page.text.split("<code>lkb_")[1].split("</code>")[0]
     headers = {"Authorization": f"Bearer lkb_{token}"}
     assert client.get("/api/cases", headers=headers).status_code == 200
-    token_id = app.state.store.list_api_tokens(app.state.store.user_with_hash("lawyer1")[0].id)[0]["id"]
+    token_id = app.state.store.tokens.list(app.state.store.users.with_hash("lawyer1")[0].id)[0]["id"]
     client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_from(page.text)})
     assert client.get("/api/cases", headers=headers).status_code == 401

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 
 import pytest
 
-from search_api.accounts.store import Store, StoreError, backup
+from search_api.accounts.store import Store
+from search_api.db import backup
+from search_api.errors import Invalid
 
 PASSWORD = "correct horse battery"
 
@@ -18,14 +21,14 @@ def store(tmp_path):
 
 
 def test_store_uses_wal(store):
-    with store.connect() as conn:
+    with closing(sqlite3.connect(store.path)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_create_user_hashes_with_argon2_and_no_plaintext_on_disk(store):
-    user = store.create_user("lawyer1", PASSWORD, "lawyer")
+    user = store.users.create("lawyer1", PASSWORD, "lawyer")
     assert user.role == "lawyer" and user.username == "lawyer1"
-    _, pw_hash = store.user_with_hash("lawyer1")
+    _, pw_hash = store.users.with_hash("lawyer1")
     assert pw_hash.startswith("$argon2id$")
     # Not in the main file, not in the WAL either.
     raw = b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.name.startswith("app.sqlite3"))
@@ -42,68 +45,68 @@ def test_create_user_hashes_with_argon2_and_no_plaintext_on_disk(store):
     ],
 )
 def test_create_user_rejects_bad_input(store, username, password, role, message):
-    with pytest.raises(StoreError) as err:
-        store.create_user(username, password, role)
+    with pytest.raises(Invalid) as err:
+        store.users.create(username, password, role)
     assert message in err.value.message
-    assert store.list_users() == []
+    assert store.users.list() == []
 
 
 def test_duplicate_username_case_insensitive(store):
-    store.create_user("Alice", PASSWORD, "reviewer")
-    with pytest.raises(StoreError, match="已存在"):
-        store.create_user("alice", PASSWORD, "lawyer")
+    store.users.create("Alice", PASSWORD, "reviewer")
+    with pytest.raises(Invalid, match="已存在"):
+        store.users.create("alice", PASSWORD, "lawyer")
 
 
 def test_api_token_stored_hashed_and_revocable(store):
-    user = store.create_user("tool", PASSWORD, "lawyer")
-    token = store.create_api_token(user.id, "importer")
-    assert store.user_for_api_token(token).id == user.id
-    assert store.user_for_api_token(token + "x") is None
-    with store.connect() as conn:
+    user = store.users.create("tool", PASSWORD, "lawyer")
+    token = store.tokens.create(user.id, "importer")
+    assert store.tokens.user_for(token).id == user.id
+    assert store.tokens.user_for(token + "x") is None
+    with closing(sqlite3.connect(store.path)) as conn:
         stored = [r[0] for r in conn.execute("SELECT token_hash FROM api_tokens")]
     assert token not in stored
-    (row,) = store.list_api_tokens(user.id)
-    assert store.revoke_api_token(user.id, row["id"])
-    assert store.user_for_api_token(token) is None
+    (row,) = store.tokens.list(user.id)
+    assert store.tokens.revoke(user.id, row["id"])
+    assert store.tokens.user_for(token) is None
 
 
 def test_session_token_stored_hashed(store):
-    user = store.create_user("sess", PASSWORD, "lawyer")
-    token, csrf = store.create_session(user.id, 60)
-    assert store.get_session(token)["csrf_token"] == csrf
-    with store.connect() as conn:
+    user = store.users.create("sess", PASSWORD, "lawyer")
+    token, csrf = store.sessions.create(user.id, 60)
+    assert store.sessions.get(token)["csrf_token"] == csrf
+    with closing(sqlite3.connect(store.path)) as conn:
         assert conn.execute("SELECT count(*) FROM sessions WHERE token_hash = ?", (token,)).fetchone()[0] == 0
-    store.delete_session(token)
-    assert store.get_session(token) is None
+    store.sessions.delete(token)
+    assert store.sessions.get(token) is None
 
 
 def test_form_stash_is_single_use_and_per_user(store):
-    a = store.create_user("stash_a", PASSWORD, "lawyer")
-    b = store.create_user("stash_b", PASSWORD, "lawyer")
-    token = store.stash_form(a.id, "/lawyer/cases/new", {"title": "标题"})
-    assert store.pop_form(token, b.id) is None
-    assert store.pop_form(token, a.id) == ("/lawyer/cases/new", {"title": "标题"})
-    assert store.pop_form(token, a.id) is None
+    a = store.users.create("stash_a", PASSWORD, "lawyer")
+    b = store.users.create("stash_b", PASSWORD, "lawyer")
+    token = store.sessions.stash_form(a.id, "/lawyer/cases/new", {"title": "标题"})
+    assert store.sessions.pop_form(token, b.id) is None
+    assert store.sessions.pop_form(token, a.id) == ("/lawyer/cases/new", {"title": "标题"})
+    assert store.sessions.pop_form(token, a.id) is None
 
 
 def test_lockout_backoff_doubles(store):
-    user = store.create_user("locky", PASSWORD, "lawyer")
+    user = store.users.create("locky", PASSWORD, "lawyer")
     for _ in range(4):
-        assert store.record_login_failure(user.id, 5, 60, 3600) == 0
-    first = store.record_login_failure(user.id, 5, 60, 3600)
-    second = store.record_login_failure(user.id, 5, 60, 3600)
+        assert store.users.record_login_failure(user.id, 5, 60, 3600) == 0
+    first = store.users.record_login_failure(user.id, 5, 60, 3600)
+    second = store.users.record_login_failure(user.id, 5, 60, 3600)
     assert first > 0 and second - first > 50  # 60 s, then 120 s
-    store.record_login_success(user.id)
-    assert store.get_user(user.id).failed_logins == 0
+    store.users.record_login_success(user.id)
+    assert store.users.get(user.id).failed_logins == 0
 
 
 def test_backup_is_consistent_while_writing(store, tmp_path):
-    user = store.create_user("writer", PASSWORD, "lawyer")
+    user = store.users.create("writer", PASSWORD, "lawyer")
     stop = threading.Event()
 
     def write():
         while not stop.is_set():
-            store.create_api_token(user.id, "load")
+            store.tokens.create(user.id, "load")
 
     thread = threading.Thread(target=write)
     thread.start()

@@ -150,8 +150,8 @@ def check_annotation_links(w) -> None:
 
 def test_hostile_case_is_inert_from_draft_to_search(xss_app, open_page):
     store = xss_app.state.store
-    lawyer = store.create_user("xss-lawyer", PASSWORD, "lawyer", EVIL_NAME)
-    store.create_user("xss-reviewer", PASSWORD, "reviewer")
+    lawyer = store.users.create("xss-lawyer", PASSWORD, "lawyer", EVIL_NAME)
+    store.users.create("xss-reviewer", PASSWORD, "reviewer")
     from search_api.routes.lawyers import case_service
 
     # The app's own CaseService (the one its routes use), so the browser sees the same index.

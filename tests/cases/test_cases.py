@@ -9,22 +9,15 @@ import pytest
 
 from ingest.pipeline import registry_from
 from ingest.tokenise import get_tokeniser
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.cases.fields import diff_text, diff_versions, validate_case
-from search_api.cases.workflow import (
-    CaseIndex,
-    CaseService,
-    Conflict,
-    Forbidden,
-    Invalid,
-    Unavailable,
-    case_to_document,
-    import_jsonl,
-    preparer,
-    published_documents,
-)
+from search_api.cases.importer import import_jsonl
+from search_api.cases.index import CaseIndex, case_to_document, preparer, published_documents
+from search_api.cases.workflow import CaseService
 from search_api.engines.base import EngineUnavailable, SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
+from search_api.errors import Conflict, Forbidden, Invalid, Unavailable
 from tests.fixtures.cases import CASE, law_documents
 
 PASSWORD = "correct horse battery"
@@ -69,16 +62,16 @@ def store(tmp_path):
 @pytest.fixture
 def users(store):
     return {
-        "lawyer": store.create_user("lawyer1", PASSWORD, "lawyer"),
-        "other": store.create_user("lawyer2", PASSWORD, "lawyer"),
-        "reviewer": store.create_user("reviewer1", PASSWORD, "reviewer"),
-        "admin": store.create_user("admin1", PASSWORD, "admin"),
+        "lawyer": store.users.create("lawyer1", PASSWORD, "lawyer"),
+        "other": store.users.create("lawyer2", PASSWORD, "lawyer"),
+        "reviewer": store.users.create("reviewer1", PASSWORD, "reviewer"),
+        "admin": store.users.create("admin1", PASSWORD, "admin"),
     }
 
 
 @pytest.fixture
 def service(store, engine, tok):
-    return CaseService(store, CaseIndex(engine, prepare=preparer(tok)))
+    return CaseService(store.cases, CaseIndex(engine, prepare=preparer(tok)))
 
 
 def search_ids(engine, tok, q: str) -> list[str]:
@@ -87,7 +80,7 @@ def search_ids(engine, tok, q: str) -> list[str]:
 
 
 def count_cases(store) -> int:
-    with store.connect() as conn:
+    with db.connect(store.path) as conn:
         return conn.execute("SELECT count(*) FROM cases").fetchone()[0]
 
 
@@ -95,7 +88,7 @@ def test_draft_to_review_to_search_hit_to_withdrawal(store, users, both_engines,
     engine = both_engines
     # The app hands over the search service's registry; build the same from the law documents.
     registry = registry_from(law_documents())
-    service = CaseService(store, CaseIndex(engine, registry=registry, prepare=preparer(tok)))
+    service = CaseService(store.cases, CaseIndex(engine, registry=registry, prepare=preparer(tok)))
     lawyer, reviewer = users["lawyer"], users["reviewer"]
     case = service.create(lawyer, CASE)
     assert (case.state, case.current_version) == ("draft", 1)
@@ -120,7 +113,7 @@ def test_draft_to_review_to_search_hit_to_withdrawal(store, users, both_engines,
     assert service.withdraw(lawyer, case.id).state == "withdrawn"
     assert engine.get("lawyer-case-1") is None
     assert "lawyer-case-1" not in search_ids(engine, tok, "餐饮公司拖欠工资")
-    actions = [e["action"] for e in service.store.list_events(case.id)]
+    actions = [e["action"] for e in service.cases.list_events(case.id)]
     assert actions == ["created", "submitted", "published", "withdrawn"]
 
 
@@ -133,11 +126,11 @@ def test_return_with_comment_then_edit_is_new_version_with_diff(service, users):
     assert "comment" in err.value.errors
     returned = service.review(reviewer, case.id, "return", "请补充裁判理由中的计算过程")
     assert returned.state == "returned"
-    assert service.store.list_events(case.id)[-1]["comment"] == "请补充裁判理由中的计算过程"
+    assert service.cases.list_events(case.id)[-1]["comment"] == "请补充裁判理由中的计算过程"
 
     edited = service.update(lawyer, case.id, {**CASE, "reasoning": CASE["reasoning"] + "\n经济补偿为三个月工资。"})
     assert (edited.state, edited.current_version) == ("draft", 2)
-    versions = service.store.list_versions(case.id)
+    versions = service.cases.list_versions(case.id)
     assert [v.number for v in versions] == [1, 2] and all(v.author == "lawyer1" for v in versions)
     diffs = diff_versions(versions[0], versions[1])
     assert [d.label for d in diffs] == ["裁判理由"]
@@ -206,7 +199,7 @@ def test_draft_needs_only_title_but_submit_needs_template(service, users, store)
     with pytest.raises(Invalid) as err:
         service.submit(users["lawyer"], case.id)
     assert {"court", "facts", "annotation"} <= set(err.value.errors)
-    assert store.get_case(case.id).state == "draft"
+    assert store.cases.get(case.id).state == "draft"
 
 
 def test_validation_collects_every_error_at_once():
@@ -231,14 +224,14 @@ def test_engine_failure_leaves_case_unpublished(store, users, tmp_path):
         def index_documents(self, docs):
             raise EngineUnavailable("connection refused")
 
-    service = CaseService(store, CaseIndex(DownEngine(tmp_path / "down.sqlite3")))
+    service = CaseService(store.cases, CaseIndex(DownEngine(tmp_path / "down.sqlite3")))
     case = service.create(users["lawyer"], CASE)
     service.submit(users["lawyer"], case.id)
     with pytest.raises(Unavailable):
         service.review(users["reviewer"], case.id, "publish")
-    record = store.get_case(case.id)
+    record = store.cases.get(case.id)
     assert (record.state, record.published_version) == ("submitted", None)
-    assert [e["action"] for e in store.list_events(case.id)] == ["created", "submitted"]
+    assert [e["action"] for e in store.cases.list_events(case.id)] == ["created", "submitted"]
 
 
 def test_published_documents_for_rebuild(service, users):
@@ -246,7 +239,7 @@ def test_published_documents_for_rebuild(service, users):
     service.create(users["lawyer"], {**CASE, "title": "仍是草稿"})
     service.submit(users["lawyer"], a.id)
     service.review(users["reviewer"], a.id, "publish")
-    docs = published_documents(service.store)
+    docs = published_documents(service.cases)
     assert [d.id for d in docs] == [f"lawyer-case-{a.id}"]
     assert docs[0].published and docs[0].source_path == f"store:lawyer-case-{a.id}"
 

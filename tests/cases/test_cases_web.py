@@ -9,17 +9,15 @@ from urllib.parse import quote_from_bytes
 import pytest
 from fastapi.testclient import TestClient
 
-from search_api.accounts.store import Store
 from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
 
 
 @pytest.fixture
 def app(settings):
     app = make_app(settings)
-    store = Store(settings.store_path)
-    app.state.store = store
+    store = app.state.store
     for name, role in (("lawyer1", "lawyer"), ("lawyer2", "lawyer"), ("reviewer1", "reviewer")):
-        store.create_user(name, PASSWORD, role)
+        store.users.create(name, PASSWORD, role)
     return app
 
 
@@ -31,7 +29,7 @@ def client_for(app, username: str) -> TestClient:
 
 def bearer(app, username: str) -> dict[str, str]:
     store = app.state.store
-    return {"Authorization": f"Bearer {store.create_api_token(store.user_with_hash(username)[0].id)}"}
+    return {"Authorization": f"Bearer {store.tokens.create(store.users.with_hash(username)[0].id)}"}
 
 
 def post_form(client: TestClient, path: str, data: dict, page: str | None = None):
@@ -103,7 +101,7 @@ def test_another_users_draft_is_403(app):
     assert other.get(case_url).status_code == 403
     assert other.get(f"{case_url}/edit").status_code == 403
     assert post_form(other, f"{case_url}/edit", {**CASE, "title": "别人改的"}).status_code == 403
-    assert app.state.store.get_case(int(case_url.rsplit("/", 1)[1])).current_version == 1
+    assert app.state.store.cases.get(int(case_url.rsplit("/", 1)[1])).current_version == 1
 
 
 def test_form_errors_keep_everything_typed(app):
@@ -119,7 +117,7 @@ def test_form_errors_keep_everything_typed(app):
     for message in ("请填写标题", "关键词最多 7 个", "裁判日期不能晚于今天"):
         assert message in response.text
     assert CASE["facts"] in response.text and "一、二、三、四、五、六、七、八" in response.text
-    assert app.state.store.list_cases() == []
+    assert app.state.store.cases.list() == []
 
 
 def test_oversized_request_is_413_and_oversized_field_is_a_field_error(app):
@@ -128,7 +126,7 @@ def test_oversized_request_is_413_and_oversized_field_is_a_field_error(app):
     assert huge.status_code == 413 and "提交内容过大" in huge.text
     big = post_form(lawyer, "/lawyer/cases/new", {**CASE, "facts": "长" * 100_000})  # 300 KB
     assert big.status_code == 422 and "基本案情过长" in big.text
-    assert app.state.store.list_cases() == []
+    assert app.state.store.cases.list() == []
 
 
 def test_invalid_utf8_in_form_is_a_field_error(app):
@@ -141,7 +139,7 @@ def test_invalid_utf8_in_form_is_a_field_error(app):
     )
     assert response.status_code == 422 and "裁判要点含有无效的 UTF-8 字符" in response.text
     assert CASE["facts"] in response.text
-    assert app.state.store.list_cases() == []
+    assert app.state.store.cases.list() == []
 
 
 def test_api_create_update_submit_review(app):
@@ -193,7 +191,7 @@ def test_api_jsonl_import_with_a_bad_utf8_line(app):
     assert report["lines"][0]["state"] == "submitted"
     assert "UTF-8" in report["lines"][1]["errors"]["line"]
     assert "不能晚于今天" in report["lines"][2]["errors"]["judgment_date"]
-    assert len(app.state.store.list_cases()) == 1
+    assert len(app.state.store.cases.list()) == 1
 
 
 def test_odd_requests_never_500(app):

@@ -6,7 +6,6 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from search_api.accounts.store import Store
 from search_api.cases.fields import FIELDS
 from search_api.web.markdown import render_markdown
 from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
@@ -66,10 +65,9 @@ def test_markdown_links_get_nofollow_noopener():
 
 def test_every_field_is_inert_on_every_page(settings):
     app = make_app(settings)
-    store = Store(settings.store_path)
-    app.state.store = store
-    store.create_user("lawyer1", PASSWORD, "lawyer")
-    store.create_user("reviewer1", PASSWORD, "reviewer")
+    store = app.state.store
+    store.users.create("lawyer1", PASSWORD, "lawyer")
+    store.users.create("reviewer1", PASSWORD, "reviewer")
     lawyer, reviewer = TestClient(app), TestClient(app)
     login(lawyer, "lawyer1")
     login(reviewer, "reviewer1")

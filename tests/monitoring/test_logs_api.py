@@ -7,6 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from search_api import db
 from search_api.accounts.tokens import check_token, create_token, list_tokens, revoke_token
 from search_api.app import create_app
 from search_api.monitoring.stats import decode_cursor, encode_cursor
@@ -82,7 +83,9 @@ def test_tokens_store_only_hashes(settings):
 def test_feed_needs_a_token(client, settings):
     assert client.get("/api/logs").status_code == 401
     assert client.get("/api/logs", headers={"Authorization": "Bearer nope"}).status_code == 401
-    other = create_token(settings, "warnings only", ["warnings:read"])
+    other = create_token(settings, "other scope", ["logs:read"])
+    with db.connect(settings.store_path) as conn:  # a live token whose only scope is another one
+        conn.execute("UPDATE scoped_tokens SET scopes = 'warnings:read' WHERE name = 'other scope'")
     assert client.get("/api/logs/stats", headers={"Authorization": f"Bearer {other}"}).status_code == 401
 
 

@@ -9,10 +9,8 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from search_api.accounts.auth import SESSION_COOKIE
-from search_api.accounts.store import Store
+from search_api.accounts.sessions import SESSION_COOKIE
 from search_api.app import create_app
-from search_api.monitoring.alerts import MonitorSettings
 from search_api.monitoring.webhooks import attach_monitoring
 from search_api.routes import logs, review
 from search_api.settings import Settings
@@ -34,9 +32,9 @@ def app(tmp_path):
 
 
 def login(client, app, role):
-    store = Store(app.state.settings.store_path)
-    user = store.create_user(f"u-{role}", "a-long-password-1", role)
-    token, _ = store.create_session(user.id, 3600)
+    store = app.state.store
+    user = store.users.create(f"u-{role}", "a-long-password-1", role)
+    token, _ = store.sessions.create(user.id, 3600)
     client.cookies.set(SESSION_COOKIE, token)
 
 
@@ -64,7 +62,7 @@ def test_dashboard_needs_a_reviewer(app):
 
 def test_dashboard_shows_aggregates_charts_and_warnings(app):
     with TestClient(app) as client:
-        watcher, sender = attach_monitoring(app.state.querylog, app.state.settings, MonitorSettings())
+        watcher, sender = attach_monitoring(app.state.querylog, app.state.settings)
         login(client, app, "reviewer")
         for ip in ("10.1.0.1", "10.1.0.2", "10.1.0.3"):
             ask(app, "宏达五金厂欠薪怎么办", ip)

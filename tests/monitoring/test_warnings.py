@@ -10,8 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from search_api.monitoring.alerts import MonitorSettings, WarningMonitor, extract_employers, list_warnings
-from search_api.monitoring.querylog import QueryLog, iso
+from search_api.db import iso
+from search_api.monitoring.alerts import WarningMonitor, list_warnings
+from search_api.monitoring.employers import extract_employers
+from search_api.monitoring.querylog import QueryLog
 from search_api.monitoring.webhooks import attach_monitoring, deliveries, verify
 from search_api.settings import Settings
 
@@ -63,11 +65,15 @@ def settings(tmp_path):
     return Settings(data_dir=tmp_path, secret_key="s", engine="sqlite")
 
 
+def hooked(settings, receiver):
+    return settings.model_copy(update={"webhook_urls": receiver.url, "webhook_secret": SECRET, "webhook_timeout": 2})
+
+
 @pytest.fixture
 def monitored(settings, receiver):
+    settings = hooked(settings, receiver)
     ql = QueryLog(settings)
-    monitor = MonitorSettings(webhook_urls=receiver.url, webhook_secret=SECRET, webhook_timeout=2)
-    watcher, sender = attach_monitoring(ql, settings, monitor)
+    watcher, sender = attach_monitoring(ql, settings)
     sender.backoff = 0.05
     yield ql, watcher, sender
     ql.close()
@@ -148,9 +154,9 @@ def test_no_distress_topic_no_warning(monitored, receiver):
 
 def test_webhook_answering_500_is_retried(settings):
     receiver = Receiver(statuses=(500, 503, 200))
+    settings = hooked(settings, receiver)
     ql = QueryLog(settings)
-    monitor = MonitorSettings(webhook_urls=receiver.url, webhook_secret=SECRET, webhook_timeout=2)
-    watcher, sender = attach_monitoring(ql, settings, monitor)
+    watcher, sender = attach_monitoring(ql, settings)
     sender.backoff = 0.05
     try:
         for ip in ("10.0.2.1", "10.0.2.2", "10.0.2.3"):
@@ -179,7 +185,7 @@ def test_visitors_spread_beyond_the_window_raise_nothing(tmp_path, settings):
         for seq, days_ago in zip((1, 2, 3), (9, 4, 0), strict=True):  # 9 and 0 days ago: never 3 within 7 days
             conn.execute("UPDATE queries SET timestamp = ? WHERE seq = ?", (iso(now - timedelta(days=days_ago)), seq))
     conn.close()
-    watcher = WarningMonitor(ql.path, {"wage_arrears"}, MonitorSettings())
+    watcher = WarningMonitor(ql.path, {"wage_arrears"}, settings)
     try:
         assert watcher.check_employer("深圳华强电子厂", now=now) == []
         # with a 10-day window the three do add up, and re-checking never duplicates
@@ -218,7 +224,7 @@ def test_district_topic_spike_against_own_baseline(settings):
         for seq, ts in enumerate(stamps, start=1):
             conn.execute("UPDATE queries SET timestamp = ? WHERE seq = ?", (ts, seq))
     conn.close()
-    watcher = WarningMonitor(ql.path, {"work_injury"}, MonitorSettings(spike_min_count=5))
+    watcher = WarningMonitor(ql.path, {"work_injury"}, settings.model_copy(update={"spike_min_count": 5}))
     try:
         spikes = watcher.check_spikes(now=now)
         assert [(s.subject, s.visitors) for s in spikes] == [("天河区/work_injury", 6)]
@@ -226,3 +232,25 @@ def test_district_topic_spike_against_own_baseline(settings):
     finally:
         watcher.close()
         ql.close()
+
+
+def test_create_app_takes_thresholds_and_webhooks_from_its_settings(settings, receiver):
+    from search_api.app import create_app
+
+    app = create_app(hooked(settings, receiver).model_copy(update={"warning_min_visitors": 2}))
+    ql, (watcher, sender) = app.state.querylog, app.state.monitor
+    sender.backoff = 0.05
+    try:
+        assert (watcher.k, sender.urls, sender.secret) == (2, [receiver.url], SECRET)
+        ask(ql, "10.0.4.1")
+        ask(ql, "10.0.4.2")
+        settle(ql, sender)
+        (w,) = warnings_of(ql)
+        assert (w.subject, w.visitors) == ("深圳华强电子厂", 2)
+        headers, body = receiver.calls[0]
+        assert verify(body, SECRET, headers["x-labourkb-signature"])
+    finally:
+        ql.close()
+        sender.close()
+        watcher.close()
+        app.state.engine.close()

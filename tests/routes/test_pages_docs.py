@@ -216,3 +216,14 @@ def test_503_and_500_pages_are_in_chinese(small_client):
     page = get(small_client, "/test-crash", status=500)
     assert "服务器出错了" in page.select_one("main h1").get_text()
     assert "boom" not in page.get_text()
+
+
+def test_article_page_lists_its_everyday_questions(corpus_client):
+    page = BeautifulSoup(corpus_client.get("/doc/labor-dispute-mediation-arbitration-law.53").text, "html.parser")
+    faq = page.select_one("section.faq")
+    assert faq is not None and faq.h2.get_text() == "常见问题"
+    items = faq.select("li a")
+    assert len(items) >= 3
+    assert all(a["href"].startswith("/search?q=") for a in items)
+    purpose = BeautifulSoup(corpus_client.get("/doc/labor-dispute-mediation-arbitration-law.1").text, "html.parser")
+    assert purpose.select_one("section.faq") is None

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from ingest.tokenise import get_tokeniser
 from search_api.accounts.store import Store
-from search_api.cases.workflow import CaseIndex, CaseService, preparer
+from search_api.cases.index import CaseIndex, preparer
+from search_api.cases.workflow import CaseService
 from search_api.cli import cli
 from search_api.engines.base import SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
@@ -19,9 +20,9 @@ from tests.fixtures.corpus import write_corpus
 
 def publish_case(settings, engine) -> str:
     store = Store(settings.store_path)
-    lawyer = store.create_user("lawyer1", PASSWORD, "lawyer")
-    reviewer = store.create_user("reviewer1", PASSWORD, "reviewer")
-    service = CaseService(store, CaseIndex(engine, prepare=preparer(get_tokeniser(LEXICON))))
+    lawyer = store.users.create("lawyer1", PASSWORD, "lawyer")
+    reviewer = store.users.create("reviewer1", PASSWORD, "reviewer")
+    service = CaseService(store.cases, CaseIndex(engine, prepare=preparer(get_tokeniser(LEXICON))))
     case = service.create(lawyer, CASE)
     service.submit(lawyer, case.id)
     service.review(reviewer, case.id, "publish")
