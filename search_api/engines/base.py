@@ -19,7 +19,7 @@ from search_api.errors import AppError
 
 # Token fields every engine indexes, with their default BM25 weights.
 # ``questions``: the everyday questions an article answers (ingest.everyday), in workers' words.
-FIELD_WEIGHTS: dict[str, float] = {"title": 6.0, "keywords": 3.0, "body": 1.0, "questions": 1.5}
+FIELD_WEIGHTS: dict[str, float] = {"title": 6.0, "keywords": 3.0, "body": 1.0, "questions": 0.5}
 
 # Keyword fields that can be filtered on and faceted.
 FILTER_FIELDS = ("kind", "doc_type", "source_id", "region", "level", "cites", "topics")

@@ -30,6 +30,7 @@ from elasticsearch import ApiError, NotFoundError, TransportError
 
 from ingest.model import Document
 from search_api.engines.base import (
+    FACET_FIELDS,
     EngineUnavailable,
     IndexReport,
     QueryError,
@@ -41,7 +42,7 @@ from search_api.engines.base import (
 )
 from search_api.engines.es_client import make_client
 from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, query_texts, search_body, term_names
-from search_api.engines.ranking import BOOST_FIELDS, Scorer
+from search_api.engines.ranking import BOOST_FIELDS, Scorer, answering, count_facets
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -314,10 +315,14 @@ class ElasticsearchEngine(SearchEngine):
                 for h in raw_hits
             ]
             return SearchResult(total=total, hits=hits, facets=facets)
-        page = self._rank(raw_hits, query)[query.offset : query.offset + query.size]
-        docs = {d.id: d for d in self.get_many([doc_id for doc_id, _ in page])}
-        hits = [SearchHit(id=i, score=s, doc=docs[i]) for i, s in page if i in docs]
-        return SearchResult(total=total, hits=hits, facets=facets)
+        kept = answering((s, doc_id) for doc_id, s in self._rank(raw_hits, query))
+        page = kept[query.offset : query.offset + query.size]
+        docs = {d.id: d for d in self.get_many([doc_id for _, doc_id in page])}
+        hits = [SearchHit(id=i, score=s, doc=docs[i]) for s, i in page if i in docs]
+        if query.facets:
+            fields = {h["_id"]: h.get("fields") or {} for h in raw_hits}
+            facets = count_facets({f: fields[i].get(f, ()) for f in FACET_FIELDS} for _, i in kept)
+        return SearchResult(total=len(kept), hits=hits, facets=facets)
 
     @staticmethod
     def _rank(raw_hits: list[dict[str, Any]], query: SearchQuery) -> list[tuple[str, float]]:

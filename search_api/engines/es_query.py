@@ -72,6 +72,15 @@ def term_names(weights: dict[str, float]) -> dict[str, str]:
     return {text: f"t{i}" for i, text in enumerate(weights)}
 
 
+def _term_clause(text: str, weight: float, name: str, fields: list[str], light: dict[str, float]) -> dict[str, Any]:
+    combined = {"combined_fields": {"query": text, "fields": fields}}
+    if not light:
+        combined["combined_fields"].update(boost=weight, _name=name)
+        return combined
+    extra = [{"match": {f"tokens.{field}": {"query": text, "boost": fw}}} for field, fw in light.items()]
+    return {"bool": {"should": [combined, *extra], "boost": weight, "_name": name}}
+
+
 def search_body(query: SearchQuery) -> dict[str, Any] | None:
     """The ``_search`` request body for ``query``; None when there is nothing to search.
 
@@ -90,17 +99,18 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         # frequencies before saturation, like FTS5's bm25() with column weights); each
         # term is a named query so its own score comes back, and the final order is
         # engines.ranking.Scorer, the formula the SQLite engine uses too.
-        fields = [f"tokens.{field}^{fw:g}" for field, fw in FIELD_WEIGHTS.items()]
+        # combined_fields takes per-field weights of 1 or more; a lighter field (the everyday
+        # questions) is a separate match in the same named clause, so its score adds as in FTS5.
+        fields = [f"tokens.{field}^{fw:g}" for field, fw in FIELD_WEIGHTS.items() if fw >= 1]
+        light = {field: fw for field, fw in FIELD_WEIGHTS.items() if fw < 1}
         names = term_names(weights)
-        should = [
-            {"combined_fields": {"query": text, "fields": fields, "boost": weight, "_name": names[text]}}
-            for text, weight in weights.items()
-        ]
+        should = [_term_clause(text, weight, names[text], fields, light) for text, weight in weights.items()]
         body["query"] = {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}}
         body["from"] = 0
         body["size"] = min(MAX_WINDOW, max(CANDIDATES, query.offset + query.size))
         body["_source"] = False
-        body["docvalue_fields"] = ["id", "prior", *BOOST_FIELDS]
+        # the ranking fields, and the facet fields: facets are counted over the answering set
+        body["docvalue_fields"] = list(dict.fromkeys(["id", "prior", *BOOST_FIELDS, *FACET_FIELDS]))
     else:
         body["query"] = {"bool": {"filter": filters}}
         body["sort"] = [
@@ -110,6 +120,6 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
             {"article": {"order": "asc", "missing": "_last", "unmapped_type": "integer"}},
             {"id": "asc"},
         ]
-    if query.facets:
+    if query.facets and not weights:  # browsing; with terms the engine counts the answering set
         body["aggs"] = {f: {"terms": {"field": f, "size": FACET_SIZE}} for f in FACET_FIELDS}
     return body

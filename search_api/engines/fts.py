@@ -32,8 +32,8 @@ class TermCache:
         self._lock = threading.Lock()
         self._top: OrderedDict[tuple[str, int], list[tuple[int, float]]] = OrderedDict()
         self._df: dict[str, int] = {}
-        self._totals: OrderedDict[tuple, int] = OrderedDict()
         self._fields: dict[int, tuple] | None = None
+        self._facets: dict[int, tuple] | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
         n = self._df.get(text)
@@ -67,21 +67,22 @@ class TermCache:
                     self._top.popitem(last=False)
         return rows
 
-    def total(self, conn: sqlite3.Connection, match: str, where: str, params: list[Any]) -> int:
-        key = (match, where, tuple(params))
-        with self._lock:
-            if key in self._totals:
-                return self._totals[key]
-        join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
-        n = conn.execute(f"SELECT count(*) FROM fts f{join} WHERE fts MATCH ?{where}", (match, *params)).fetchone()[0]
-        with self._lock:
-            self._totals[key] = n
-            while len(self._totals) > self.MAX_TERMS:
-                self._totals.popitem(last=False)
-        return n
-
     def doc_fields(self, conn: sqlite3.Connection) -> dict[int, tuple]:
         if self._fields is None:
             rows = conn.execute(f"SELECT rowid, prior, {', '.join(BOOST_FIELDS)} FROM docs").fetchall()
             self._fields = {r[0]: tuple(r[1:]) for r in rows}
         return self._fields
+
+    def facet_values(self, conn: sqlite3.Connection) -> dict[int, tuple]:
+        """Per document, its values of ``FACET_FIELDS`` (topics as a tuple), for counting facets
+        over an answering set without another query. Strings are shared, so ×20 costs a few MB."""
+        if self._facets is None:
+            shared: dict[str, str] = {}
+            topics: dict[int, list[str]] = {}
+            for rowid, value in conn.execute("SELECT rowid, value FROM doc_tags WHERE field = 'topics'"):
+                topics.setdefault(rowid, []).append(shared.setdefault(value, value))
+            rows = conn.execute("SELECT rowid, kind, source_title, region FROM docs").fetchall()
+            self._facets = {
+                r[0]: (*(shared.setdefault(v, v) for v in r[1:]), tuple(topics.get(r[0], ()))) for r in rows
+            }
+        return self._facets

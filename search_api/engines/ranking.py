@@ -15,7 +15,9 @@ document; this module turns them into one score:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 from ingest.segment import PRIORS
 from search_api.engines.base import SearchQuery
@@ -30,6 +32,11 @@ FACET_SIZE = 30  # values per facet, on both engines
 # A region named in the question ("上海加班费") lifts that region's local rules to 2.2× the
 # national prior: the boost undoes the local prior first.
 REGION_BOOST = 2.2 / PRIORS["local_regulation"]
+# The answering set: candidates scoring at least this share of the best one. Below it a
+# document merely shares a word with the question; ``total`` and the facets count the set.
+FLOOR_RATIO = 0.25
+
+K = TypeVar("K", int, str)
 
 
 class Scorer:
@@ -81,3 +88,26 @@ class Scorer:
             if g >= 0:
                 covered += 1
         return base * self.coverage[covered]
+
+
+def answering(scored: Iterable[tuple[float, K]]) -> list[tuple[float, K]]:
+    """``(score, key)`` pairs of the answering set, best first (ties: smaller key first)."""
+    ranked = sorted((item for item in scored if item[0] > 0), key=lambda item: (-item[0], item[1]))
+    if not ranked:
+        return []
+    floor = ranked[0][0] * FLOOR_RATIO
+    return [item for item in ranked if item[0] >= floor]
+
+
+def count_facets(values: Iterable[Mapping[str, str | Iterable[str]]]) -> dict[str, dict[str, int]]:
+    """Facet counts over a set of documents' facet values (a field may hold several), top ``FACET_SIZE``."""
+    counts: dict[str, Counter[str]] = {}
+    for doc in values:
+        for field, value in doc.items():
+            counter = counts.setdefault(field, Counter())
+            if isinstance(value, str):
+                if value:
+                    counter[value] += 1
+            else:
+                counter.update(v for v in value if v)
+    return {field: dict(c.most_common(FACET_SIZE)) for field, c in counts.items()}

@@ -11,7 +11,6 @@ terms, so this is the weighted BM25 of the whole query.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from typing import Any
 from ingest.model import Document
 from search_api.db import transaction
 from search_api.engines.base import (
+    FACET_FIELDS,
     FIELD_WEIGHTS,
     EngineUnavailable,
     IndexOutdated,
@@ -37,8 +37,8 @@ from search_api.engines.base import (
     SearchResult,
     validate_query,
 )
-from search_api.engines.fts import TermCache, fts_quote
-from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, Scorer
+from search_api.engines.fts import TermCache
+from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, Scorer, answering, count_facets
 from search_api.settings import Settings
 
 _COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
@@ -313,12 +313,13 @@ class SqliteEngine(SearchEngine):
                 scores[rowid][text] = s
         if not scores:
             return SearchResult(total=0, hits=[])
-        match = " OR ".join(fts_quote(t) for t in used)
-        total = cache.total(conn, match, where, params)
-        page = self._rank(conn, cache, scores, query)[query.offset :]
-        hits = self._hits(conn, page)
-        facets = self._facets(conn, match, where, params) if query.facets else {}
-        return SearchResult(total=max(total, len(scores)), hits=hits, facets=facets)
+        kept = answering(self._score(conn, cache, scores, query))
+        page = [(rowid, s) for s, rowid in kept[query.offset : query.offset + query.size]]
+        facets = {}
+        if query.facets:
+            values = cache.facet_values(conn)
+            facets = count_facets(dict(zip(FACET_FIELDS, values[rowid], strict=True)) for _, rowid in kept)
+        return SearchResult(total=len(kept), hits=self._hits(conn, page), facets=facets)
 
     @staticmethod
     def _negligible(df: int, n_docs: int, weight: float) -> bool:
@@ -352,19 +353,18 @@ class SqliteEngine(SearchEngine):
                 self._cache = TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
             return self._cache
 
-    def _rank(
+    def _score(
         self, conn: sqlite3.Connection, cache: TermCache, scores: dict[int, dict[str, float]], query: SearchQuery
-    ) -> list[tuple[int, float]]:
-        """The best ``offset + size`` candidates, best first (ties: lower rowid first)."""
+    ) -> list[tuple[float, int]]:
+        """``(final score, rowid)`` of every candidate, by the shared formula."""
         fields = cache.doc_fields(conn)
         score = Scorer(query)
         missing = (1.0, *("" for _ in BOOST_FIELDS))
         scored = []
         for rowid, term_scores in scores.items():
             values = fields.get(rowid, missing)
-            scored.append((score(term_scores, values[0], values[1:]), -rowid))
-        best = heapq.nlargest(query.offset + query.size, scored)
-        return [(-neg_rowid, s) for s, neg_rowid in best]
+            scored.append((score(term_scores, values[0], values[1:]), rowid))
+        return scored
 
     def _hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
         if not page:
@@ -391,33 +391,25 @@ class SqliteEngine(SearchEngine):
             f"CAST(json_extract(d.data, '$.article') AS INTEGER), d.id LIMIT ? OFFSET ?",
             (*params, query.size, query.offset),
         ).fetchall()
-        facets = self._facets(conn, None, where, params) if query.facets else {}
+        facets = self._browse_facets(conn, where, params) if query.facets else {}
         return SearchResult(total=total, hits=self._hits(conn, rows), facets=facets)
 
-    def _facets(
-        self, conn: sqlite3.Connection, match: str | None, where: str, params: list[Any]
-    ) -> dict[str, dict[str, int]]:
-        if match is None:
-            base, base_params = f"SELECT d.rowid FROM docs d WHERE 1=1{where}", list(params)
-        else:
-            base = f"SELECT f.rowid FROM fts f JOIN docs d ON d.rowid = f.rowid WHERE fts MATCH ?{where}"
-            base_params = [match, *params]
-        conn.execute("DROP TABLE IF EXISTS temp.matched")
-        conn.execute("CREATE TEMP TABLE matched (rowid INTEGER PRIMARY KEY)")
-        conn.execute(f"INSERT INTO temp.matched {base}", base_params)
+    def _browse_facets(self, conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
+        """Facet counts over a filtered set (browsing without terms), straight from the tables."""
         facets: dict[str, dict[str, int]] = {}
         for field in ("kind", "source_title", "region"):
             rows = conn.execute(
-                f"SELECT d.{field}, count(*) FROM docs d JOIN temp.matched m ON m.rowid = d.rowid "
-                f"WHERE d.{field} != '' GROUP BY d.{field} ORDER BY count(*) DESC LIMIT {FACET_SIZE}"
+                f"SELECT d.{field}, count(*) FROM docs d WHERE d.{field} != ''{where} "
+                f"GROUP BY d.{field} ORDER BY count(*) DESC LIMIT {FACET_SIZE}",
+                params,
             ).fetchall()
             facets[field] = dict(rows)
         rows = conn.execute(
-            "SELECT t.value, count(*) FROM doc_tags t JOIN temp.matched m ON m.rowid = t.rowid "
-            f"WHERE t.field = 'topics' GROUP BY t.value ORDER BY count(*) DESC LIMIT {FACET_SIZE}"
+            f"SELECT t.value, count(*) FROM doc_tags t JOIN docs d ON d.rowid = t.rowid WHERE t.field = 'topics'{where} "
+            f"GROUP BY t.value ORDER BY count(*) DESC LIMIT {FACET_SIZE}",
+            params,
         ).fetchall()
         facets["topics"] = dict(rows)
-        conn.execute("DROP TABLE temp.matched")
         return facets
 
     def get(self, doc_id: str) -> Document | None:
