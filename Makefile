@@ -10,7 +10,7 @@ PORT ?= 8000
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "labourkb needs Python 3.11"'
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "labourkb needs Python 3.11 or later"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -23,6 +23,10 @@ fi
 cleanup() { if [ "$started_es" = 1 ]; then bash scripts/elasticsearch.sh stop || true; fi; }
 trap cleanup EXIT
 
+# lint and formatting first: a style slip fails fast, before the long suites
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
 export LABOURKB_REQUIRE_ES=1 LABOURKB_REQUIRE_BROWSER=1
 mkdir -p test-artifacts
 .venv/bin/python -m pytest "$@"

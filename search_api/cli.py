@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from search_api.engines.base import EngineError, IndexOutdated
+from search_api.engines.base import IndexOutdated
+from search_api.errors import AppError
 from search_api.settings import Settings, get_settings
 
 
@@ -26,7 +27,17 @@ def _echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: the app's errors (``search_api.errors``) become one clear message, here."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AppError as e:
+            raise click.ClickException(f"{e.message}: {e.detail}" if e.detail else e.message) from e
+
+
+@click.group(cls=_Commands)
 def cli() -> None:
     """labourkb — a searchable knowledge base of Chinese labour law."""
 
@@ -48,23 +59,20 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
         if not p.exists():
             raise click.ClickException(f"no such file or directory: {p}")
     engine = _engine(settings)
-    try:
-        with click.progressbar(length=0, label="ingesting", file=sys.stderr, show_pos=True) as bar:
+    with click.progressbar(length=0, label="ingesting", file=sys.stderr, show_pos=True) as bar:
 
-            def progress(n: int) -> None:
-                bar.length = (bar.length or 0) + n
-                bar.update(n)
+        def progress(n: int) -> None:
+            bar.length = (bar.length or 0) + n
+            bar.update(n)
 
-            try:
-                report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
-            except IndexOutdated:
-                from search_api.search.rebuild import rebuild_index
+        try:
+            report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
+        except IndexOutdated:
+            from search_api.search.rebuild import rebuild_index
 
-                click.echo("index built by an older version: rebuilding it (corpus + lawyers' cases)", err=True)
-                rebuild_index(settings, engine)
-                report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
-    except EngineError as e:
-        raise click.ClickException(f"{e.message}: {e.detail}") from e
+            click.echo("index built by an older version: rebuilding it (corpus + lawyers' cases)", err=True)
+            rebuild_index(settings, engine)
+            report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
     if as_json:
         _echo_json(report.as_dict())
         return
@@ -90,10 +98,7 @@ def rebuild(as_json: bool) -> None:
     from search_api.search.rebuild import rebuild_index
 
     settings = _settings()
-    try:
-        report = rebuild_index(settings, _engine(settings))
-    except EngineError as e:
-        raise click.ClickException(f"{e.message}: {e.detail}") from e
+    report = rebuild_index(settings, _engine(settings))
     if as_json:
         _echo_json(report)
     else:
@@ -121,10 +126,7 @@ def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...
         raise click.ClickException("请输入要搜索的问题或关键词")
     settings = _settings()
     service = SearchService(settings, _engine(settings))
-    try:
-        result = service.search(query, size=size, page=page, filters=filters_from(list(kind), None, None))
-    except EngineError as e:
-        raise click.ClickException(f"{e.message}: {e.detail}") from e
+    result = service.search(query, size=size, page=page, filters=filters_from(list(kind), None, None))
     if as_json:
         _echo_json(result.as_dict())
         return
@@ -164,8 +166,21 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     from search_api.app import create_app
+    from search_api.monitoring.access_log import AccessLog
 
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+    settings = _settings()
+    app = create_app(settings)
+    # uvicorn's access log prints client addresses and query strings, and its proxy-header
+    # handling would decide the client address: both off; deps.client_ip and
+    # LABOURKB_TRUSTED_PROXIES decide it, LABOURKB_ACCESS_LOG logs routes only.
+    uvicorn.run(
+        AccessLog(app) if settings.access_log else app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @cli.group()
@@ -185,12 +200,8 @@ def user_create(username: str, role: str, password: str) -> None:
     Example: labourkb user create wang --role lawyer
     """
     from search_api.accounts.users import Users
-    from search_api.errors import AppError
 
-    try:
-        Users(_settings().store_path).create(username, password, role)
-    except AppError as e:
-        raise click.ClickException(e.message) from e
+    Users(_settings().store_path).create(username, password, role)
     click.echo(f"created {role} {username}")
 
 
@@ -228,26 +239,24 @@ def token_create(name: str, scopes: tuple[str, ...]) -> None:
     Example: labourkb token create district-monitor --scope logs:read
     """
     from search_api.accounts.tokens import create_token
-    from search_api.errors import AppError
 
-    try:
-        click.echo(create_token(_settings(), name, scopes))
-    except AppError as e:
-        raise click.ClickException(e.message) from e
+    click.echo(create_token(_settings(), name, scopes))
 
 
 @cli.command()
 @click.option("--days", type=int, default=None, help="Keep this many days (default LABOURKB_RETENTION_DAYS).")
 def purge(days: int | None) -> None:
-    """Delete query-log records older than the retention period.
+    """Delete query-log records older than the retention period, and (under "accounts")
+    sessions expired and form stashes made over a day ago.
 
     Example: labourkb purge --days 180
     """
+    from search_api.accounts.store import Store
     from search_api.monitoring.querylog import QueryLog
 
     log = QueryLog(_settings())
     try:
-        _echo_json(log.purge(days))
+        _echo_json({**log.purge(days), "accounts": Store(_settings().store_path).purge()})
     finally:
         log.close()
 

@@ -19,27 +19,23 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any
 
-from elasticsearch import ApiError, NotFoundError, TransportError
+from elasticsearch import ApiError, NotFoundError
 
 from ingest.model import Document
 from search_api.engines.base import (
     FACET_FIELDS,
-    EngineUnavailable,
     IndexReport,
-    QueryError,
     SearchEngine,
     SearchHit,
     SearchQuery,
     SearchResult,
     validate_query,
 )
+from search_api.engines.es_bulk import BulkWriter, batches, errors, reason
 from search_api.engines.es_client import make_client
 from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, query_texts, search_body, term_names
 from search_api.engines.ranking import BOOST_FIELDS, Scorer, answering, count_facets
@@ -50,38 +46,6 @@ log = logging.getLogger(__name__)
 PAGE = 1000  # page size when listing the ids of one source file
 
 
-@contextmanager
-def _errors(action: str) -> Iterator[None]:
-    """Map client exceptions to the engine's errors (503-like vs 400-like)."""
-    try:
-        yield
-    except ApiError as exc:
-        status = exc.meta.status if exc.meta else 0
-        detail = f"{action}: HTTP {status} {_reason(exc.body) or exc.message}"
-        if status == 400:
-            raise QueryError(detail) from exc
-        raise EngineUnavailable(detail) from exc
-    except TransportError as exc:  # connection refused, timeouts, TLS, serialisation
-        raise EngineUnavailable(f"{action}: {type(exc).__name__}: {exc}") from exc
-
-
-def _reason(body: Any) -> str:
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict):
-            root = (err.get("root_cause") or [err])[0]
-            return f"{root.get('type', '')}: {root.get('reason', '')}".strip(": ")
-        if err:
-            return str(err)
-    return ""
-
-
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
 class ElasticsearchEngine(SearchEngine):
     """Search engine backed by one Elasticsearch index behind the alias ``{prefix}-docs``."""
 
@@ -90,10 +54,8 @@ class ElasticsearchEngine(SearchEngine):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.alias = f"{settings.es_index_prefix.lower()}-docs"
-        self.bulk_size = max(1, settings.es_bulk_size)
-        self.max_retries = max(0, settings.es_max_retries)
-        self.backoff = 0.5  # seconds before the first bulk retry, doubled each time
         self.client = make_client(settings)
+        self.writer = BulkWriter(self.client, settings.es_bulk_size, settings.es_max_retries)
         self._mapping_current = False
 
     @classmethod
@@ -129,12 +91,12 @@ class ElasticsearchEngine(SearchEngine):
         try:
             self._create_index(first, aliases={self.alias: {}})
         except ApiError as exc:
-            if "resource_already_exists" not in _reason(exc.body):
+            if "resource_already_exists" not in reason(exc.body):
                 raise
 
     def indices(self) -> list[str]:
         """Every index this engine's prefix owns (behind the alias or left by a failed rebuild)."""
-        with _errors("list indices"):
+        with errors("list indices"):
             try:
                 return sorted(self.client.indices.get(index=f"{self.alias}-*", expand_wildcards="all").body)
             except NotFoundError:
@@ -144,102 +106,27 @@ class ElasticsearchEngine(SearchEngine):
         """Delete all of this prefix's indices (tests, `labourkb es reset`). Names are
         listed first, so clusters with ``action.destructive_requires_name`` accept it."""
         names = self.indices()
-        with _errors("delete indices"):
-            for batch in _batches(names, 20):
+        with errors("delete indices"):
+            for batch in batches(names, 20):
                 self.client.indices.delete(index=",".join(batch), ignore_unavailable=True)
 
     # ---------------------------------------------------------------- writing
 
-    def _bulk(self, index: str, lines: list[tuple[str, str, str]], require_alias: bool) -> list[dict[str, Any]]:
-        """Send (id, action, source) lines with retries; return the per-item results in order.
-
-        Items rejected with 429 are retried; other item errors are returned as is.
-        Raises EngineUnavailable when the batch still cannot be sent.
-        """
-        results: dict[int, dict[str, Any]] = {}
-        pending = list(range(len(lines)))
-        attempt = 0
-        while True:
-            body: list[str] = []
-            for i in pending:
-                body.append(lines[i][1])
-                if lines[i][2]:
-                    body.append(lines[i][2])
-            error: Exception | None = None
-            try:
-                resp = self.client.bulk(operations=body, index=index, require_alias=require_alias or None)
-            except ApiError as exc:
-                status = exc.meta.status if exc.meta else 0
-                if status != 429 and status < 500:
-                    with _errors("bulk"):
-                        raise
-                error = exc
-            except TransportError as exc:
-                error = exc
-            else:
-                retry = []
-                for i, item in zip(pending, resp["items"], strict=True):
-                    outcome = next(iter(item.values()))
-                    if outcome.get("status") == 429:
-                        retry.append(i)
-                    results[i] = outcome
-                pending = retry
-                if not pending:
-                    return [results[i] for i in range(len(lines))]
-            if attempt >= self.max_retries:
-                if error is not None:
-                    with _errors("bulk"):
-                        raise error
-                return [results[i] for i in range(len(lines))]
-            delay = self.backoff * 2**attempt
-            log.warning("bulk of %d items failed (%s); retry in %.1f s", len(pending), error or "429", delay)
-            time.sleep(delay)
-            attempt += 1
-
-    def _index_into(self, index: str, docs: Iterable[Document], require_alias: bool) -> IndexReport:
-        report = IndexReport()
-        for batch in _batches(docs, self.bulk_size):
-            lines: list[tuple[str, str, str]] = []
-            for doc in batch:
-                if isinstance(doc, dict):
-                    doc = Document.from_dict(doc)
-                doc_id = str(getattr(doc, "id", "") or "")
-                try:
-                    if not doc_id:
-                        raise ValueError("文档缺少 id")
-                    if isinstance(doc.prior, (int, float)) and doc.prior < 0:
-                        # function_score would turn it into a negative score, which Lucene rejects
-                        raise ValueError(f"prior 不能为负数: {doc.prior}")
-                    source = json.dumps(doc.as_dict(), ensure_ascii=False, allow_nan=False)
-                except (ValueError, TypeError) as exc:
-                    report.failed.append((doc_id, str(exc)))
-                    continue
-                action = json.dumps({"index": {"_id": doc_id}}, ensure_ascii=False)
-                lines.append((doc_id, action, source))
-            if not lines:
-                continue
-            for (doc_id, _, _), outcome in zip(lines, self._bulk(index, lines, require_alias), strict=True):
-                if "error" in outcome:
-                    report.failed.append((doc_id, _reason({"error": outcome["error"]}) or str(outcome["error"])))
-                else:
-                    report.indexed += 1
-        return report
-
     def index_documents(self, docs: Iterable[Document]) -> IndexReport:
-        with _errors("prepare index"):
+        with errors("prepare index"):
             self._ensure_alias()
         # require_alias: if the alias vanished meanwhile, fail instead of letting
         # auto-create make a concrete index with a dynamic mapping under its name.
-        return self._index_into(self.alias, docs, require_alias=True)
+        return self.writer.index_into(self.alias, docs, require_alias=True)
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(str(i) for i in ids))
         if not ids or not self._alias_exists():
             return 0
         removed = 0
-        for batch in _batches(ids, self.bulk_size):
+        for batch in batches(ids, self.writer.bulk_size):
             lines = [(i, json.dumps({"delete": {"_id": i}}, ensure_ascii=False), "") for i in batch]
-            for outcome in self._bulk(self.alias, lines, require_alias=True):
+            for outcome in self.writer.send(self.alias, lines, require_alias=True):
                 removed += outcome.get("result") == "deleted"
         return removed
 
@@ -249,7 +136,7 @@ class ElasticsearchEngine(SearchEngine):
         return self.delete(stale)
 
     def refresh(self) -> None:
-        with _errors("refresh"):
+        with errors("refresh"):
             try:
                 self.client.indices.refresh(index=self.alias)
             except NotFoundError:
@@ -258,13 +145,13 @@ class ElasticsearchEngine(SearchEngine):
     def rebuild(self, docs: Iterable[Document]) -> IndexReport:
         new = self._new_index_name()
         old: list[str] = []
-        with _errors("rebuild: create index"):
+        with errors("rebuild: create index"):
             self._create_index(new)
             # no refreshes while loading; one at the end
             self.client.indices.put_settings(index=new, settings={"index": {"refresh_interval": "-1"}})
         try:
-            report = self._index_into(new, docs, require_alias=False)
-            with _errors("rebuild: swap alias"):
+            report = self.writer.index_into(new, docs, require_alias=False)
+            with errors("rebuild: swap alias"):
                 self.client.indices.put_settings(index=new, settings={"index": {"refresh_interval": None}})
                 self.client.indices.refresh(index=new)
                 old = self._alias_targets()
@@ -280,7 +167,7 @@ class ElasticsearchEngine(SearchEngine):
             except Exception:  # the original error matters more
                 log.warning("could not delete half-built index %s", new)
             raise
-        with _errors("rebuild: delete old indices"):
+        with errors("rebuild: delete old indices"):
             for name in old:
                 self.client.indices.delete(index=name, ignore_unavailable=True)
         return report
@@ -288,7 +175,7 @@ class ElasticsearchEngine(SearchEngine):
     # ---------------------------------------------------------------- reading
 
     def _alias_exists(self) -> bool:
-        with _errors("check alias"):
+        with errors("check alias"):
             return bool(self.client.indices.exists_alias(name=self.alias))
 
     def search(self, query: SearchQuery) -> SearchResult:
@@ -296,7 +183,7 @@ class ElasticsearchEngine(SearchEngine):
         body = search_body(query)
         if body is None:
             return SearchResult(total=0, hits=[])
-        with _errors("search"):
+        with errors("search"):
             try:
                 resp = self.client.search(index=self.alias, include_named_queries_score=bool(query.terms), **body)
             except NotFoundError:
@@ -344,7 +231,7 @@ class ElasticsearchEngine(SearchEngine):
         return ranked
 
     def get(self, doc_id: str) -> Document | None:
-        with _errors("get"):
+        with errors("get"):
             try:
                 resp = self.client.get(index=self.alias, id=str(doc_id))
             except NotFoundError:
@@ -355,7 +242,7 @@ class ElasticsearchEngine(SearchEngine):
         ids = [str(i) for i in ids]
         if not ids:
             return []
-        with _errors("mget"):
+        with errors("mget"):
             try:
                 resp = self.client.mget(index=self.alias, ids=ids)
             except NotFoundError:
@@ -367,7 +254,7 @@ class ElasticsearchEngine(SearchEngine):
         self.refresh()
         found: dict[str, str] = {}
         after: list[Any] | None = None
-        with _errors("ids by source path"):
+        with errors("ids by source path"):
             while True:
                 try:
                     resp = self.client.search(
@@ -388,7 +275,7 @@ class ElasticsearchEngine(SearchEngine):
                 after = page[-1]["sort"]
 
     def count(self) -> int:
-        with _errors("count"):
+        with errors("count"):
             try:
                 return int(self.client.count(index=self.alias)["count"])
             except NotFoundError:

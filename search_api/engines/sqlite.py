@@ -39,47 +39,14 @@ from search_api.engines.base import (
 )
 from search_api.engines.fts import TermCache
 from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, Scorer, answering, count_facets
+from search_api.engines.sqlite_schema import COLUMNS, MULTI, SCHEMA, bump, delete_rowid, write_documents
 from search_api.settings import Settings
 
-_COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
-_MULTI = ("cites", "topics")  # multi-valued keyword fields live in doc_tags
 # A term found in more than this share of documents is skipped like a stopword when
 # the query has other terms: its idf is tiny and ranking it costs the most.
 STOPWORD_DF = 0.25
 STOPWORD_MIN_DOCS = 20_000  # only where it matters for speed; small indexes score every term
 MIN_TERM_IMPACT = 0.6  # weight × idf below this (e.g. a lone 在 or 月 at weight 0.3): skipped on large indexes
-_UPDATE_DOC = f"UPDATE docs SET {', '.join(f'{c} = ?' for c in _COLUMNS)}, prior = ?, data = ? WHERE rowid = ?"
-_INSERT_DOC = f"INSERT INTO docs (id, {', '.join(_COLUMNS)}, prior, data) VALUES (?{', ?' * len(_COLUMNS)}, ?, ?)"
-_INSERT_FTS = f"INSERT INTO fts (rowid, {', '.join(FIELD_WEIGHTS)}) VALUES (?{', ?' * len(FIELD_WEIGHTS)})"
-
-_SCHEMA = f"""
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
-CREATE TABLE IF NOT EXISTS docs (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    {", ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in _COLUMNS)},
-    prior REAL NOT NULL DEFAULT 1.0,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS docs_source_path ON docs(source_path);
-CREATE INDEX IF NOT EXISTS docs_kind ON docs(kind, prior);
-CREATE INDEX IF NOT EXISTS docs_source_id ON docs(source_id);
-CREATE TABLE IF NOT EXISTS doc_tags (rowid INTEGER NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL);
--- bumped by every write, in its transaction: caches of any connection or process compare it
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (k, v) VALUES ('version', 0);
-CREATE INDEX IF NOT EXISTS doc_tags_fv ON doc_tags(field, value);
-CREATE INDEX IF NOT EXISTS doc_tags_rowid ON doc_tags(rowid);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    {", ".join(FIELD_WEIGHTS)}, tokenize = 'unicode61 remove_diacritics 0'
-);
-"""
-
-
-def _bump(conn: sqlite3.Connection) -> None:
-    """Mark the index changed (inside the writing transaction)."""
-    conn.execute("UPDATE meta SET v = v + 1 WHERE k = 'version'")
 
 
 class SqliteEngine(SearchEngine):
@@ -105,7 +72,7 @@ class SqliteEngine(SearchEngine):
         # committed index (an open read transaction pins an old snapshot and blocks checkpoints);
         # writes take ``transaction`` explicitly.
         conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        conn.executescript(_SCHEMA)
+        conn.executescript(SCHEMA)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(fts)")]
         if columns != list(FIELD_WEIGHTS):
             conn.close()
@@ -147,45 +114,11 @@ class SqliteEngine(SearchEngine):
             self._local.conn = None
 
     # -- writing -----------------------------------------------------------
-    @staticmethod
-    def _write(conn: sqlite3.Connection, docs: Iterable[Document], report: IndexReport) -> None:
-        for doc in docs:
-            try:
-                data = doc.as_dict()
-                tokens = data.pop("tokens") or {}
-                row = conn.execute("SELECT rowid FROM docs WHERE id = ?", (doc.id,)).fetchone()
-                values = [str(data.get(c) or "") for c in _COLUMNS]
-                payload = json.dumps(data, ensure_ascii=False)
-                if row:
-                    rowid = row[0]
-                    conn.execute(
-                        _UPDATE_DOC,
-                        (*values, float(doc.prior), payload, rowid),
-                    )
-                    conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
-                    conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
-                else:
-                    rowid = conn.execute(
-                        _INSERT_DOC,
-                        (doc.id, *values, float(doc.prior), payload),
-                    ).lastrowid
-                conn.execute(
-                    _INSERT_FTS,
-                    (rowid, *(tokens.get(f, "") for f in FIELD_WEIGHTS)),
-                )
-                conn.executemany(
-                    "INSERT INTO doc_tags (rowid, field, value) VALUES (?, ?, ?)",
-                    [(rowid, f, str(v)) for f in _MULTI for v in data.get(f) or []],
-                )
-                report.indexed += 1
-            except (TypeError, ValueError, sqlite3.Error) as e:
-                report.failed.append((doc.id, f"{type(e).__name__}: {e}"))
-
     def index_documents(self, docs: Iterable[Document]) -> IndexReport:
         report = IndexReport()
         with self._write_lock, transaction(self.db) as conn:
-            self._write(conn, docs, report)
-            _bump(conn)
+            write_documents(conn, docs, report)
+            bump(conn)
         return report
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -194,16 +127,10 @@ class SqliteEngine(SearchEngine):
             for doc_id in ids:
                 row = conn.execute("SELECT rowid FROM docs WHERE id = ?", (doc_id,)).fetchone()
                 if row:
-                    self._delete_rowid(conn, row[0])
+                    delete_rowid(conn, row[0])
                     n += 1
-            _bump(conn)
+            bump(conn)
         return n
-
-    @staticmethod
-    def _delete_rowid(conn: sqlite3.Connection, rowid: int) -> None:
-        conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
-        conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
-        conn.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
 
     def delete_by_source_path(self, source_path: str, keep: Iterable[str] = ()) -> int:
         keep = set(keep)
@@ -213,9 +140,9 @@ class SqliteEngine(SearchEngine):
                 "SELECT rowid, id FROM docs WHERE source_path = ?", (source_path,)
             ).fetchall():
                 if doc_id not in keep:
-                    self._delete_rowid(conn, rowid)
+                    delete_rowid(conn, rowid)
                     n += 1
-            _bump(conn)
+            bump(conn)
         return n
 
     def refresh(self) -> None:
@@ -236,7 +163,7 @@ class SqliteEngine(SearchEngine):
         conn = self._connect(new)
         try:
             with transaction(conn):
-                self._write(conn, docs, report)
+                write_documents(conn, docs, report)
                 conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
@@ -272,10 +199,10 @@ class SqliteEngine(SearchEngine):
             if not values:
                 continue
             marks = ", ".join("?" * len(values))
-            if field in _MULTI:
+            if field in MULTI:
                 clauses.append(f"{plus}d.rowid IN (SELECT rowid FROM doc_tags WHERE field = ? AND value IN ({marks}))")
                 params += [field, *values]
-            elif field in _COLUMNS or field == "id":
+            elif field in COLUMNS or field == "id":
                 clauses.append(f"{plus}d.{field} IN ({marks})")
                 params += values
             else:
@@ -405,7 +332,8 @@ class SqliteEngine(SearchEngine):
             ).fetchall()
             facets[field] = dict(rows)
         rows = conn.execute(
-            f"SELECT t.value, count(*) FROM doc_tags t JOIN docs d ON d.rowid = t.rowid WHERE t.field = 'topics'{where} "
+            "SELECT t.value, count(*) FROM doc_tags t JOIN docs d ON d.rowid = t.rowid "
+            f"WHERE t.field = 'topics'{where} "
             f"GROUP BY t.value ORDER BY count(*) DESC LIMIT {FACET_SIZE}",
             params,
         ).fetchall()

@@ -40,7 +40,7 @@ def search_total(engine, *words: str) -> int:
 
 
 def test_rebuild_swaps_alias_atomically_and_drops_old_index(es_engine):
-    es_engine.bulk_size = 5
+    es_engine.writer.bulk_size = 5
     old_docs = [make_doc(i, body="旧 文本") for i in range(12)]
     assert es_engine.index_documents(old_docs).failed == []
     es_engine.refresh()
@@ -178,7 +178,7 @@ def test_filters_without_terms_browse_in_authority_order(es_engine):
 
 
 def test_delete_by_source_path_pages_through_many_ids(es_engine):
-    es_engine.bulk_size = 500
+    es_engine.writer.bulk_size = 500
     docs = [make_doc(i) for i in range(1005)] + [make_doc(5000, source_path="other.md")]
     assert es_engine.index_documents(docs).indexed == 1006
     assert len(es_engine.ids_by_source_path("laws/test.md")) == 1005
@@ -214,7 +214,7 @@ def private_node_lock():
 def test_ingest_interrupted_by_a_killed_server_reruns_cleanly(es_url, es_engine_factory, private_node_lock):
     url = es_server.ensure_running(port=KILL_PORT)
     engine = es_engine_factory(url=url, es_bulk_size=20, es_max_retries=1)
-    engine.backoff = 0.2
+    engine.writer.backoff = 0.2
     docs = [make_doc(i) for i in range(200)]
 
     def killing_midway():

@@ -108,7 +108,7 @@ def proxy_for(es_url):
 def test_bulk_backs_off_and_lands_everything(es_engine_factory, proxy_for, status):
     proxy = proxy_for(fail=3, status=status)
     engine = es_engine_factory(url=proxy.url)
-    engine.backoff = 0.05
+    engine.writer.backoff = 0.05
     report = engine.index_documents(docs(25))
     engine.refresh()
     assert report.indexed == 25 and not report.failed
@@ -119,7 +119,7 @@ def test_bulk_backs_off_and_lands_everything(es_engine_factory, proxy_for, statu
 def test_bulk_that_keeps_failing_is_a_clear_engine_error(es_engine_factory, proxy_for):
     proxy = proxy_for(fail=1000, status=503)
     engine = es_engine_factory(url=proxy.url, es_max_retries=2)
-    engine.backoff = 0.01
+    engine.writer.backoff = 0.01
     with pytest.raises(EngineUnavailable):
         engine.index_documents(docs(3))
     assert 3 <= proxy.bulk_calls() <= 6  # bounded: (1 + 2 retries) × the client's one quick retry

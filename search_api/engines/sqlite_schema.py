@@ -1,0 +1,91 @@
+"""The SQLite index file's tables and the writes to them (the engine in ``sqlite.py`` reads them).
+
+``docs`` holds each document (its JSON and the keyword columns filters use), ``doc_tags`` the
+multi-valued keyword fields, ``fts`` the FTS5 token fields (one column per ``FIELD_WEIGHTS``
+field), ``meta`` the version every write bumps so caches in any process notice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from ingest.model import Document
+from search_api.engines.base import FIELD_WEIGHTS, IndexReport
+
+COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
+MULTI = ("cites", "topics")  # multi-valued keyword fields live in doc_tags
+_UPDATE_DOC = f"UPDATE docs SET {', '.join(f'{c} = ?' for c in COLUMNS)}, prior = ?, data = ? WHERE rowid = ?"
+_INSERT_DOC = f"INSERT INTO docs (id, {', '.join(COLUMNS)}, prior, data) VALUES (?{', ?' * len(COLUMNS)}, ?, ?)"
+_INSERT_FTS = f"INSERT INTO fts (rowid, {', '.join(FIELD_WEIGHTS)}) VALUES (?{', ?' * len(FIELD_WEIGHTS)})"
+
+SCHEMA = f"""
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS docs (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    {", ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in COLUMNS)},
+    prior REAL NOT NULL DEFAULT 1.0,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_source_path ON docs(source_path);
+CREATE INDEX IF NOT EXISTS docs_kind ON docs(kind, prior);
+CREATE INDEX IF NOT EXISTS docs_source_id ON docs(source_id);
+CREATE TABLE IF NOT EXISTS doc_tags (rowid INTEGER NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL);
+-- bumped by every write, in its transaction: caches of any connection or process compare it
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (k, v) VALUES ('version', 0);
+CREATE INDEX IF NOT EXISTS doc_tags_fv ON doc_tags(field, value);
+CREATE INDEX IF NOT EXISTS doc_tags_rowid ON doc_tags(rowid);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+    {", ".join(FIELD_WEIGHTS)}, tokenize = 'unicode61 remove_diacritics 0'
+);
+"""
+
+
+def bump(conn: sqlite3.Connection) -> None:
+    """Mark the index changed (inside the writing transaction)."""
+    conn.execute("UPDATE meta SET v = v + 1 WHERE k = 'version'")
+
+
+def write_documents(conn: sqlite3.Connection, docs: Iterable[Document], report: IndexReport) -> None:
+    """Add or replace documents by id (inside the caller's transaction); failures go to ``report``."""
+    for doc in docs:
+        try:
+            data = doc.as_dict()
+            tokens = data.pop("tokens") or {}
+            row = conn.execute("SELECT rowid FROM docs WHERE id = ?", (doc.id,)).fetchone()
+            values = [str(data.get(c) or "") for c in COLUMNS]
+            payload = json.dumps(data, ensure_ascii=False)
+            if row:
+                rowid = row[0]
+                conn.execute(
+                    _UPDATE_DOC,
+                    (*values, float(doc.prior), payload, rowid),
+                )
+                conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
+                conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
+            else:
+                rowid = conn.execute(
+                    _INSERT_DOC,
+                    (doc.id, *values, float(doc.prior), payload),
+                ).lastrowid
+            conn.execute(
+                _INSERT_FTS,
+                (rowid, *(tokens.get(f, "") for f in FIELD_WEIGHTS)),
+            )
+            conn.executemany(
+                "INSERT INTO doc_tags (rowid, field, value) VALUES (?, ?, ?)",
+                [(rowid, f, str(v)) for f in MULTI for v in data.get(f) or []],
+            )
+            report.indexed += 1
+        except (TypeError, ValueError, sqlite3.Error) as e:
+            report.failed.append((doc.id, f"{type(e).__name__}: {e}"))
+
+
+def delete_rowid(conn: sqlite3.Connection, rowid: int) -> None:
+    conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
+    conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
+    conn.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
