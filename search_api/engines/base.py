@@ -102,7 +102,7 @@ class SearchHit:
     id: str
     score: float
     doc: Document
-
+    coverage: float = 1.0  # share of the question's typed concepts the document matched
 
 @dataclass
 class SearchResult:

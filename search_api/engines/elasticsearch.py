@@ -202,18 +202,20 @@ class ElasticsearchEngine(SearchEngine):
                 for h in raw_hits
             ]
             return SearchResult(total=total, hits=hits, facets=facets)
-        kept = answering((s, doc_id) for doc_id, s in self._rank(raw_hits, query))
+        ranked = self._rank(raw_hits, query)
+        coverage = {doc_id: c for doc_id, _, c in ranked}
+        kept = answering((s, doc_id) for doc_id, s, _ in ranked)
         page = kept[query.offset : query.offset + query.size]
         docs = {d.id: d for d in self.get_many([doc_id for _, doc_id in page])}
-        hits = [SearchHit(id=i, score=s, doc=docs[i]) for s, i in page if i in docs]
+        hits = [SearchHit(id=i, score=s, doc=docs[i], coverage=coverage[i]) for s, i in page if i in docs]
         if query.facets:
             fields = {h["_id"]: h.get("fields") or {} for h in raw_hits}
             facets = count_facets({f: fields[i].get(f, ()) for f in FACET_FIELDS} for _, i in kept)
         return SearchResult(total=len(kept), hits=hits, facets=facets)
 
     @staticmethod
-    def _rank(raw_hits: list[dict[str, Any]], query: SearchQuery) -> list[tuple[str, float]]:
-        """Final order by the shared formula, from each term's own score (boost divided out)."""
+    def _rank(raw_hits: list[dict[str, Any]], query: SearchQuery) -> list[tuple[str, float, float]]:
+        """``(id, score, coverage)`` by the shared formula, from each term's own score (boost divided out)."""
         weights = query_texts(query)
         by_name = {name: (text, weights[text]) for text, name in term_names(weights).items()}
         scorer = Scorer(query)
@@ -226,7 +228,7 @@ class ElasticsearchEngine(SearchEngine):
             f = h.get("fields") or {}
             fields = tuple((f.get(k) or [""])[0] for k in BOOST_FIELDS)
             prior = float((f.get("prior") or [1.0])[0])
-            ranked.append((h["_id"], scorer(term_scores, prior, fields)))
+            ranked.append((h["_id"], scorer(term_scores, prior, fields), scorer.covered_share(term_scores)))
         ranked.sort(key=lambda r: (-r[1], r[0]))
         return ranked
 

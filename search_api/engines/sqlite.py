@@ -246,7 +246,11 @@ class SqliteEngine(SearchEngine):
         if query.facets:
             values = cache.facet_values(conn)
             facets = count_facets(dict(zip(FACET_FIELDS, values[rowid], strict=True)) for _, rowid in kept)
-        return SearchResult(total=len(kept), hits=self._hits(conn, page), facets=facets)
+        hits = self._hits(conn, page)
+        scorer = Scorer(query)
+        for hit, (rowid, _) in zip(hits, page, strict=True):
+            hit.coverage = scorer.covered_share(scores[rowid])
+        return SearchResult(total=len(kept), hits=hits, facets=facets)
 
     @staticmethod
     def _negligible(df: int, n_docs: int, weight: float) -> bool:

@@ -18,7 +18,7 @@ from ingest.model import Document
 from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
 from search_api.engines.base import SearchEngine, SearchHit, SearchQuery
-from search_api.engines.ranking import REGION_BOOST
+from search_api.engines.ranking import CONFIDENT_COVERAGE, REGION_BOOST
 from search_api.search.present import doc_url, shape_hit
 from search_api.search.query import Analysis, analyse, suggest
 from search_api.settings import Settings
@@ -41,6 +41,7 @@ class SearchResponse:
     took_ms: float = 0.0
     tokens: list[str] = field(default_factory=list)
     filler_only: bool = False
+    confident: bool = False  # the first hit answers the question with some certainty
     query_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +56,7 @@ class SearchResponse:
             "tokens": self.tokens,
             "hits": self.hits,
             "facets": self.facets,
+            "confident": self.confident,
             **({"query_id": self.query_id} if self.query_id else {}),
             **({"message": "请描述具体问题，例如“公司拖欠工资怎么办”"} if self.filler_only else {}),
         }
@@ -148,6 +150,8 @@ class SearchService:
             self._attach_related_cases(shaped[:3])
         suggestion = suggest(a, self.lexicon, self.tok) if result.total <= FEW_RESULTS else None
         corrected = a.corrected if a.corrected != a.normalised else None
+        top = result.hits[0] if result.hits and page == 1 else None
+        confident = top is not None and top.coverage >= CONFIDENT_COVERAGE and top.doc.kind in ("article", "case")
         return SearchResponse(
             query=a.raw,
             total=result.total,
@@ -159,6 +163,7 @@ class SearchService:
             facets=result.facets,
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
             tokens=a.tokens,
+            confident=confident,
         )
 
     def _pin_direct_hits(self, ids: list[str], hits: list[SearchHit], filters: dict, size: int) -> list[SearchHit]:

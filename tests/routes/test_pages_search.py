@@ -217,3 +217,21 @@ def test_traditional_input_and_switch(corpus_client, forget_script):
     assert "條" in hit_titles(page)[0] and "条" not in hit_titles(page)[0]
     switch = page.select_one("a.script")
     assert switch.get_text() == "简体" and query_of(switch["href"])["script"] == ["simp"]
+
+
+def test_a_question_without_a_confident_answer_says_so(corpus_client):
+    unsure = get(corpus_client, "/search?q=北京到上海的火车票")
+    box = unsure.select_one("section.unsure")
+    assert box is not None and "没有找到有把握的答案" in box.get_text()
+    assert "12351" in box.get_text()
+    sure = get(corpus_client, "/search?q=工伤认定申请时限")
+    assert sure.select_one("section.unsure") is None
+
+
+def test_api_reports_confidence_and_counts_only_the_answering_set(corpus_client):
+    sure = corpus_client.get("/api/search", params={"q": "工伤认定申请时限", "facets": "true"}).json()
+    assert sure["confident"] is True
+    assert 0 < sure["total"] < 200  # the documents that answer, not every one sharing a character
+    noise = corpus_client.get("/api/search", params={"q": "北京到上海的火车票"}).json()
+    assert noise["confident"] is False
+    assert sum(sure["facets"]["kind"].values()) == sure["total"]
