@@ -6,6 +6,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # a bounded pool: every thread keeps its own index connection (and its memory)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if settings.warm_cache:
             threading.Thread(target=_warm, args=(app.state.service,), name="cache-warm-up", daemon=True).start()
         yield

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,12 +70,55 @@ class Settings(BaseSettings):
     webhook_secret: str = Field("", description="HMAC-SHA256 key for the X-Labourkb-Signature header of webhooks.")
     webhook_timeout: float = Field(5.0, description="Seconds before one webhook attempt times out.")
     webhook_max_attempts: int = Field(6, ge=1, description="Attempts per webhook delivery before giving up.")
+    # login throttling (search_api.accounts.throttle): a login flood must not stall the site,
+    # and no one can lock an account for everyone
+    login_rate_per_address: float = Field(
+        6.0, gt=0, description="Login attempts a minute one client address (an IPv6 /64) may make, after its burst."
+    )
+    login_burst_per_address: int = Field(
+        10, ge=1, description="Login attempts one client address may make at once before the per-minute rate applies."
+    )
+    login_rate_total: float = Field(
+        1.0,
+        gt=0,
+        description="Login attempts a second all clients together may make (each costs ~0.3 s of CPU); more get 429.",
+    )
+    login_burst_total: int = Field(10, ge=1, description="Login attempts all clients together may make at once.")
+    login_hash_threads: int = Field(
+        1, ge=1, le=8, description="Threads that check passwords (argon2), off the event loop; the rest queue."
+    )
     # search
     page_size: int = Field(10, description="Results per page on the site.")
     max_query_chars: int = Field(200, description="Queries are cut to this many characters before analysis.")
     warm_cache: bool = Field(
         True, description="At start-up, warm the engine's term caches with the lexicon's words (in the background)."
     )
+    threads: int = Field(
+        16,
+        ge=1,
+        description="Threads per process answering requests (each holds an index connection and its page cache).",
+    )
+    # client address and the server's own access log (who asked is never logged)
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IP addresses or CIDR networks of your reverse proxies. Only a request whose peer"
+        " is one of them has its X-Forwarded-For read: the client is the right-most address there that is not a"
+        " trusted proxy. Empty (default): X-Forwarded-For is ignored and the peer address is the client.",
+    )
+    access_log: bool = Field(
+        True,
+        description="`labourkb serve` prints one line per request to stderr: method, route (the path template,"
+        " without query string or path values), status and milliseconds — never the client address or the query."
+        " Off: no access log.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
 
     @property
     def district_list(self) -> list[str]:

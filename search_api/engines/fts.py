@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from array import array
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from search_api.engines.ranking import BOOST_FIELDS
@@ -24,36 +26,45 @@ class TermCache:
     not cached: their candidates depend on the filter.
     """
 
-    MAX_TERMS = 2000
+    # Bounds: candidates kept in all (each 16 bytes in packed arrays: 6 MB at the bound) and
+    # document frequencies remembered (least recently used go first).
+    MAX_CANDIDATES = 400_000
+    MAX_DF = 50_000
 
     def __init__(self, version: tuple, n_docs: int):
         self.version = version
         self.n_docs = n_docs
         self._lock = threading.Lock()
-        self._top: OrderedDict[tuple[str, int], list[tuple[int, float]]] = OrderedDict()
-        self._df: dict[str, int] = {}
+        self._top: OrderedDict[tuple[str, int], tuple[array, array]] = OrderedDict()
+        self._held = 0  # candidates in ``_top``
+        self._df: OrderedDict[str, int] = OrderedDict()
         self._fields: dict[int, tuple] | None = None
         self._facets: dict[int, tuple] | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
-        n = self._df.get(text)
-        if n is None:
-            n = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (fts_quote(text),)).fetchone()[0]
-            if len(self._df) > 50_000:
-                self._df.clear()
+        with self._lock:
+            n = self._df.get(text)
+            if n is not None:
+                self._df.move_to_end(text)
+                return n
+        n = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (fts_quote(text),)).fetchone()[0]
+        with self._lock:
             self._df[text] = n
+            while len(self._df) > self.MAX_DF:
+                self._df.popitem(last=False)
         return n
 
     def top(
         self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any], weights: str
-    ) -> list[tuple[int, float]]:
+    ) -> Iterable[tuple[int, float]]:
+        """``(rowid, bm25)`` of the term's best ``limit`` documents (cached when unfiltered)."""
         key = (text, limit)
         if not where:
             with self._lock:
                 hit = self._top.get(key)
                 if hit is not None:
                     self._top.move_to_end(key)
-                    return hit
+                    return zip(*hit, strict=True)
         join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
         rows = conn.execute(
             f"SELECT f.rowid, -bm25(fts, {weights}) AS s FROM fts f{join} "
@@ -61,10 +72,14 @@ class TermCache:
             (fts_quote(text), *params, limit),
         ).fetchall()
         if not where:
+            packed = (array("q", (r[0] for r in rows)), array("d", (r[1] for r in rows)))
             with self._lock:
-                self._top[key] = rows
-                while len(self._top) > self.MAX_TERMS:
-                    self._top.popitem(last=False)
+                if key not in self._top:
+                    self._top[key] = packed
+                    self._held += len(rows)
+                while self._held > self.MAX_CANDIDATES and len(self._top) > 1:
+                    _, (old, _) = self._top.popitem(last=False)
+                    self._held -= len(old)
         return rows
 
     def doc_fields(self, conn: sqlite3.Connection) -> dict[int, tuple]:
