@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # a bounded pool: every thread keeps its own index connection (and its memory)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        app.state.service.semantic.start()
         if settings.warm_cache:
             threading.Thread(target=_warm, args=(app.state.service,), name="cache-warm-up", daemon=True).start()
         yield
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.querylog.close()
         for part in app.state.monitor:
             part.close()
+        app.state.service.semantic.close()
         app.state.engine.close()
 
     app = FastAPI(

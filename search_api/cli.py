@@ -23,6 +23,18 @@ def _engine(settings: Settings):
     return get_engine(settings)
 
 
+def _embed(settings: Settings, engine) -> None:
+    """Fill the vector cache for every indexed document, so a starting server embeds nothing."""
+    if not settings.semantic:
+        return
+    from search_api.search.layer import SemanticLayer
+
+    layer = SemanticLayer(settings, engine)
+    layer.start(background=False)
+    click.echo(f"semantic layer: {layer.status}", err=True)
+    layer.close()
+
+
 def _echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -73,6 +85,7 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
             click.echo("index built by an older version: rebuilding it (corpus + lawyers' cases)", err=True)
             rebuild_index(settings, engine)
             report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
+    _embed(settings, engine)
     if as_json:
         _echo_json(report.as_dict())
         return
@@ -98,7 +111,9 @@ def rebuild(as_json: bool) -> None:
     from search_api.search.rebuild import rebuild_index
 
     settings = _settings()
-    report = rebuild_index(settings, _engine(settings))
+    engine = _engine(settings)
+    report = rebuild_index(settings, engine)
+    _embed(settings, engine)
     if as_json:
         _echo_json(report)
     else:
@@ -126,6 +141,7 @@ def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...
         raise click.ClickException("请输入要搜索的问题或关键词")
     settings = _settings()
     service = SearchService(settings, _engine(settings))
+    service.semantic.start(background=False)  # from the vector cache ingest filled; lexical without the model
     result = service.search(query, size=size, page=page, filters=filters_from(list(kind), None, None))
     if as_json:
         _echo_json(result.as_dict())
@@ -216,6 +232,28 @@ def backup(dest: Path) -> None:
 
     backup_store(_settings().store_path, dest)
     click.echo(f"backup written to {dest}")
+
+
+@cli.group()
+def model() -> None:
+    """The embedding model of the semantic retriever (from a Maven Central package, pinned by SHA-256)."""
+
+
+@model.command("fetch")
+@click.option("--jar", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A copy of the jar (offline).")
+def model_fetch(jar: Path | None) -> None:
+    """Download (or unpack a copied jar), verify and install the model into LABOURKB_MODEL_DIR.
+
+    Example: labourkb model fetch
+    """
+    from search_api.search.model import ModelUnavailable, fetch_model
+
+    settings = _settings()
+    try:
+        path = fetch_model(settings.model_dir, jar=jar)
+    except ModelUnavailable as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"model ready in {path}")
 
 
 @cli.group()

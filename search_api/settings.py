@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,6 +94,16 @@ class Settings(BaseSettings):
     warm_cache: bool = Field(
         True, description="At start-up, warm the engine's term caches with the lexicon's words (in the background)."
     )
+    semantic: bool = Field(
+        True, description="Fuse a semantic retriever (an embedding model) with the lexical ranking."
+    )
+    semantic_weight: float = Field(
+        0.3, ge=0.0, le=1.0, description="Weight of the semantic score in the fused ranking (the lexical one has the rest)."
+    )
+    model_dir: Path = Field(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labourkb" / "bge-small-zh-v1.5-q",
+        description="Where `labourkb model fetch` puts the embedding model (checked by SHA-256 at start-up).",
+    )
     threads: int = Field(
         16,
         ge=1,
@@ -128,6 +139,11 @@ class Settings(BaseSettings):
     def webhook_url_list(self) -> list[str]:
         """``webhook_urls`` split on commas, blanks dropped."""
         return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
+
+    @property
+    def vectors_path(self) -> Path:
+        """Cached document vectors, keyed by the embedded text (an unchanged corpus embeds nothing)."""
+        return self.data_dir / "vectors.sqlite3"
 
     @property
     def index_path(self) -> Path:

@@ -17,8 +17,16 @@ pytest_plugins = ["tests.fixtures.es"]
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    # No start-up cache warm-up thread in tests (tests/test_warm_up.py covers it).
-    values = {"corpus_dir": CORPUS, "lexicon_dir": LEXICON, "cookie_secure": False, "warm_cache": False, **overrides}
+    # No start-up cache warm-up thread in tests (tests/test_warm_up.py covers it), and lexical
+    # ranking unless a test asks for the semantic layer (tests/search/test_fusion.py).
+    values = {
+        "corpus_dir": CORPUS,
+        "lexicon_dir": LEXICON,
+        "cookie_secure": False,
+        "warm_cache": False,
+        "semantic": False,
+        **overrides,
+    }
     return Settings(data_dir=data_dir, **values)
 
 

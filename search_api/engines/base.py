@@ -10,7 +10,7 @@ Snippets and highlights are computed afterwards on the original text
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,7 @@ class SearchHit:
     doc: Document
     coverage: float = 1.0  # share of the question's typed concepts the document matched
 
+
 @dataclass
 class SearchResult:
     total: int
@@ -171,6 +172,10 @@ class SearchEngine(ABC):
     @abstractmethod
     def ids_by_source_path(self, source_path: str) -> dict[str, str]:
         """Map id → content_hash of documents from one source file (for change detection)."""
+
+    @abstractmethod
+    def all_documents(self) -> Iterator[Document]:
+        """Every stored document, in a stable order (for building what sits beside the index)."""
 
     @abstractmethod
     def count(self) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -275,6 +275,23 @@ class ElasticsearchEngine(SearchEngine):
                 if len(page) < PAGE:
                     return found
                 after = page[-1]["sort"]
+
+    def all_documents(self) -> Iterator[Document]:
+        after: list[Any] | None = None
+        while True:
+            with errors("all documents"):
+                try:
+                    resp = self.client.search(
+                        index=self.alias, query={"match_all": {}}, sort=[{"id": "asc"}], size=PAGE, search_after=after
+                    )
+                except NotFoundError:
+                    return
+            page = resp["hits"]["hits"]
+            for h in page:
+                yield Document.from_dict(h["_source"])
+            if len(page) < PAGE:
+                return
+            after = page[-1]["sort"]
 
     def count(self) -> int:
         with errors("count"):

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +359,17 @@ class SqliteEngine(SearchEngine):
         return dict(
             self.db.execute("SELECT id, content_hash FROM docs WHERE source_path = ?", (source_path,)).fetchall()
         )
+
+    def all_documents(self) -> Iterator[Document]:
+        last = 0
+        while True:  # in pages, so a long walk holds no read transaction
+            rows = self.db.execute("SELECT rowid, data FROM docs WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,))
+            page = rows.fetchall()
+            for _, data in page:
+                yield Document.from_dict(json.loads(data))
+            if len(page) < 1000:
+                return
+            last = page[-1][0]
 
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM docs").fetchone()[0]

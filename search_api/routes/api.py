@@ -71,9 +71,14 @@ def api_document(request: Request, doc_id: str, engine: Annotated[SearchEngine, 
 
 @router.get("/healthz", tags=["health"])
 def healthz(request: Request) -> JSONResponse:
-    """Engine health: 200 when searches can be answered, 503 otherwise."""
+    """Engine health: 200 when searches can be answered, 503 otherwise. ``semantic`` says whether the
+    semantic retriever is ready (or why searches are answered lexically only)."""
     health = request.app.state.engine.health()
     return JSONResponse(
-        {"status": "ok" if health.get("ok") else "unavailable", "engine": health},
+        {
+            "status": "ok" if health.get("ok") else "unavailable",
+            "engine": health,
+            **request.app.state.service.semantic.health(),
+        },
         status_code=200 if health.get("ok") else 503,
     )

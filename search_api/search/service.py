@@ -19,12 +19,15 @@ from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
 from search_api.engines.base import SearchEngine, SearchHit, SearchQuery
 from search_api.engines.ranking import CONFIDENT_COVERAGE, REGION_BOOST
+from search_api.search.fusion import CONFIDENT_COSINE, NO_ANSWER_COSINE, SEMANTIC_K, fuse
+from search_api.search.layer import SemanticLayer
 from search_api.search.present import doc_url, shape_hit
 from search_api.search.query import Analysis, analyse, suggest
 from search_api.settings import Settings
 
 FEW_RESULTS = 3  # at or below this many results the service also offers a suggestion
 MAX_PAGE_SIZE = 50
+LEXICAL_POOL = 100  # lexical candidates fused with the semantic ones
 RELATED_CASES = 3
 
 
@@ -76,6 +79,7 @@ class SearchService:
         self.tok = tokeniser or get_tokeniser(settings.lexicon_dir)
         self._registry: TitleRegistry | None = None
         self._lock = threading.Lock()
+        self.semantic = SemanticLayer(settings, engine)
 
     # -- titles of the laws in the index, for citations typed into the search box
     @property
@@ -137,30 +141,49 @@ class SearchService:
         boosts: dict[str, dict[str, float]] = {}
         if a.region and "region" not in filters:
             boosts["region"] = {a.region: REGION_BOOST}
-        query = SearchQuery(
-            terms=a.terms, filters=filters, size=size, offset=(page - 1) * size, facets=facets, boosts=boosts
-        )
-        result = self.engine.search(query)
-        hits = result.hits
+        offset = (page - 1) * size
+        retriever = self.semantic.retriever
+        if retriever is None:
+            query = SearchQuery(terms=a.terms, filters=filters, size=size, offset=offset, facets=facets, boosts=boosts)
+            result = self.engine.search(query)
+            hits, total, facet_counts, best_cos, cos = result.hits, result.total, result.facets, None, {}
+        else:
+            # both sides at once: the model run releases the GIL while the engine ranks
+            vectors = self.semantic.pool.submit(retriever.semantic_scores, a.corrected or a.normalised, SEMANTIC_K)
+            pool = max(LEXICAL_POOL, offset + size)
+            lexical = self.engine.search(SearchQuery(terms=a.terms, filters=filters, size=pool, boosts=boosts))
+            semantic = vectors.result()
+            known = {h.id for h in lexical.hits}
+            extra = {d.id: d for d in self.engine.get_many([i for i, _ in semantic if i not in known])}
+            fused = fuse(
+                lexical.hits,
+                semantic,
+                extra,
+                weight=self.settings.semantic_weight,
+                boosts=boosts,
+                filters=filters,
+                want_facets=facets,
+            )
+            hits, total, facet_counts = fused.hits[offset : offset + size], fused.total, fused.facets
+            best_cos, cos = fused.best_cosine, fused.cosine
         if a.article_ids and page == 1:
             hits = self._pin_direct_hits(a.article_ids, hits, filters, size)
         terms = a.highlight_terms
         shaped = [shape_hit(h, terms) for h in hits]
         if related:
             self._attach_related_cases(shaped[:3])
-        suggestion = suggest(a, self.lexicon, self.tok) if result.total <= FEW_RESULTS else None
+        suggestion = suggest(a, self.lexicon, self.tok) if total <= FEW_RESULTS else None
         corrected = a.corrected if a.corrected != a.normalised else None
-        top = result.hits[0] if result.hits and page == 1 else None
-        confident = top is not None and top.coverage >= CONFIDENT_COVERAGE and top.doc.kind in ("article", "case")
+        confident = page == 1 and _confident(hits[0] if hits else None, best_cos, cos)
         return SearchResponse(
             query=a.raw,
-            total=result.total,
+            total=total,
             hits=shaped,
             page=page,
             size=size,
             suggestion=None if suggestion == corrected else suggestion,
             corrected=corrected,
-            facets=result.facets,
+            facets=facet_counts,
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
             tokens=a.tokens,
             confident=confident,
@@ -197,3 +220,19 @@ class SearchService:
                 for c in cases
                 if h["id"] in c.doc.cites
             ][:RELATED_CASES]
+
+
+def _confident(top: SearchHit | None, best_cosine: float | None, cosine: dict[str, float]) -> bool:
+    """Whether the first hit answers the question with some certainty.
+
+    Lexically: it matches two thirds of the question's concepts. With the semantic layer: the
+    nearest document must be about the question at all (else nonsense or another subject), and
+    the first hit either matches the concepts or is itself very close in meaning.
+    """
+    if top is None or top.doc.kind not in ("article", "case"):
+        return False
+    if best_cosine is None:
+        return top.coverage >= CONFIDENT_COVERAGE
+    if best_cosine < NO_ANSWER_COSINE:
+        return False
+    return top.coverage >= CONFIDENT_COVERAGE or cosine.get(top.id, 0.0) >= CONFIDENT_COSINE

@@ -236,3 +236,10 @@ def corpus_service(request, tmp_path_factory):
 def test_pinned_question_answered_in_top_3(corpus_service, q, answers):
     top3 = [h["id"] for h in corpus_service.search(q, size=3, related=False).hits]
     assert answers & set(top3), f"{q}: top 3 were {top3}"
+
+
+def test_all_documents_walks_the_whole_index(loaded):
+    docs = list(loaded.all_documents())
+    assert len(docs) == loaded.count()
+    assert len({d.id for d in docs}) == len(docs)
+    assert {"model-law.2", "case-901", "sh-wages.1"} <= {d.id for d in docs}

@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import shutil
+import urllib.request
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 from search_api.search import model as model_mod
+from search_api.search.embedder import _int8_scorer, _matmul_integer_model
 from search_api.search.model import (
     FILES,
     MODEL_FILE,
@@ -36,8 +38,6 @@ from search_api.search.semantic import (
     SemanticRetriever,
     VectorCache,
     VectorIndex,
-    _int8_scorer,
-    _matmul_integer_model,
     document_text,
     l2_normalise,
     quantise_rows,
@@ -49,15 +49,27 @@ UNREACHABLE = "http://127.0.0.1:9/no-such-jar.jar"  # port 9 (discard): refused 
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
+def model_jar(tmp_path_factory) -> Path:
+    """The real jar from Maven Central, downloaded once per session."""
+    path = tmp_path_factory.mktemp("jar") / model_mod.JAR_NAME
+    try:
+        with urllib.request.urlopen(model_mod.JAR_URL, timeout=60) as resp:
+            path.write_bytes(resp.read())
+    except OSError as e:
+        pytest.skip(f"cannot download the model jar from Maven Central: {e}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir(request, tmp_path_factory) -> Path:
     for candidate in (os.environ.get("LABOURKB_MODEL_DIR"), REPO_ROOT / "data" / "model"):
         if candidate and model_ok(Path(candidate)):
             return Path(candidate)
-    dest = tmp_path_factory.mktemp("model")
+    jar = request.getfixturevalue("model_jar")
     try:
-        return fetch_model(dest)
+        return fetch_model(tmp_path_factory.mktemp("model"), jar=jar)
     except ModelUnavailable as e:
-        pytest.skip(f"the embedding model can be neither found nor fetched from Maven Central: {e}")
+        pytest.skip(f"the embedding model can be neither found nor fetched: {e}")
 
 
 @pytest.fixture(scope="session")
@@ -110,31 +122,29 @@ def test_no_network_gives_a_clear_chinese_and_english_error(tmp_path):
     assert "cannot reach Maven Central" in exc.value.en
 
 
-def test_fetch_is_idempotent_and_repairs_a_tampered_file(model_dir, tmp_path):
+def test_fetch_downloads_verifies_and_writes_the_pinned_files(tmp_path):
+    try:
+        dest = fetch_model(tmp_path / "model")  # the real download from Maven Central
+    except ModelUnavailable as e:
+        pytest.skip(f"Maven Central unreachable: {e}")
+    assert sorted(p.name for p in dest.iterdir()) == sorted(f.name for f in FILES)
+    verify_model(dest)
+
+
+def test_fetch_is_idempotent_and_repairs_a_tampered_file(model_dir, model_jar, tmp_path):
     dest = copy_model(model_dir, tmp_path / "model")
-    # verified and present: nothing is downloaded (the URL is unreachable)
+    # present and verified: nothing is downloaded (the URL is unreachable)
     assert fetch_model(dest, url=UNREACHABLE) == dest
     data = bytearray((dest / MODEL_FILE).read_bytes())
     data[len(data) // 2] ^= 0xFF
     (dest / MODEL_FILE).write_bytes(bytes(data))
     with pytest.raises(ModelUnavailable, match="SHA-256"):
         verify_model(dest)
-    with pytest.raises(ModelUnavailable):  # the model is tampered and the registry unreachable
+    with pytest.raises(ModelUnavailable):  # tampered, and the registry unreachable
         fetch_model(dest, url=UNREACHABLE)
-    jar = tmp_path / "model.jar"
-    try:
-        fetch_model(tmp_path / "unused", url=model_mod.JAR_URL)  # the real jar, downloaded once more
-        jar_ok = True
-    except ModelUnavailable:
-        jar_ok = False
-    if jar_ok:
-        import urllib.request
-
-        with urllib.request.urlopen(model_mod.JAR_URL, timeout=60) as resp:
-            jar.write_bytes(resp.read())
-        assert fetch_model(dest, jar=jar) == dest
-        verify_model(dest)
-        assert not list(dest.glob(".*.part")), "no temporary files left behind"
+    assert fetch_model(dest, jar=model_jar) == dest  # a local copy of the jar, as offline servers get it
+    verify_model(dest)
+    assert not list(dest.glob(".*.part")), "no temporary files left behind"
 
 
 # --- the embedder ----------------------------------------------------------------------------
@@ -166,15 +176,15 @@ def test_traditional_and_full_width_input_embed_like_simplified(embedder):
     assert cos(a, b) > 0.97
 
 
-def test_documents_are_cut_at_512_tokens_and_batched(embedder):
+def test_documents_are_cut_at_512_tokens_and_embed_alike_alone_or_in_bulk(embedder):
     long = "劳动者依法享有带薪年休假。" * 200  # ~2,600 characters
     docs = ["第一条 为了保护劳动者的合法权益，制定本法。", long, "工伤", long + "不同的结尾"]
     v = embedder.embed_documents(docs)
     assert v.shape == (4, DIM)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert cos(v[1], v[3]) > 0.999  # the tails differ only after the 512th token
-    one_by_one = np.vstack([embedder.embed_documents([d]) for d in docs])
-    assert np.allclose(v, one_by_one, atol=2e-3)  # padding in a batch changes nothing
+    one_by_one = np.vstack([embedder.embed_documents([d], workers=1) for d in docs])
+    assert np.allclose(v, one_by_one, atol=1e-6)  # a text's vector never depends on its neighbours
     assert embedder.embed_documents([]).shape == (0, DIM)
 
 

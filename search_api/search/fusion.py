@@ -1,0 +1,103 @@
+"""Lexical and semantic candidates fused into one ranking, in the application (on both engines).
+
+The engine ranks lexically (BM25 per term, the shared formula, its answering set); the semantic
+retriever (``search.semantic``) ranks by the cosine of the question to each document's own text
+and everyday questions. Each side is normalised — lexical by its best score, semantic min-max
+over its top ``SEMANTIC_K`` (this model's cosines sit in a narrow band, so raw cosines would
+not weigh alike across questions) — and summed with ``Settings.semantic_weight``; lexical scores are min-max normalised over the pool
+the engine returned, semantic ones over their top ``SEMANTIC_K``. A document
+only the semantic side found keeps its authority prior (a local rule stays after the national
+one unless the question names the region). The fused answering set is again everything at or
+above ``FLOOR_RATIO`` of the best. Plain reciprocal-rank fusion was measured to lose against
+this on the main set; weights are in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ingest.model import Document
+from search_api.engines.base import SearchHit
+from search_api.engines.ranking import FLOOR_RATIO, count_facets
+
+SEMANTIC_K = 50
+# Below this cosine the nearest document is not about the question at all (nonsense,
+# another subject): measured 0.37-0.54 for such inputs, from 0.69 for real questions.
+NO_ANSWER_COSINE = 0.58
+# A first hit this close to the question is a confident answer even if few words match.
+CONFIDENT_COSINE = 0.74
+FACET_FIELDS = ("kind", "source_title", "region", "topics")
+
+
+@dataclass
+class Fused:
+    hits: list[SearchHit]
+    total: int
+    facets: dict[str, dict[str, int]]
+    best_cosine: float
+    cosine: dict[str, float]
+
+
+def matches(doc: Document, filters: Mapping[str, list[str]]) -> bool:
+    """Whether a semantic candidate passes the query's filters (as the engine applies them)."""
+    for field, wanted in filters.items():
+        value = getattr(doc, field, None)
+        values = set(value) if isinstance(value, list) else {str(value or "")}
+        if field == "id":
+            values = {doc.id}
+        if not values & set(wanted):
+            return False
+    return True
+
+
+def fuse(
+    lexical: list[SearchHit],
+    semantic: list[tuple[str, float]],
+    docs: Mapping[str, Document],
+    *,
+    weight: float,
+    boosts: Mapping[str, Mapping[str, float]],
+    filters: Mapping[str, list[str]],
+    want_facets: bool,
+) -> Fused:
+    """``lexical`` (the engine's answering set, best first) and ``semantic`` (``(id, cosine)``,
+    best first) as one ranking. ``docs`` holds the documents of semantic-only candidates."""
+    cosine = dict(semantic)
+    best_cos = semantic[0][1] if semantic else 0.0
+    low = semantic[-1][1] if semantic else 0.0
+    spread = (best_cos - low) or 1.0
+    top_lex = lexical[0].score if lexical else 0.0
+    low_lex = lexical[-1].score if len(lexical) > 1 else 0.0
+    lex_spread = (top_lex - low_lex) or top_lex or 1.0
+    by_id: dict[str, SearchHit] = {h.id: h for h in lexical}
+    for doc_id, _ in semantic:
+        if doc_id not in by_id and doc_id in docs and matches(docs[doc_id], filters):
+            by_id[doc_id] = SearchHit(id=doc_id, score=0.0, doc=docs[doc_id], coverage=0.0)
+    scored: list[tuple[float, str]] = []
+    for doc_id, hit in by_id.items():
+        lex = (hit.score - low_lex) / lex_spread if hit.score else 0.0
+        sem = (cosine[doc_id] - low) / spread if doc_id in cosine else 0.0
+        if hit.score == 0.0:  # found only by meaning: its authority still counts
+            sem *= _prior(hit.doc, boosts)
+        scored.append(((1 - weight) * lex + weight * sem, doc_id))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    floor = scored[0][0] * FLOOR_RATIO if scored else 0.0
+    kept = [(s, i) for s, i in scored if s >= floor and s > 0]
+    hits = []
+    for s, doc_id in kept:
+        hit = by_id[doc_id]
+        hits.append(SearchHit(id=doc_id, score=s, doc=hit.doc, coverage=hit.coverage))
+    facets = _facets(h.doc for h in hits) if want_facets else {}
+    return Fused(hits=hits, total=len(hits), facets=facets, best_cosine=best_cos, cosine=cosine)
+
+
+def _prior(doc: Document, boosts: Mapping[str, Mapping[str, float]]) -> float:
+    factor = float(doc.prior or 1.0)
+    for field, by_value in boosts.items():
+        factor *= by_value.get(str(getattr(doc, field, "") or ""), 1.0)
+    return factor
+
+
+def _facets(docs: Iterable[Document]) -> dict[str, dict[str, int]]:
+    return count_facets({f: getattr(d, f) or ("" if f != "topics" else ()) for f in FACET_FIELDS} for d in docs)

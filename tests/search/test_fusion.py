@@ -1,0 +1,98 @@
+"""Lexical and semantic candidates fused in the application (search.fusion, search.layer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.model import Document
+from search_api.engines.base import SearchHit
+from search_api.search.fusion import fuse
+from search_api.search.layer import SemanticLayer
+from search_api.search.service import SearchService
+
+
+def _doc(doc_id: str, **kw) -> Document:
+    return Document(id=doc_id, kind=kw.pop("kind", "article"), title=doc_id, text=doc_id, **kw)
+
+
+def test_fusion_adds_what_only_meaning_finds_and_keeps_filters_and_authority():
+    lexical = [SearchHit("a", 4.0, _doc("a"), 1.0), SearchHit("b", 2.0, _doc("b"), 0.5)]
+    semantic = [("c", 0.80), ("a", 0.78), ("local", 0.79), ("case", 0.77), ("b", 0.60)]
+    extra = {
+        "c": _doc("c"),
+        "local": _doc("local", region="上海", level="local", prior=0.55),
+        "case": _doc("case", kind="case"),
+    }
+    fused = fuse(lexical, semantic, extra, weight=0.3, boosts={}, filters={}, want_facets=True)
+    order = [h.id for h in fused.hits]
+    assert order[0] == "a"  # strong on both sides
+    assert "c" in order  # found by meaning alone
+    assert "case" in order
+    assert "local" not in order or order.index("c") < order.index("local")  # a local rule keeps its lower authority
+    assert fused.total == len(fused.hits) and sum(fused.facets["kind"].values()) == fused.total
+    only_articles = fuse(
+        lexical, semantic, extra, weight=0.3, boosts={}, filters={"kind": ["article"]}, want_facets=False
+    )
+    assert "case" not in [h.id for h in only_articles.hits]
+    asked_region = fuse(
+        lexical, semantic, extra, weight=0.3, boosts={"region": {"上海": 4.0}}, filters={}, want_facets=False
+    )
+    order = [h.id for h in asked_region.hits]
+    assert order.index("local") < order.index("c")
+
+
+def test_without_the_model_the_service_answers_lexically_and_says_so(corpus_settings, tmp_path):
+    from search_api.engines.sqlite import SqliteEngine
+
+    settings = corpus_settings.model_copy(update={"semantic": True, "model_dir": tmp_path / "no-model"})
+    service = SearchService(settings, SqliteEngine(settings.index_path))
+    service.semantic.start(background=False)
+    assert service.semantic.retriever is None
+    assert service.semantic.status.startswith("unavailable")
+    assert service.search("被公司辞退有补偿吗").hits
+
+
+def test_a_corrupt_model_file_is_a_clear_status_not_a_crash(corpus_settings, tmp_path):
+    from search_api.engines.sqlite import SqliteEngine
+
+    bad = tmp_path / "bad-model"
+    bad.mkdir()
+    (bad / "model.onnx").write_bytes(b"not a model")
+    (bad / "tokenizer.json").write_text("{}", encoding="utf-8")
+    settings = corpus_settings.model_copy(update={"semantic": True, "model_dir": bad})
+    layer = SemanticLayer(settings, SqliteEngine(settings.index_path))
+    layer.start(background=False)
+    assert layer.retriever is None and layer.status.startswith("unavailable")
+
+
+@pytest.fixture(scope="module")
+def semantic_service(corpus_settings, tmp_path_factory):
+    from search_api.engines.sqlite import SqliteEngine
+    from search_api.search.model import model_ok
+
+    settings = corpus_settings.model_copy(update={"semantic": True})
+    if not model_ok(settings.model_dir):
+        pytest.skip(f"embedding model missing in {settings.model_dir}: run `labourkb model fetch`")
+    # the corpus' vectors are cached by text; one cache for the test session
+    settings = settings.model_copy(update={"data_dir": _shared_vectors_dir(tmp_path_factory)})
+    service = SearchService(settings, SqliteEngine(corpus_settings.index_path))
+    service.semantic.start(background=False)
+    assert service.semantic.retriever is not None, service.semantic.status
+    return service
+
+
+def _shared_vectors_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "shared-vectors"
+
+
+def test_an_everyday_question_finds_its_article_through_meaning(semantic_service):
+    top = [h["id"] for h in semantic_service.search("去仲裁委告老板要花钱吗", size=3, related=False).hits]
+    assert "labor-dispute-mediation-arbitration-law.53" in top
+
+
+def test_nonsense_has_no_confident_answer(semantic_service):
+    for q in ("今天天气怎么样", "北京到上海的火车票", "蛋糕怎么做好吃"):
+        assert semantic_service.search(q).confident is False, q
+    assert semantic_service.search("工伤认定申请时限").confident is True
