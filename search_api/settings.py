@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         True, description="Fuse a semantic retriever (an embedding model) with the lexical ranking."
     )
     semantic_weight: float = Field(
-        0.3, ge=0.0, le=1.0, description="Weight of the semantic score in the fused ranking (the lexical one has the rest)."
+        0.4, ge=0.0, le=1.0, description="Weight of the semantic score in the fused ranking (the lexical one has the rest)."
     )
     model_dir: Path = Field(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labourkb" / "bge-small-zh-v1.5-q",

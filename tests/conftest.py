@@ -36,6 +36,30 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def semantic_data_dir(tmp_path_factory) -> Path:
+    """A data directory whose vector cache every semantic test shares (the corpus is embedded once).
+
+    The ranking tests run the product as served: lexical and semantic fused. ``make setup``
+    fetches the model; without it these tests fail with the reason, as CI must have it.
+    """
+    from search_api.search.model import model_ok
+
+    model_dir = Settings().model_dir
+    assert model_ok(model_dir), f"embedding model missing in {model_dir}: run `labourkb model fetch`"
+    return tmp_path_factory.mktemp("semantic-data")
+
+
+def semantic_service(settings: Settings, engine, data_dir: Path):
+    """A search service with the semantic layer built (from the shared vector cache)."""
+    from search_api.search.service import SearchService
+
+    service = SearchService(settings.model_copy(update={"semantic": True, "data_dir": data_dir}), engine)
+    service.semantic.start(background=False)
+    assert service.semantic.retriever is not None, service.semantic.status
+    return service
+
+
+@pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory) -> Path:
     """The real corpus ingested once into an SQLite index file (copied per test that writes)."""
     from ingest.pipeline import ingest

@@ -89,17 +89,6 @@ def test_form_stash_is_single_use_and_per_user(store):
     assert store.sessions.pop_form(token, a.id) is None
 
 
-def test_lockout_backoff_doubles(store):
-    user = store.users.create("locky", PASSWORD, "lawyer")
-    for _ in range(4):
-        assert store.users.record_login_failure(user.id, 5, 60, 3600) == 0
-    first = store.users.record_login_failure(user.id, 5, 60, 3600)
-    second = store.users.record_login_failure(user.id, 5, 60, 3600)
-    assert first > 0 and second - first > 50  # 60 s, then 120 s
-    store.users.record_login_success(user.id)
-    assert store.users.get(user.id).failed_logins == 0
-
-
 def test_backup_is_consistent_while_writing(store, tmp_path):
     user = store.users.create("writer", PASSWORD, "lawyer")
     stop = threading.Event()

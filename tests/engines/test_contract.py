@@ -12,7 +12,7 @@ from ingest.pipeline import ingest
 from search_api.engines.base import SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
 from search_api.search.service import SearchService
-from tests.conftest import CORPUS, LEXICON, make_settings
+from tests.conftest import CORPUS, LEXICON, make_settings, semantic_service
 from tests.fixtures.corpus import LAW, write_corpus
 
 
@@ -226,7 +226,7 @@ def corpus_service(request, tmp_path_factory):
         engine = ElasticsearchEngine(es_settings(request.getfixturevalue("es_url")))
     report = ingest([CORPUS], engine, lexicon_dir=LEXICON)
     assert not report.failed
-    yield SearchService(make_settings(data), engine)
+    yield semantic_service(make_settings(data), engine, request.getfixturevalue("semantic_data_dir"))
     if request.param == "elasticsearch":
         engine.drop_indices()
     engine.close()

@@ -13,6 +13,7 @@ from search_api.app import create_app
 from search_api.monitoring.stats import decode_cursor, encode_cursor
 from search_api.routes import logs
 from search_api.settings import Settings
+from tests.monitoring.helpers import index_docs
 
 ID_CARD = "440301199508082316"
 PHONE = "13912345678"
@@ -148,6 +149,7 @@ def test_cursor_round_trip():
 
 
 def test_stats_and_clicks(client, app, token):
+    index_docs(app.state.engine, "labor-contract-law.30")
     ids = log_many(app, 6)
     resp = client.get(f"/go?qid={ids[1]}&id=labor-contract-law.30&pos=2", follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/doc/labor-contract-law.30"
@@ -168,6 +170,7 @@ def test_go_only_redirects_inside_the_site(client, target):
 
 
 def test_no_trace_of_personal_numbers_anywhere(client, app, settings, token):
+    index_docs(app.state.engine, "labor-law.50")
     ql = app.state.querylog
     qid = ql.log_search(
         q=f"我叫张三 身份证{ID_CARD} 手机{PHONE} 华强电子厂欠薪",

@@ -14,6 +14,7 @@ from search_api.app import create_app
 from search_api.monitoring.webhooks import attach_monitoring
 from search_api.routes import logs, review
 from search_api.settings import Settings
+from tests.monitoring.helpers import index_docs
 
 ID_CARD = "440301199508082316"
 PHONE = "13912345678"
@@ -63,8 +64,9 @@ def test_dashboard_needs_a_reviewer(app):
 def test_dashboard_shows_aggregates_charts_and_warnings(app):
     with TestClient(app) as client:
         watcher, sender = attach_monitoring(app.state.querylog, app.state.settings)
+        index_docs(app.state.engine, "x.1")
         login(client, app, "reviewer")
-        for ip in ("10.1.0.1", "10.1.0.2", "10.1.0.3"):
+        for ip in ("10.1.1.1", "10.1.2.1", "10.1.3.1"):
             ask(app, "宏达五金厂欠薪怎么办", ip)
         ask(app, "小明鞋厂欠薪", "10.1.0.4")  # one visitor: stays masked
         ask(app, "竞业限制违约金多少", "10.1.0.5", total=0, district="越秀区", tokens=("竞业限制",))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ingest.model import Document
@@ -11,6 +9,7 @@ from search_api.engines.base import SearchHit
 from search_api.search.fusion import fuse
 from search_api.search.layer import SemanticLayer
 from search_api.search.service import SearchService
+from tests.conftest import semantic_service
 
 
 def _doc(doc_id: str, **kw) -> Document:
@@ -68,31 +67,18 @@ def test_a_corrupt_model_file_is_a_clear_status_not_a_crash(corpus_settings, tmp
 
 
 @pytest.fixture(scope="module")
-def semantic_service(corpus_settings, tmp_path_factory):
+def service(corpus_settings, semantic_data_dir):
     from search_api.engines.sqlite import SqliteEngine
-    from search_api.search.model import model_ok
 
-    settings = corpus_settings.model_copy(update={"semantic": True})
-    if not model_ok(settings.model_dir):
-        pytest.skip(f"embedding model missing in {settings.model_dir}: run `labourkb model fetch`")
-    # the corpus' vectors are cached by text; one cache for the test session
-    settings = settings.model_copy(update={"data_dir": _shared_vectors_dir(tmp_path_factory)})
-    service = SearchService(settings, SqliteEngine(corpus_settings.index_path))
-    service.semantic.start(background=False)
-    assert service.semantic.retriever is not None, service.semantic.status
-    return service
+    return semantic_service(corpus_settings, SqliteEngine(corpus_settings.index_path), semantic_data_dir)
 
 
-def _shared_vectors_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "shared-vectors"
-
-
-def test_an_everyday_question_finds_its_article_through_meaning(semantic_service):
-    top = [h["id"] for h in semantic_service.search("去仲裁委告老板要花钱吗", size=3, related=False).hits]
+def test_an_everyday_question_finds_its_article_through_meaning(service):
+    top = [h["id"] for h in service.search("去仲裁委告老板要花钱吗", size=3, related=False).hits]
     assert "labor-dispute-mediation-arbitration-law.53" in top
 
 
-def test_nonsense_has_no_confident_answer(semantic_service):
+def test_nonsense_has_no_confident_answer(service):
     for q in ("今天天气怎么样", "北京到上海的火车票", "蛋糕怎么做好吃"):
-        assert semantic_service.search(q).confident is False, q
-    assert semantic_service.search("工伤认定申请时限").confident is True
+        assert service.search(q).confident is False, q
+    assert service.search("工伤认定申请时限").confident is True

@@ -1,0 +1,76 @@
+"""The query log stores a record before ``log_search`` returns, and tags it as the lexicon would."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from ingest.lexicon import canonical, load_lexicon
+from search_api.engines.sqlite import SqliteEngine
+from search_api.monitoring.querylog import QueryLog, _TopicMatcher
+from search_api.search.service import SearchService
+from search_api.settings import REPO_ROOT
+from tests.conftest import LEXICON, make_settings
+
+
+@pytest.fixture
+def qlog(tmp_path):
+    ql = QueryLog(make_settings(tmp_path, secret_key="s"))
+    yield ql
+    ql.close()
+
+
+def stored(ql, table="queries") -> list[dict]:
+    conn = sqlite3.connect(ql.path)  # another connection: sees only what is committed
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(f"SELECT * FROM {table}")]
+    finally:
+        conn.close()
+
+
+def test_a_search_is_committed_when_log_search_returns(qlog):
+    qid = qlog.log_search(q="老板拖欠工资怎么办", tokens=["老板", "拖欠工资"], engine="sqlite", total=1)
+    (row,) = stored(qlog)  # no flush
+    assert row["query_id"] == qid and row["user_query"] == "老板拖欠工资怎么办"
+    assert "wage_arrears" in json.loads(row["topics"])
+    qlog.log_click(query_id=qid, doc_id="labor-law.50", position=1)
+    (event,) = stored(qlog, "events")
+    assert (event["query_id"], event["object_id"]) == (qid, "labor-law.50")
+
+
+def test_query_ids_are_signed(qlog, tmp_path):
+    qid = qlog.log_search(q="加班费", engine="sqlite", total=1)
+    assert len(qid) == 32 and qlog.issued(qid)
+    tampered = qid[:-1] + ("0" if qid[-1] != "0" else "1")
+    assert not qlog.issued(tampered)
+    for junk in ("", "13812345678", "x" * 32, qid.upper(), None):
+        assert not qlog.issued(junk)  # type: ignore[arg-type]
+
+
+def test_a_failing_store_never_raises_into_the_search(qlog):
+    qlog._conn.close()  # the file is gone from under us
+    assert isinstance(qlog.log_search(q="工伤", engine="sqlite", total=1), str)
+    assert qlog.failed == 1
+
+
+def _questions() -> list[str]:
+    path = REPO_ROOT / "corpus" / "eval" / "questions.jsonl"
+    qs = [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [*qs, "工伤认定怎么办", "被炒鱿鱼有赔偿吗", "公司破产了工资找谁要", "", "abc 123"]
+
+
+def test_topic_matcher_gives_the_lexicons_answer(tmp_path):
+    lex = load_lexicon(LEXICON)
+    matcher = _TopicMatcher(lex)
+    service = SearchService(make_settings(tmp_path), SqliteEngine(tmp_path / "index.sqlite3"))
+    with_topics = 0
+    for q in _questions():
+        tokens = list(service.analyse(q).tokens) if q.strip() else []
+        text = canonical(q)
+        expected = list(dict.fromkeys((lex.topics_for(tokens) if tokens else []) + lex.topics_for(text)))
+        assert matcher(tokens, text) == expected, q
+        with_topics += bool(expected)
+    assert with_topics > 50
