@@ -20,7 +20,7 @@ from search_api.routes import api, docs, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.search.service import SearchService
 from search_api.settings import REPO_ROOT, Settings, get_settings
-from search_api.web import errors
+from search_api.web import errors, openapi
 from search_api.web.security import SecurityHeaders
 from search_api.web.templating import configure
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(SecurityHeaders)
+    openapi.install(app)
     engine = get_engine(settings)
     app.state.settings = settings
     app.state.engine = engine

@@ -18,9 +18,18 @@ router = APIRouter()
 @router.get("/api/search", tags=["search"])
 def api_search(
     request: Request,
-    q: Annotated[str, Query(description="The question or words, in simplified or traditional Chinese.")] = "",
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            pattern=r"\S",
+            description="The question or words, in simplified or traditional Chinese (required, not blank).",
+        ),
+    ],
     size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
-    page: Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=200, description="Page number, from 1 (at most 200: 10,000 results deep).")
+    ] = 1,
     kind: Annotated[list[str] | None, Query(description="Filter: article, law, case, policy, news.")] = None,
     law: Annotated[
         list[str] | None, Query(description="Filter: whole-law document id, e.g. labor-contract-law.")

@@ -27,6 +27,14 @@ MESSAGES = {
 }
 
 
+# A parameter whose refusal deserves its own sentence rather than the generic one.
+FIELD_MESSAGES = {
+    "q": "请输入要搜索的问题或关键词（参数 q 不能为空）",
+    "page": "页码无效（最多翻到第 200 页）",
+    "size": "每页条数须在 1 到 50 之间",
+}
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/openapi.json")
 
@@ -78,8 +86,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
-        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
-        return error_response(request, 400, "请求参数有误", fields)
+        locations = [tuple(str(p) for p in e.get("loc", ())) for e in exc.errors()]
+        names = [loc[-1] for loc in locations if loc]
+        message = next((FIELD_MESSAGES[n] for n in names if n in FIELD_MESSAGES), "请求参数有误")
+        return error_response(request, 400, message, ", ".join(".".join(loc) for loc in locations))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
