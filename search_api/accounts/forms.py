@@ -8,6 +8,9 @@
   into its form shown again with everything that was typed; other refusals go to the edge.
 * A form posted after the session expired is stashed (``stash_expired_form``) and offered
   again after the next login.
+* Over plain HTTP with ``LABOURKB_COOKIE_SECURE`` on, the browser drops the Secure cookies,
+  so no form could pass its CSRF check: ``cookies_need_https`` tells the login page to say
+  so (``HTTPS_NEEDED``) instead of failing with a CSRF error.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from search_api.errors import AppError, Forbidden, Invalid
 CSRF_COOKIE = "labourkb_csrf"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 5 * 1024 * 1024
+HTTPS_NEEDED = (
+    "此页面是通过普通 HTTP 打开的，但本站的登录 Cookie 只能通过 HTTPS 传送，浏览器不会保存它，"
+    "所以在这里无法登录。请改用 https:// 开头的地址访问本站；如果本站只在受信任的局域网内用 HTTP 提供，"
+    "请管理员设置环境变量 LABOURKB_COOKIE_SECURE=false 后重启服务。"
+)
 
 
 class FormData(dict):
@@ -106,6 +114,18 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
     if token:
         secure = request.app.state.settings.cookie_secure
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/")
+
+
+def cookies_need_https(request: Request) -> bool:
+    """True when this request came over plain HTTP but cookies are sent only over HTTPS.
+
+    A proxy's ``X-Forwarded-Proto: https`` counts as HTTPS: this only decides whether a
+    notice is shown, never whether anything is allowed.
+    """
+    if not request.app.state.settings.cookie_secure:
+        return False
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "http" and forwarded != "https"
 
 
 def check_csrf(request: Request, form: dict[str, str]) -> None:

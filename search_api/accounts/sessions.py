@@ -6,6 +6,10 @@ token and its expiry (epoch seconds, sliding while the user is active).
 
 A form posted after the session expired is stashed server-side (``form_stash``) and offered
 again, once and only to the same user, after the next login.
+
+Sessions expired for over a day and stashes older than a day are purged: by ``labourkb
+purge``, and by the app itself at most every ``Store.PURGE_EVERY`` seconds, on logins
+(``Store.maybe_purge``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from search_api.accounts.tokens import new_token, token_digest
 
 SESSION_COOKIE = "labourkb_session"
 SESSION_TTL = 8 * 3600
+STALE_AFTER = 24 * 3600  # expired sessions and form stashes older than this are purged
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -76,12 +81,17 @@ class Sessions:
         with db.connect(self.path) as conn:
             conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_digest(token),))
 
-    def purge(self, older_than: float) -> int:
-        """Drop sessions that expired before ``older_than`` (epoch seconds) and older form stashes."""
+    def purge(self, now: float | None = None) -> dict[str, int]:
+        """Drop sessions that expired more than ``STALE_AFTER`` ago and form stashes older than that.
+
+        An expired session is kept that long so a form posted just after it expired can
+        still be stashed for its user (``forms.stash_expired_form``). Returns the counts.
+        """
+        cutoff = (time.time() if now is None else now) - STALE_AFTER
         with db.connect(self.path) as conn, db.transaction(conn):
-            n = conn.execute("DELETE FROM sessions WHERE expires_at < ?", (older_than,)).rowcount
-            conn.execute("DELETE FROM form_stash WHERE created_at < ?", (older_than,))
-        return n
+            sessions = conn.execute("DELETE FROM sessions WHERE expires_at < ?", (cutoff,)).rowcount
+            stashes = conn.execute("DELETE FROM form_stash WHERE created_at < ?", (cutoff,)).rowcount
+        return {"sessions": sessions, "form_stashes": stashes}
 
     # ---- form stash (expired session: keep what was typed) -------------------------
 

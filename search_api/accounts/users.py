@@ -1,16 +1,22 @@
-"""Accounts: the ``users`` table, argon2 password hashes, login with lockout.
+"""Accounts: the ``users`` table, argon2 password hashes, login.
 
-Passwords are stored only as argon2 hashes. After ``LOCK_AFTER`` failed logins an account
-is locked with a doubling back-off (``locked_until``, epoch seconds), and a user name that
-does not exist costs as much time as a wrong password, so timing reveals no names.
+Passwords are stored only as argon2 hashes. A login always verifies one hash (a dummy one
+when the name is unknown) and every refusal of a name and password reads the same, so
+neither the answer nor its timing tells which names exist. Repeated failures slow down
+the network they come from, for that name only (``search_api.accounts.throttle``); no
+account is ever locked for everyone. The ``failed_logins`` and ``locked_until`` columns
+of older stores are kept readable but no longer used.
+
+``authenticate`` is blocking (argon2 takes ~0.3 s of CPU): the login route runs it in the
+hashing pool of ``throttle.LoginGate``, never on the event loop.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +24,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from search_api import db
+from search_api.accounts.throttle import LoginThrottle
 from search_api.errors import BadRequest, Invalid
 
 ROLES = ("lawyer", "reviewer", "admin")
 PASSWORD_HASHER = PasswordHasher()
 MIN_PASSWORD_CHARS = 10
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
-LOCK_AFTER = 5
-LOCK_BASE_SECONDS = 60.0
-LOCK_MAX_SECONDS = 3600.0
+LOGIN_REFUSED = "用户名或密码错误"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -36,8 +41,8 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL CHECK (role IN ('lawyer', 'reviewer', 'admin')),
     display_name TEXT NOT NULL DEFAULT '',
     active INTEGER NOT NULL DEFAULT 1,
-    failed_logins INTEGER NOT NULL DEFAULT 0,
-    locked_until REAL NOT NULL DEFAULT 0,
+    failed_logins INTEGER NOT NULL DEFAULT 0,  -- unused since login throttling (kept for old stores)
+    locked_until REAL NOT NULL DEFAULT 0,      -- unused since login throttling (kept for old stores)
     created_at TEXT NOT NULL
 );
 """
@@ -91,6 +96,7 @@ class Users:
         self.path = Path(path)
         with db.connect(self.path, SCHEMA):
             pass
+        self.throttle = LoginThrottle(self.path)
 
     def create(self, username: str, password: str, role: str, display_name: str = "") -> User:
         """Create an account with an argon2-hashed password. Raises ``Invalid`` (Chinese message)."""
@@ -135,48 +141,35 @@ class Users:
         with db.connect(self.path) as conn:
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (pw_hash, user_id))
 
-    # ---- login and lockout ------------------------------------------------------
+    # ---- login ------------------------------------------------------------------------
 
-    def authenticate(self, username: str, password: str) -> User:
-        """Check a user name and password, applying lockout. Raises ``LoginError``."""
+    def authenticate(self, username: str, password: str, network: str = "local") -> User:
+        """Check a user name and password typed from ``network`` (``throttle.client_network``).
+
+        Raises ``LoginError``. Blocking: one argon2 verification whatever the outcome, so an
+        unknown name, a wrong password, an inactive account and a delayed attempt all take
+        the same time, and they answer the same words (a delay adds when to try again, and
+        it applies to unknown names just the same).
+        """
         found = self.with_hash(username)
-        if found is None:
-            verify_password(_DUMMY_HASH, password or "")
-            raise LoginError("用户名或密码错误")
+        wait = self.throttle.wait(username, network)
+        ok = verify_password(found[1] if found else _DUMMY_HASH, password or "")
+        if wait > 0:
+            raise _refused(wait)
+        if found is None or not ok or not found[0].active:
+            raise _refused(self.throttle.failed(username, network))
         user, pw_hash = found
-        now = time.time()
-        if user.locked_until > now:
-            minutes = max(1, round((user.locked_until - now) / 60))
-            raise LoginError(f"登录失败次数过多，账户已暂时锁定，请约 {minutes} 分钟后再试")
-        if not verify_password(pw_hash, password or "") or not user.active:
-            if self.record_login_failure(user.id, LOCK_AFTER, LOCK_BASE_SECONDS, LOCK_MAX_SECONDS):
-                raise LoginError("登录失败次数过多，账户已暂时锁定，请稍后再试")
-            raise LoginError("用户名或密码错误")
-        self.record_login_success(user.id)
+        self.throttle.succeeded(username, network)
         if PASSWORD_HASHER.check_needs_rehash(pw_hash):
             self.set_password_hash(user.id, PASSWORD_HASHER.hash(password))
         return user
 
-    def record_login_failure(self, user_id: int, lock_after: int, base_seconds: float, max_seconds: float) -> float:
-        """Count a failed login; from the ``lock_after``-th failure on, lock with doubling back-off.
 
-        Returns the new ``locked_until`` (0 when not locked).
-        """
-        with db.connect(self.path) as conn, db.transaction(conn):
-            row = conn.execute("SELECT failed_logins FROM users WHERE id = ?", (user_id,)).fetchone()
-            failures = (row["failed_logins"] if row else 0) + 1
-            locked_until = 0.0
-            if failures >= lock_after:
-                delay = min(max_seconds, base_seconds * 2 ** (failures - lock_after))
-                locked_until = time.time() + delay
-            conn.execute(
-                "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?", (failures, locked_until, user_id)
-            )
-        return locked_until
-
-    def record_login_success(self, user_id: int) -> None:
-        with db.connect(self.path) as conn:
-            conn.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", (user_id,))
+def _refused(wait: float) -> LoginError:
+    if wait <= 0:
+        return LoginError(LOGIN_REFUSED)
+    minutes = max(1, math.ceil(wait / 60))
+    return LoginError(f"{LOGIN_REFUSED}。此用户名从您所在网络登录失败的次数过多，请约 {minutes} 分钟后再试")
 
 
 def _invalid(field: str, message: str) -> Invalid:

@@ -6,6 +6,12 @@ Workflow::
       ▲                  │ return (with a reviewer's comment)              │
       └── edit ◀── returned ◀──┘                        edit (back to draft) ┘
 
+Who sees what: a case's author, reviewers and admins see everything — every version, the
+diffs and the history with the reviewers' comments (``can_see_history``). Any other
+logged-in user sees a published case's published version only, and gets 403 for its
+versions, diffs and history (earlier drafts can hold party names; a return comment is
+internal); a case that is not published is 403 for them altogether.
+
 Every save is a new version. Each operation runs in one store transaction; publishing
 indexes the case inside that transaction, so a failed index call leaves the case
 unpublished rather than half-done. Refusals are the app's errors (``search_api.errors``):
@@ -23,7 +29,7 @@ from typing import Any
 from search_api.accounts.users import User
 from search_api.cases.fields import validate_case
 from search_api.cases.index import CaseIndex, case_text, case_to_document
-from search_api.cases.store import CaseRecord, CaseStore
+from search_api.cases.store import CaseRecord, CaseStore, CaseVersion
 from search_api.engines.base import EngineError
 from search_api.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 
@@ -48,13 +54,49 @@ class CaseService:
         self.index = index or CaseIndex()
 
     # -- reading
+    @staticmethod
+    def can_see_history(user: User | None, record: CaseRecord) -> bool:
+        """Versions, diffs and the review history: the author, reviewers and admins only."""
+        return user is not None and (user.is_reviewer or user.id == record.author_id)
+
     def get(self, user: User | None, case_id: int) -> CaseRecord:
+        """The case as ``user`` may see it: whole for those who ``can_see_history``, else only a
+        published case, with its published version as ``current``."""
         record = self.cases.get(case_id)
         if record is None:
             raise NotFound("案例不存在")
-        if record.state != "published" and (user is None or not (user.is_reviewer or user.id == record.author_id)):
+        if self.can_see_history(user, record):
+            return record
+        if record.state != "published" or record.published_version is None:
             raise Forbidden("无权查看此案例")
+        if record.published_version != record.current_version:
+            record.current = self.cases.get_version(case_id, record.published_version)
+            record.current_version = record.published_version
         return record
+
+    def get_with_history(self, user: User | None, case_id: int) -> CaseRecord:
+        """``get`` for pages and calls that show versions or comments: 403 for anyone else."""
+        record = self.get(user, case_id)
+        if not self.can_see_history(user, record):
+            raise Forbidden("只有案例作者和审核人可以查看历史版本和审核记录")
+        return record
+
+    def versions(self, user: User | None, case_id: int) -> list[CaseVersion]:
+        self.get_with_history(user, case_id)
+        return self.cases.list_versions(case_id)
+
+    def events(self, user: User | None, case_id: int) -> list[sqlite3.Row]:
+        """The history (with reviewers' comments)."""
+        self.get_with_history(user, case_id)
+        return self.cases.list_events(case_id)
+
+    def version_pair(self, user: User | None, case_id: int, a: int, b: int) -> tuple[CaseVersion, CaseVersion]:
+        """Versions ``a`` and ``b`` of a case, to compare."""
+        self.get_with_history(user, case_id)
+        old, new = self.cases.get_version(case_id, a), self.cases.get_version(case_id, b)
+        if old is None or new is None:
+            raise NotFound("版本不存在")
+        return old, new
 
     def citations_for(self, data: Mapping[str, Any]) -> list[dict[str, Any]]:
         text = "\n".join([str(data.get("title") or ""), case_text(data)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,17 +10,44 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from search_api.accounts.auth import AdminUser, LoggedIn, current_user, get_store, safe_next
-from search_api.accounts.forms import CSRF_COOKIE, FormData, check_csrf, handle_form, read_form
+from search_api.accounts.forms import (
+    CSRF_COOKIE,
+    HTTPS_NEEDED,
+    FormData,
+    check_csrf,
+    cookies_need_https,
+    handle_form,
+    read_form,
+)
 from search_api.accounts.sessions import end_session, start_session
-from search_api.accounts.users import ROLES, LoginError
+from search_api.accounts.throttle import client_network, login_gate
+from search_api.accounts.users import ROLES, LoginError, User
+from search_api.deps import client_ip
 from search_api.errors import AppError, NotFound
 from search_api.web.templating import ROLE_LABELS, render_staff, see_other
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("labourkb")
 
 SMALL_FORM_BYTES = 64 * 1024
 
 # ---- login / logout --------------------------------------------------------------
+
+
+def _login_page(
+    request: Request, form: dict[str, str], error: str = "", status_code: int = 200, retry_after: int = 0
+) -> Response:
+    ctx = {
+        "next": safe_next(form.get("next")),
+        "restore": form.get("restore", ""),
+        "error": error,
+        "username": form.get("username", ""),
+        "https_needed": HTTPS_NEEDED if cookies_need_https(request) else "",
+    }
+    response = render_staff(request, "account/login.html", ctx, status_code=status_code)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -27,35 +55,49 @@ def login_page(request: Request, next: str = "", restore: str = ""):
     """The login form. ``restore`` carries a form stashed when the session expired."""
     if current_user(request) is not None:
         return see_other(safe_next(next))
-    return render_staff(request, "account/login.html", {"next": safe_next(next), "restore": restore, "error": ""})
+    return _login_page(request, {"next": next, "restore": restore})
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request):
-    """Check the password (with lockout) and start a fresh session."""
+    """Check the password and start a fresh session.
 
-    def save(form: FormData) -> Response:
-        user = get_store(request).users.authenticate(form.get("username", ""), form.get("password", ""))
-        next_path = safe_next(form.get("next"))
-        if form.get("restore"):
-            next_path += ("&" if "?" in next_path else "?") + urlencode({"restore": form["restore"]})
-        response = see_other(next_path)
-        # A new session token on every login: a token planted before login is worthless.
-        end_session(request, response)
-        start_session(request, response, user.id)
-        response.delete_cookie(CSRF_COOKIE, path="/")
-        return response
+    Too many attempts from this client, or from everyone, are refused at once (429) without
+    hashing; the password check itself runs off the event loop (``accounts.throttle``).
+    """
+    gate = login_gate(request.app)
+    address = client_ip(request)
+    refusal = gate.admit(address)
+    if refusal is not None:
+        await gate.hold(refusal)
+        return _login_page(request, {}, refusal.message, 429, retry_after=refusal.retry_after)
+    form = await read_form(request, max_bytes=SMALL_FORM_BYTES)
+    if cookies_need_https(request) and not request.cookies.get(CSRF_COOKIE):
+        return _login_page(request, form, HTTPS_NEEDED, 400)
+    check_csrf(request, form)
+    store = get_store(request)
+    username, password, network = form.get("username", ""), form.get("password", ""), client_network(address)
 
-    def again(form: FormData, refusal: AppError) -> Response:
-        ctx = {
-            "next": safe_next(form.get("next")),
-            "restore": form.get("restore", ""),
-            "error": refusal.message,
-            "username": form.get("username", ""),
-        }
-        return render_staff(request, "account/login.html", ctx, status_code=refusal.status)
+    def check() -> User:
+        try:
+            store.maybe_purge()
+        except Exception:  # cleaning up is never a reason to refuse a login
+            log.warning("purging stale sessions failed", exc_info=True)
+        return store.users.authenticate(username, password, network)
 
-    return await handle_form(request, save, again, refusals=(LoginError,), max_bytes=SMALL_FORM_BYTES)
+    try:
+        user = await gate.run(check)
+    except LoginError as refused:
+        return _login_page(request, form, refused.message, refused.status)
+    next_path = safe_next(form.get("next"))
+    if form.get("restore"):
+        next_path += ("&" if "?" in next_path else "?") + urlencode({"restore": form["restore"]})
+    response = see_other(next_path)
+    # A new session token on every login: a token planted before login is worthless.
+    end_session(request, response)
+    start_session(request, response, user.id)
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
 
 
 @router.post("/logout")

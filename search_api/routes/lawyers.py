@@ -23,7 +23,7 @@ from search_api.cases.importer import import_jsonl
 from search_api.cases.index import unresolved_warnings
 from search_api.cases.store import CaseRecord
 from search_api.cases.workflow import STATE_LABELS, CaseService
-from search_api.errors import AppError, BadRequest, Conflict, Invalid, NotFound
+from search_api.errors import AppError, BadRequest, Conflict, Invalid
 from search_api.web.markdown import render_markdown
 from search_api.web.templating import render_staff, see_other
 
@@ -107,17 +107,19 @@ async def new_case_submit(request: Request, user: LoggedIn):
 @router.get("/lawyer/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, case_id: int, user: LoggedIn):
     """A case as it will appear, with its cited articles, history and the allowed actions."""
-    record = case_service(request).get(user, case_id)
-    cases = get_store(request).cases
+    service = case_service(request)
+    record = service.get(user, case_id)
     data = record.current.data
+    history = service.can_see_history(user, record)  # others see the published version only
     ctx = {
         "record": record,
         "data": data,
         "labels": FIELD_LABELS,
         "annotation_html": render_markdown(data.get("annotation")),
         "citations": record.current.citations,
-        "versions": cases.list_versions(case_id),
-        "events": cases.list_events(case_id),
+        "show_history": history,
+        "versions": service.versions(user, case_id) if history else [],
+        "events": service.events(user, case_id) if history else [],
         "state_labels": STATE_LABELS,
         "is_author": record.author_id == user.id,
     }
@@ -126,7 +128,7 @@ def case_page(request: Request, case_id: int, user: LoggedIn):
 
 @router.get("/lawyer/cases/{case_id}/edit", response_class=HTMLResponse)
 def edit_case_page(request: Request, case_id: int, user: LoggedIn, restore: str = ""):
-    record = case_service(request).get(user, case_id)
+    record = case_service(request).get_with_history(user, case_id)
     values = _restored(request, user, restore)
     return _form_page(request, record, values or record.current.data, {}, note=RESTORED_NOTE if values else "")
 
@@ -187,19 +189,17 @@ async def withdraw_case(request: Request, case_id: int, user: LoggedIn):
 @router.get("/lawyer/cases/{case_id}/diff", response_class=HTMLResponse)
 def diff_page(request: Request, case_id: int, user: LoggedIn, a: int = 0, b: int = 0):
     """Field-by-field differences between two versions (default: the last two)."""
-    record = case_service(request).get(user, case_id)
-    cases = get_store(request).cases
+    service = case_service(request)
+    record = service.get_with_history(user, case_id)
     b = b or record.current_version
     a = a or max(1, b - 1)
-    old, new = cases.get_version(case_id, a), cases.get_version(case_id, b)
-    if old is None or new is None:
-        raise NotFound("版本不存在")
+    old, new = service.version_pair(user, case_id, a, b)
     ctx = {
         "record": record,
         "old": old,
         "new": new,
         "diffs": diff_versions(old, new),
-        "versions": cases.list_versions(case_id),
+        "versions": service.versions(user, case_id),
     }
     return render_staff(request, "lawyer/diff.html", ctx)
 
@@ -320,10 +320,6 @@ def api_withdraw(request: Request, case_id: int, user: ApiUser):
 
 @api_router.get("/{case_id}/diff")
 def api_diff(request: Request, case_id: int, a: int, b: int, user: ApiUser):
-    """Unified diff between versions ``a`` and ``b``."""
-    case_service(request).get(user, case_id)
-    cases = get_store(request).cases
-    old, new = cases.get_version(case_id, a), cases.get_version(case_id, b)
-    if old is None or new is None:
-        raise NotFound("版本不存在")
+    """Unified diff between versions ``a`` and ``b`` — the author, reviewers and admins only (else 403)."""
+    old, new = case_service(request).version_pair(user, case_id, a, b)
     return {"a": a, "b": b, "diff": diff_text(old, new)}

@@ -2,11 +2,10 @@
 
 The engine ranks lexically (BM25 per term, the shared formula, its answering set); the semantic
 retriever (``search.semantic``) ranks by the cosine of the question to each document's own text
-and everyday questions. Each side is normalised — lexical by its best score, semantic min-max
-over its top ``SEMANTIC_K`` (this model's cosines sit in a narrow band, so raw cosines would
-not weigh alike across questions) — and summed with ``Settings.semantic_weight``; lexical scores are min-max normalised over the pool
-the engine returned, semantic ones over their top ``SEMANTIC_K``. A document
-only the semantic side found keeps its authority prior (a local rule stays after the national
+and everyday questions. Each side is min-max normalised — lexical over the pool the engine
+returned, semantic over its top ``SEMANTIC_K`` (this model's cosines sit in a narrow band, so raw
+cosines would not weigh alike across questions) — and summed with ``Settings.semantic_weight``.
+A document only the semantic side found keeps its authority prior (a local rule stays after the national
 one unless the question names the region). The fused answering set is again everything at or
 above ``FLOOR_RATIO`` of the best. Plain reciprocal-rank fusion was measured to lose against
 this on the main set; weights are in docs/benchmarks.md.
