@@ -30,8 +30,7 @@ def _embed(settings: Settings, engine) -> None:
     from search_api.search.layer import SemanticLayer
 
     layer = SemanticLayer(settings, engine)
-    layer.start(background=False)
-    click.echo(f"semantic layer: {layer.status}", err=True)
+    layer.start(background=False)  # logs its status (ready, or why search stays lexical)
     layer.close()
 
 

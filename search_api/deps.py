@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+from functools import lru_cache
+
 from fastapi import Request
 
 from search_api.engines.base import SearchEngine
 from search_api.monitoring.querylog import QueryLog
 from search_api.search.service import SearchService
 from search_api.settings import Settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def get_settings(request: Request) -> Settings:
@@ -28,7 +34,54 @@ def get_querylog(request: Request) -> QueryLog | None:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address, decided once for every use (query log, warnings, login throttles).
+
+    The peer address of the connection, unless that peer is a proxy named in
+    ``LABOURKB_TRUSTED_PROXIES``: then ``X-Forwarded-For`` is read from the right, and the
+    first address that is not a trusted proxy is the client (the left part of the header is
+    whatever the client wrote, so it is never believed). ``labourkb serve`` turns uvicorn's own
+    proxy-header handling off, so the peer seen here is the real one.
+    """
+    peer = request.client.host if request.client else None
+    trusted = _trusted_networks(get_settings(request).trusted_proxies)
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    client = peer
+    for hop in reversed(hops):
+        addr = _parse_ip(hop)
+        if addr is None:  # garbage in the header: the last proxy we trust is all we know
+            return client
+        client = str(addr)
+        if not any(addr in net for net in trusted):
+            return client
+    return client
+
+
+@lru_cache(maxsize=8)
+def _trusted_networks(setting: str) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip())
+
+
+def _parse_ip(text: str | None) -> IPAddress | None:
+    """An address from a header or peer value; ``[v6]:port`` and ``v4:port`` lose their port."""
+    text = (text or "").strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _is_trusted(peer: str | None, trusted: tuple[IPNetwork, ...]) -> bool:
+    addr = _parse_ip(peer)
+    return addr is not None and any(addr in net for net in trusted)
 
 
 def user_agent(request: Request) -> str | None:

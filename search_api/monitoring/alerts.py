@@ -1,20 +1,28 @@
 """Early warnings: one employer's distress seen by several visitors, and district topic spikes.
 
-* **Employer warning** — at least ``K`` distinct visitors (``client_id``) ask about the same
-  employer together with a distress topic (unpaid wages, bankruptcy, layoffs, work
-  injury …; the lexicon marks them ``distress``) within ``W`` days. The window is anchored
+* **Employer warning** — at least ``K`` distinct visitors ask about the same employer together
+  with a distress topic (unpaid wages, bankruptcy, layoffs, work injury …; the lexicon marks
+  them ``distress``) within ``W`` days. A visitor is a *network* (``network_id``: the address's
+  /24, IPv6 /64, hashed under the day's salt), not a browser: a User-Agent string costs
+  nothing to change, so one client sending three of them is still one visitor. The window is anchored
   at the first qualifying query not already covered by a warning, so an ongoing cluster
   raises one warning per window, never one per new query. Repeated queries from one
   visitor count once. Below ``K`` nothing about the employer leaves the monitoring package
   (:func:`search_api.monitoring.employers.mask_employers`).
-* **Topic spike** — per district and topic, distinct visitors in the last 7 days above
-  mean + 2σ of the four weeks before (and at least ``spike_min_count``).
+* **Topic spike** — per district and topic, distinct visitors (networks) in the last 7 days
+  above mean + 2σ of the four weeks before (and at least ``spike_min_count``).
+
+Each warning carries its evidence — distinct networks, distinct days and distinct browser
+families among the queries behind it — on the dashboard and in the webhook payload, so staff
+can judge it (three networks on three days with one browser reads differently from three
+networks in one afternoon).
 
 ``K``, ``W`` and ``spike_min_count`` are the settings ``warning_min_visitors``,
 ``warning_window_days`` and ``spike_min_count``. Warnings are rows in the query-log file,
 unique on ``(kind, subject, window_start)``, so a re-evaluation never creates (or sends) a
-second one for the same window. Visitor ids are day-scoped (see ``querylog``): one person
-asking on two days counts twice — the price of not being able to follow anyone across days.
+second one for the same window. Network ids are day-scoped (see ``querylog``): one person
+asking on two days counts twice — the price of not being able to follow anyone across days;
+the evidence's ``days`` shows it. Rows written before network ids existed count by ``client_id``.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from search_api.db import iso, now_iso, parse_iso, transaction, utc_now
 from search_api.monitoring.records import open_log
@@ -53,11 +61,23 @@ class Alert:
     visitors: int
     district: str | None
     created_at: str
+    networks: int | None = None
+    days: int | None = None
+    browsers: int | None = None
+
+    @property
+    def evidence(self) -> dict[str, int | None]:
+        """Distinct networks (= ``visitors``), UTC days and browser families behind the warning."""
+        return {"networks": self.networks, "days": self.days, "browsers": self.browsers}
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Alert:
         """A ``warnings`` row of the query-log file."""
+        keys = row.keys()
         return cls(
+            networks=row["networks"] if "networks" in keys else None,
+            days=row["days"] if "days" in keys else None,
+            browsers=row["browsers"] if "browsers" in keys else None,
             id=row["id"],
             kind=row["kind"],
             subject=row["subject"],
@@ -80,6 +100,7 @@ class Alert:
             "window_end": self.window_end,
             "topics": self.topics,
             "visitors": self.visitors,
+            "evidence": self.evidence,
             "district": self.district,
             "created_at": self.created_at,
         }
@@ -148,11 +169,11 @@ class WarningMonitor:
         if new and self.notify is not None:
             self.notify(new)
 
-    def _distress_rows(self, employer: str, since: str) -> list[tuple[datetime, str, list[str]]]:
+    def _distress_rows(self, employer: str, since: str) -> list[_Row]:
         # The LIKE is a coarse pre-filter; the JSON check below is the exact one.
         pattern = "%" + json.dumps(employer, ensure_ascii=False) + "%"
         rows = self.conn.execute(
-            "SELECT timestamp, client_id, topics, employers FROM queries"
+            "SELECT timestamp, COALESCE(network_id, client_id) AS network, browser, topics, employers FROM queries"
             " WHERE timestamp >= ? AND employers LIKE ? ORDER BY timestamp",
             (since, pattern),
         ).fetchall()
@@ -160,7 +181,7 @@ class WarningMonitor:
         for r in rows:
             topics = [t for t in json.loads(r["topics"]) if t in self.distress]
             if topics and employer in json.loads(r["employers"]):
-                out.append((parse_iso(r["timestamp"]), r["client_id"], topics))
+                out.append(_Row(parse_iso(r["timestamp"]), r["network"], r["browser"] or "?", topics))
         return out
 
     def check_employer(self, employer: str, now: datetime | None = None) -> list[Alert]:
@@ -176,15 +197,14 @@ class WarningMonitor:
         created = []
         i = 0
         while i < len(rows):
-            start = rows[i][0]
+            start = rows[i].when
             if any(s <= start < e for s, e in covered):
                 i += 1
                 continue
-            in_window = [r for r in rows[i:] if r[0] < start + self.window]
-            visitors = {r[1] for r in in_window}
-            if len(visitors) >= self.k:
-                topics = sorted({t for r in in_window for t in r[2]})
-                w = self._insert("employer", employer, start, start + self.window, topics, len(visitors), None)
+            in_window = [r for r in rows[i:] if r.when < start + self.window]
+            if len({r.network for r in in_window}) >= self.k:
+                topics = sorted({t for r in in_window for t in r.topics})
+                w = self._insert("employer", employer, start, start + self.window, topics, _evidence(in_window), None)
                 if w is not None:
                     created.append(w)
                 covered.append((start, start + self.window))
@@ -199,17 +219,22 @@ class WarningMonitor:
         week = timedelta(days=7)
         since = iso(now - 5 * week)
         counts: dict[tuple[str, str], list[set[str]]] = {}
+        this_week: dict[tuple[str, str], list[_Row]] = {}
         rows = self.conn.execute(
-            "SELECT timestamp, client_id, district, topics FROM queries WHERE timestamp >= ? AND district IS NOT NULL",
+            "SELECT timestamp, COALESCE(network_id, client_id) AS network, browser, district, topics FROM queries"
+            " WHERE timestamp >= ? AND district IS NOT NULL",
             (since,),
         )
         for r in rows:
-            age = now - parse_iso(r["timestamp"])
-            bucket = int(age / week)
+            when = parse_iso(r["timestamp"])
+            bucket = int((now - when) / week)
             if not 0 <= bucket <= 4:
                 continue
             for topic in json.loads(r["topics"]):
-                counts.setdefault((r["district"], topic), [set() for _ in range(5)])[bucket].add(r["client_id"])
+                key = (r["district"], topic)
+                counts.setdefault(key, [set() for _ in range(5)])[bucket].add(r["network"])
+                if bucket == 0:
+                    this_week.setdefault(key, []).append(_Row(when, r["network"], r["browser"] or "?", [topic]))
         created = []
         for (district, topic), weeks in sorted(counts.items()):
             current = len(weeks[0])
@@ -217,7 +242,8 @@ class WarningMonitor:
             threshold = statistics.mean(history) + 2 * statistics.pstdev(history)
             if current >= self.spike_min and current > threshold:
                 start = _week_start(now)
-                w = self._insert("spike", f"{district}/{topic}", start, start + week, [topic], current, district)
+                evidence = _evidence(this_week[(district, topic)])
+                w = self._insert("spike", f"{district}/{topic}", start, start + week, [topic], evidence, district)
                 if w is not None:
                     created.append(w)
         return created
@@ -229,22 +255,25 @@ class WarningMonitor:
         start: datetime,
         end: datetime,
         topics: list[str],
-        visitors: int,
+        evidence: dict[str, int],
         district: str | None,
     ) -> Alert | None:
         with self._lock, transaction(self.conn):
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO warnings (kind, subject, window_start, window_end, topics, visitors, district,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, networks, days, browsers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     kind,
                     subject,
                     iso(start),
                     iso(end),
                     json.dumps(topics, ensure_ascii=False),
-                    visitors,
+                    evidence["networks"],
                     district,
                     now_iso(),
+                    evidence["networks"],
+                    evidence["days"],
+                    evidence["browsers"],
                 ),
             )
             if cur.rowcount == 0:
@@ -255,6 +284,23 @@ class WarningMonitor:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _Row(NamedTuple):
+    """One qualifying query: when, its visitor's network id, browser family, distress topics."""
+
+    when: datetime
+    network: str
+    browser: str
+    topics: list[str]
+
+
+def _evidence(rows: list[_Row]) -> dict[str, int]:
+    return {
+        "networks": len({r.network for r in rows}),
+        "days": len({r.when.astimezone(UTC).date() for r in rows}),
+        "browsers": len({r.browser for r in rows}),
+    }
 
 
 def _week_start(now: datetime) -> datetime:

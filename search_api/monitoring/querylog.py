@@ -5,26 +5,34 @@ search, failed ones included; ``/go`` logs clicks with :meth:`QueryLog.log_click
 record shapes and the file's tables are in :mod:`search_api.monitoring.records`.
 
 Privacy: the query is redacted (:mod:`search_api.monitoring.redact`) before it is written; the
-visitor is a ``client_id`` = HMAC-SHA256 of IP + coarse browser family under a salt that
-changes every day, so one visitor cannot be followed across days. Raw IPs and user
-agents only pass through memory.
+visitor is a ``client_id`` = HMAC-SHA256 of IP + coarse browser family, and a ``network_id``
+= HMAC-SHA256 of the IP's /24 (IPv6: /64), under a salt that changes every day, so one
+visitor cannot be followed across days. Raw IPs and user agents only pass through memory.
 
-Cost: ``log_search`` only puts a tuple on a queue. A background thread redacts, tags
-and writes in batches to the local SQLite file ``<data_dir>/querylog.sqlite3``, which is
-always written (feed, dashboard and warnings read it). With the Elasticsearch engine the
-same records also go to dated indices (``search_api.monitoring.es_sink``), spooled locally while
-Elasticsearch is down. Logging never raises into the search path.
+Durability: ``log_search`` redacts, tags and commits the record to the local SQLite file
+``<data_dir>/querylog.sqlite3`` on the caller's thread, before the answer leaves — one
+small WAL transaction with ``synchronous=NORMAL`` (no fsync: durable against the process
+being killed, not against power loss). That file is always written (feed, dashboard and
+warnings read it). A background thread then does what may lag: the warning monitor
+(``listeners``), WAL checkpoints and, with the Elasticsearch engine, the same records to dated
+indices (``search_api.monitoring.es_sink``), spooled locally while Elasticsearch is down.
+Logging never raises into the search path.
+
+Query ids are signed (:meth:`QueryLog.new_query_id`): ``/go`` stores a click only for a
+query id this site issued.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import queue
+import re
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,8 +48,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_QID_RE = re.compile(r"[0-9a-f]{32}")
+
 LINGER_S = 0.05
-_FLUSH: tuple[str, dict[str, Any]] = ("flush", {})
+CHECKPOINT_EVERY_S = 1.0
+_FLUSH: tuple[str, Any] = ("flush", None)
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -62,12 +73,13 @@ def load_secret(settings: Settings) -> bytes:
 
 
 class QueryLog:
-    """Log searches and clicks without slowing searches down.
+    """Log searches and clicks: stored before the answer leaves, cheap enough for every search.
 
-    Build one per app with ``QueryLog(settings)``; call :meth:`close` on shutdown
-    (it flushes). ``topics_for`` and ``employers_for`` default to the project lexicon
-    and :func:`search_api.monitoring.employers.extract_employers`; tests may pass their own.
-    ``listeners`` are called with each written batch of query records (the warning monitor).
+    Build one per app with ``QueryLog(settings)``; call :meth:`close` on shutdown.
+    ``topics_for`` and ``employers_for`` default to the project lexicon and
+    :func:`search_api.monitoring.employers.extract_employers`; tests may pass their own.
+    ``listeners`` are called, on a background thread, with each batch of stored query
+    records (the warning monitor); the Elasticsearch sink is fed there too.
     """
 
     def __init__(
@@ -84,6 +96,7 @@ class QueryLog:
         self.path = settings.querylog_path
         self.max_chars = settings.max_query_chars
         self._secret = load_secret(settings)
+        self._qid_key = hmac.new(self._secret, b"labourkb query id", hashlib.sha256).digest()
         self._topics_for = topics_for or _lexicon_topics(settings)
         self._employers_for = employers_for or _lexicon_employers(settings)
         self.es_sink = es_sink
@@ -92,15 +105,37 @@ class QueryLog:
 
             self.es_sink = EsLogSink(settings)
         self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
-        self.dropped = 0
+        self.dropped = 0  # batches the background thread never saw (its queue was full); all were stored
+        self.failed = 0  # records that could not be stored
         self._closed = False
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._conn = records.open_log(self.path)
+        # Checkpoints copy the WAL into the file and fsync: the background thread runs them on
+        # its own connection, never a search (see _maybe_checkpoint).
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._ckpt_conn = records.open_log(self.path)
         self._lock = threading.Lock()
+        self._hurry = threading.Event()
+        self._writes = self._checkpointed = 0
+        self._last_checkpoint = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="querylog-writer", daemon=True)
         self._thread.start()
 
-    # -- called on the search path: cheap and never raising
+    # -- query ids: issued here, checked by /go
+
+    def new_query_id(self) -> str:
+        """A fresh query id: 16 random hex digits and 16 of their HMAC under the site secret."""
+        nonce = secrets.token_hex(8)
+        return nonce + hmac.new(self._qid_key, nonce.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def issued(self, query_id: str) -> bool:
+        """Whether ``query_id`` is one :meth:`new_query_id` made (with this site's secret)."""
+        if not isinstance(query_id, str) or not _QID_RE.fullmatch(query_id):
+            return False
+        mac = hmac.new(self._qid_key, query_id[:16].encode(), hashlib.sha256).hexdigest()[:16]
+        return hmac.compare_digest(mac, query_id[16:])
+
+    # -- called on the search path: the record is stored before the call returns; never raising
 
     def log_search(
         self,
@@ -119,8 +154,12 @@ class QueryLog:
         user_agent: str | None = None,
         query_id: str | None = None,
     ) -> str:
-        """Queue one search record; returns its ``query_id`` (for click links)."""
-        query_id = query_id or uuid.uuid4().hex
+        """Store one search record (redacted); returns its ``query_id`` (for click links).
+
+        The record is committed to the log file (WAL, ``synchronous=NORMAL``) before this
+        returns, so a search whose answer left the server survives the process being killed.
+        """
+        query_id = query_id or self.new_query_id()
         if not self.enabled or self._closed:
             return query_id
         try:
@@ -140,11 +179,18 @@ class QueryLog:
                 query_id=query_id,
                 when=utc_now(),
             )
-            self._queue.put_nowait(("query", item))
-        except queue.Full:
-            self.dropped += 1
+            record = records.query_record(
+                item,
+                secret=self._secret,
+                max_chars=self.max_chars,
+                topics_for=self._topics_for,
+                employers_for=self._employers_for,
+            )
         except Exception:
-            log.exception("query log: could not queue a search")
+            self.failed += 1
+            log.exception("query log: dropped a malformed search record")
+            return query_id
+        self._store([record], [])
         return query_id
 
     def log_click(
@@ -156,7 +202,10 @@ class QueryLog:
         client_ip: str | None = None,
         user_agent: str | None = None,
     ) -> None:
-        """Queue one UBI ``click`` event on result ``doc_id`` at rank ``position`` (1-based)."""
+        """Store one UBI ``click`` event on result ``doc_id`` at rank ``position`` (1-based).
+
+        The caller checks the ids (``/go`` accepts only issued query ids and existing documents).
+        """
         if not self.enabled or self._closed:
             return
         try:
@@ -168,20 +217,36 @@ class QueryLog:
                 user_agent=user_agent,
                 when=utc_now(),
             )
-            self._queue.put_nowait(("click", item))
+            event = records.click_record(item, secret=self._secret)
+        except Exception:
+            self.failed += 1
+            log.exception("query log: dropped a malformed click")
+            return
+        self._store([], [event])
+
+    def _store(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        try:
+            with self._lock:
+                records.insert(self._conn, queries, events)
+                self._writes += 1
+        except Exception:
+            self.failed += len(queries) + len(events)
+            log.exception("query log: could not store %d records", len(queries) + len(events))
+            return
+        try:
+            self._queue.put_nowait(("stored", (queries, events)))
         except queue.Full:
             self.dropped += 1
-        except Exception:
-            log.exception("query log: could not queue a click")
 
     # -- lifecycle
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until everything queued so far is written (tests, shutdown)."""
+        """Block until the background work (warnings, Elasticsearch) for everything stored so far is done."""
         try:
-            self._queue.put_nowait(_FLUSH)  # ends the writer's linger at once
+            self._queue.put_nowait(_FLUSH)
         except queue.Full:
             pass
+        self._hurry.set()  # ends the thread's linger at once
         if timeout is None:
             self._queue.join()
             return
@@ -190,62 +255,76 @@ class QueryLog:
         done.wait(timeout)
 
     def close(self) -> None:
-        """Flush and stop the writer thread."""
+        """Finish the background work and stop its thread."""
         self._closed = True
         if self._thread.is_alive():
             self._queue.put(None)
+            self._hurry.set()
             self._thread.join(timeout=30)
         if self.es_sink is not None:
             self.es_sink.close()
-        self._conn.close()
+        self._maybe_checkpoint(force=True)
+        self._ckpt_conn.close()
+        with self._lock:
+            self._conn.close()
 
-    # -- writer thread
+    # -- background thread: listeners, Elasticsearch, WAL checkpoints
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=CHECKPOINT_EVERY_S)
+            except queue.Empty:
+                self._maybe_checkpoint()
+                continue
             batch = [first]
-            # Linger briefly so a busy site writes one transaction per batch, not per search:
-            # fewer commits and fewer thread wake-ups competing with searches for the GIL.
-            deadline = time.monotonic() + LINGER_S
-            while batch[-1] is not None and batch[-1] is not _FLUSH and len(batch) < 500:
-                remaining = deadline - time.monotonic()
+            if first is not None and first is not _FLUSH:
+                # Linger so a busy site hands listeners and Elasticsearch one batch, not one per
+                # search, without this thread waking up (and taking the GIL) for every record.
+                self._hurry.wait(LINGER_S)
+            self._hurry.clear()
+            while batch[-1] is not None and len(batch) < 500:
                 try:
-                    batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             stop = any(item is None for item in batch)
             try:
-                self._write([item for item in batch if item is not None])
+                self._after_store([item for item in batch if item is not None and item is not _FLUSH])
             except Exception:
-                log.exception("query log: batch of %d lost", len(batch))
+                log.exception("query log: background work for %d batches failed", len(batch))
             finally:
                 for _ in batch:
                     self._queue.task_done()
+            self._maybe_checkpoint()
             if stop:
                 return
 
-    def _write(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        queries, events = [], []
-        for kind, item in batch:
-            # One malformed item must not cost the rest of the batch.
-            try:
-                if kind == "query":
-                    queries.append(
-                        records.query_record(
-                            item,
-                            secret=self._secret,
-                            max_chars=self.max_chars,
-                            topics_for=self._topics_for,
-                            employers_for=self._employers_for,
-                        )
-                    )
-                elif kind == "click":
-                    events.append(records.click_record(item, secret=self._secret))
-            except Exception:
-                log.exception("query log: dropped a malformed %s record", kind)
-        with self._lock:
-            records.insert(self._conn, queries, events)
+    def _maybe_checkpoint(self, force: bool = False) -> None:
+        """Copy the WAL into the log file, at most every second and only after new writes.
+
+        Searches never checkpoint (``wal_autocheckpoint=0`` on their connection): a checkpoint
+        fsyncs, and runs here on a connection of its own, so it never holds up a search's insert.
+        PASSIVE: it never waits for readers or writers.
+        """
+        if self._writes == self._checkpointed or not (
+            force or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY_S
+        ):
+            return
+        self._checkpointed, self._last_checkpoint = self._writes, time.monotonic()
+        try:
+            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
+            log.exception("query log: checkpoint failed")
+
+    def _after_store(self, batch: list[tuple[str, Any]]) -> None:
+        queries: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for _, (qs, es) in batch:
+            queries.extend(qs)
+            events.extend(es)
+        if not queries and not events:
+            return
         if self.es_sink is not None:
             self.es_sink.write([records.public(r) for r in queries], events)
         for listener in self.listeners:
@@ -312,30 +391,76 @@ def logged_search(
     return response
 
 
-def _lexicon_topics(settings: Settings) -> records.TopicsFor:
-    """Topic ids from the project lexicon (``ingest.lexicon``); no topics when it cannot load."""
+class _TopicMatcher:
+    """``Lexicon.topics_for`` on tokens plus on the text, precomputed for the search path.
 
+    Same answer as ``list(dict.fromkeys(lex.topics_for(tokens) + lex.topics_for(text)))``
+    (tests compare them), without walking every trigger of every topic per call: trigger →
+    topics and token → thesaurus terms are tables built once.
+    """
+
+    def __init__(self, lex: Any):
+        self.order = {t.id: i for i, t in enumerate(lex.topics)}
+        self.by_trigger: dict[str, list[str]] = {}
+        for t in lex.topics:
+            for w in t.triggers:  # a trigger listed twice counts twice, as in Lexicon.topics_for
+                self.by_trigger.setdefault(w, []).append(t.id)
+        self.triggers = list(self.by_trigger)
+        self.thesaurus = lex.thesaurus
+
+    def _ranked(self, matched: Iterable[str]) -> list[str]:
+        hits: dict[str, int] = {}
+        for w in matched:
+            for tid in self.by_trigger[w]:
+                hits[tid] = hits.get(tid, 0) + 1
+        return sorted(hits, key=lambda tid: (-hits[tid], self.order[tid]))
+
+    def __call__(self, tokens: list[str], normalised_text: str) -> list[str]:
+        found: list[str] = []
+        if tokens:
+            words = set(tokens)
+            for token in tokens:
+                words.update(term for term, _ in self.thesaurus.get(token, ()))
+            found = self._ranked(w for w in words if w in self.by_trigger)
+        in_text = self._ranked([w for w in self.triggers if w in normalised_text])
+        return list(dict.fromkeys(found + in_text))
+
+
+def _lexicon_topics(settings: Settings) -> records.TopicsFor:
+    """Topic ids from the project lexicon (``ingest.lexicon``); no topics when it cannot load.
+
+    The lexicon is loaded once (``load_lexicon`` caches it per directory anyway); until it
+    loads, every call tries again.
+    """
+
+    loaded: list[_TopicMatcher] = []
     warned = []
 
     def topics_for(tokens: list[str], text: str) -> list[str]:
         from ingest.lexicon import LexiconError, canonical, load_lexicon
 
-        try:
-            lex = load_lexicon(settings.lexicon_dir)
-        except LexiconError as exc:
-            if not warned:
-                warned.append(exc)
-                log.warning("query log: no topics, the lexicon does not load: %s", exc)
-            return []
+        if not loaded:
+            try:
+                loaded.append(_TopicMatcher(load_lexicon(settings.lexicon_dir)))
+            except LexiconError as exc:
+                if not warned:
+                    warned.append(exc)
+                    log.warning("query log: no topics, the lexicon does not load: %s", exc)
+                return []
         # Tokens catch thesaurus expansions, the text catches triggers jieba cut differently.
-        found = lex.topics_for(list(tokens)) if tokens else []
-        return list(dict.fromkeys(found + lex.topics_for(canonical(text))))
+        return loaded[0](list(tokens), canonical(text))
 
     return topics_for
 
 
-def _lexicon_employers(settings: Settings) -> records.EmployersFor:
+def _lexicon_employers(settings: Settings, recheck_s: float = 5.0) -> records.EmployersFor:
+    """Employer names with the lexicon's aliases, the alias file re-read (when changed) every few seconds."""
+    cached: list[Any] = [0.0, ()]
+
     def employers_for(text: str) -> list[str]:
-        return extract_employers(text, lexicon_aliases(settings.lexicon_dir))
+        now = time.monotonic()
+        if now - cached[0] >= recheck_s:
+            cached[:] = [now, lexicon_aliases(settings.lexicon_dir)]
+        return extract_employers(text, cached[1])
 
     return employers_for

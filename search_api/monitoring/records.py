@@ -6,7 +6,10 @@ deliveries (``webhook_deliveries``). Records follow the query and event shapes o
 OpenSearch User Behavior Insights (UBI): ``query_id``, ``client_id``, ``timestamp``,
 ``user_query``, ``query_response_hit_ids`` for queries; ``action_name="click"`` with
 ``event_attributes.position.ordinal`` for clicks. Our own fields (tokens, filters, engine,
-total, took_ms, failed, source, district, topics) sit beside them.
+total, took_ms, failed, source, district, topics) sit beside them, and three the log never shows:
+``employers`` (names in the query), ``network_id`` (day-salted hash of the visitor's /24 or /64)
+and ``browser`` (coarse family such as ``chrome/mobile``) — what early warnings count. Columns
+added after the first release are added to an older file when it is opened.
 
 Everything stored here is already redacted (:mod:`search_api.monitoring.redact`): the shaping
 functions below are the only way a record reaches the file.
@@ -23,8 +26,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from search_api.db import connect, iso, open_db, transaction
-from search_api.monitoring.redact import clean_text, make_client_id, redact, redact_filters, redact_tokens
+from search_api.db import iso, open_db, transaction
+from search_api.monitoring.redact import (
+    clean_text,
+    make_client_id,
+    make_network_id,
+    redact,
+    redact_filters,
+    redact_spans,
+    redact_tokens,
+    ua_family,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +61,9 @@ CREATE TABLE IF NOT EXISTS queries (
     source TEXT NOT NULL,
     district TEXT,
     topics TEXT NOT NULL,
-    employers TEXT NOT NULL
+    employers TEXT NOT NULL,
+    network_id TEXT,
+    browser TEXT
 );
 CREATE INDEX IF NOT EXISTS queries_ts ON queries(timestamp);
 CREATE INDEX IF NOT EXISTS queries_district_ts ON queries(district, timestamp);
@@ -75,6 +89,9 @@ CREATE TABLE IF NOT EXISTS warnings (
     visitors INTEGER NOT NULL,
     district TEXT,
     created_at TEXT NOT NULL,
+    networks INTEGER,
+    days INTEGER,
+    browsers INTEGER,
     UNIQUE (kind, subject, window_start)
 );
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
@@ -88,23 +105,47 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 );
 """
 
+# Columns added after the first release: (table, column, type) added to older files on open.
+_ADDED_COLUMNS = (
+    ("queries", "network_id", "TEXT"),
+    ("queries", "browser", "TEXT"),
+    ("warnings", "networks", "INTEGER"),
+    ("warnings", "days", "INTEGER"),
+    ("warnings", "browsers", "INTEGER"),
+)
+
 TopicsFor = Callable[[list[str], str], list[str]]
 EmployersFor = Callable[[str], list[str]]
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    for table, column, sql_type in _ADDED_COLUMNS:
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
+
+
 def open_log(path: Path | str) -> sqlite3.Connection:
     """A connection to the query-log file (tables created on first use); close it yourself."""
-    return open_db(path, SCHEMA)
+    conn = open_db(path, SCHEMA)
+    _migrate(conn)
+    return conn
 
 
 @contextmanager
 def reading_log(path: Path | str) -> Iterator[sqlite3.Connection]:
     """:func:`open_log` for the length of a ``with`` block (WAL: readers never block the writer)."""
-    with connect(path, SCHEMA) as conn:
+    conn = open_log(path)
+    try:
         yield conn
+    finally:
+        conn.close()
 
 
-# ---------------------------------------------------------------- shaping (writer thread)
+# ---------------------------------------------------------------- shaping (on the search path)
 
 
 def query_record(
@@ -112,11 +153,12 @@ def query_record(
 ) -> dict[str, Any]:
     """A queued search (see ``QueryLog.log_search``) as the redacted UBI query record.
 
-    ``_employers`` (names found in the redacted text) is stored but never shown: only the
-    warning monitor reads it.
+    ``_employers`` (names found in the redacted text), ``_network_id`` (the day-salted hash of the
+    visitor's network) and ``_browser`` (the coarse browser family) are stored but never shown:
+    only the warning monitor reads them.
     """
     q = item["q"] if isinstance(item["q"], str) else ""
-    q_red = redact(q, max_chars)
+    q_red, removed = redact_spans(q, max_chars)
     changed = q_red != clean_text(q)[:max_chars]
     topics = _safe(lambda: topics_for(item["tokens"], clean_text(q)), [])
     employers = _safe(lambda: employers_for(q_red), [])
@@ -128,7 +170,7 @@ def query_record(
         "user_query": q_red,
         "query_response_hit_ids": [str(i)[:200] for i in item["top_ids"]],
         "object_id_field": "id",
-        "tokens": redact_tokens(item["tokens"], drop_digits=changed),
+        "tokens": redact_tokens(item["tokens"], drop_digits=changed, removed=removed),
         "filters": redact_filters(item["filters"]),
         "engine": str(item["engine"])[:32],
         "total": item["total"] if isinstance(item["total"], int) else None,
@@ -138,6 +180,8 @@ def query_record(
         "district": redact(item["district"], 40) or None if item["district"] else None,
         "topics": list(topics),
         "_employers": list(employers),
+        "_network_id": make_network_id(secret, item["client_ip"], item["when"]),
+        "_browser": ua_family(item["user_agent"]),
     }
 
 
@@ -176,23 +220,32 @@ def _safe(fn: Callable[[], Any], default: Any) -> Any:
 # ---------------------------------------------------------------- writing and reading rows
 
 
+_INSERT_QUERY = (
+    "INSERT OR IGNORE INTO queries (query_id, client_id, timestamp, user_query, tokens, filters, engine,"
+    " total, hit_ids, took_ms, failed, source, district, topics, employers, network_id, browser)"
+    " VALUES (:query_id, :client_id, :timestamp, :user_query, :tokens_json, :filters_json, :engine,"
+    " :total, :hits_json, :took_ms, :failed, :source, :district, :topics_json, :employers_json,"
+    " :network_id, :browser)"
+)
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (event_id, query_id, client_id, timestamp, action_name, object_id,"
+    " position) VALUES (:event_id, :query_id, :client_id, :timestamp, :action_name, :object_id, :ordinal)"
+)
+
+
 def insert(conn: sqlite3.Connection, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
     """Store shaped records in one transaction; a record already there is skipped."""
+    if len(queries) + len(events) == 1:  # one statement is its own transaction (autocommit)
+        if queries:
+            conn.execute(_INSERT_QUERY, _query_params(queries[0]))
+        else:
+            conn.execute(_INSERT_EVENT, _event_params(events[0]))
+        return
     if not queries and not events:
         return
     with transaction(conn):
-        conn.executemany(
-            "INSERT OR IGNORE INTO queries (query_id, client_id, timestamp, user_query, tokens, filters, engine,"
-            " total, hit_ids, took_ms, failed, source, district, topics, employers)"
-            " VALUES (:query_id, :client_id, :timestamp, :user_query, :tokens_json, :filters_json, :engine,"
-            " :total, :hits_json, :took_ms, :failed, :source, :district, :topics_json, :employers_json)",
-            [_query_params(r) for r in queries],
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO events (event_id, query_id, client_id, timestamp, action_name, object_id,"
-            " position) VALUES (:event_id, :query_id, :client_id, :timestamp, :action_name, :object_id, :ordinal)",
-            [_event_params(e) for e in events],
-        )
+        conn.executemany(_INSERT_QUERY, [_query_params(r) for r in queries])
+        conn.executemany(_INSERT_EVENT, [_event_params(e) for e in events])
 
 
 def delete_before(conn: sqlite3.Connection, cutoff: str) -> dict[str, int]:
@@ -234,6 +287,8 @@ def _query_params(r: dict[str, Any]) -> dict[str, Any]:
         "topics_json": json.dumps(r["topics"], ensure_ascii=False),
         "employers_json": json.dumps(r["_employers"], ensure_ascii=False),
         "failed": int(r["failed"]),
+        "network_id": r.get("_network_id"),
+        "browser": r.get("_browser"),
     }
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from search_api.accounts.tokens import TokenInfo, check_token
-from search_api.deps import client_ip, get_querylog, get_settings, user_agent
+from search_api.deps import client_ip, get_engine, get_querylog, get_settings, user_agent
 from search_api.errors import BadRequest
 from search_api.monitoring import stats as qs
 from search_api.monitoring.records import reading_log
@@ -20,7 +20,6 @@ from search_api.monitoring.records import reading_log
 router = APIRouter()
 
 DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
-QUERY_ID_RE = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 
 def require_scope(scope: str) -> Callable[[Request], TokenInfo]:
@@ -103,13 +102,17 @@ def log_stats(
 def click_redirect(request: Request, id: str = "", qid: str = "", pos: str = ""):
     """Log a click on result ``id`` at rank ``pos`` of query ``qid``, then 303 to the document.
 
-    Works without JavaScript. Only ``/doc/<id>`` is ever a target, so the link cannot be
-    turned into an open redirect.
+    Works without JavaScript. Only an existing document is a target (an unknown id is a 404,
+    so the link is neither an open redirect nor a way to write arbitrary text into the log),
+    and a click is stored only for a query id this site issued (signed, see
+    ``QueryLog.new_query_id``); anything else redirects without storing a thing.
     """
     if not DOC_ID_RE.match(id):
         raise BadRequest("无效的文档编号")
+    if get_engine(request).get(id) is None:
+        raise HTTPException(status_code=404, detail="找不到这个文档")
     querylog = get_querylog(request)
-    if querylog is not None and QUERY_ID_RE.match(qid):
+    if querylog is not None and querylog.issued(qid):
         position = int(pos) if pos.isdigit() and 0 < int(pos) <= 10_000 else None
         querylog.log_click(
             query_id=qid,
