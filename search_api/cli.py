@@ -23,15 +23,21 @@ def _engine(settings: Settings):
     return get_engine(settings)
 
 
-def _embed(settings: Settings, engine) -> None:
+def _embed(settings: Settings, engine, quiet: bool = False) -> None:
     """Fill the vector cache for every indexed document, so a starting server embeds nothing."""
     if not settings.semantic:
         return
     from search_api.search.layer import SemanticLayer
 
+    if not quiet:
+        click.echo(
+            "semantic retriever: embedding what the vector cache lacks (the first time, a few minutes)", err=True
+        )
     layer = SemanticLayer(settings, engine)
-    layer.start(background=False)  # logs its status (ready, or why search stays lexical)
+    layer.start(background=False)
     layer.close()
+    if not quiet:
+        click.echo(f"semantic retriever: {layer.status}", err=True)
 
 
 def _echo_json(data) -> None:
@@ -84,7 +90,7 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
             click.echo("index built by an older version: rebuilding it (corpus + lawyers' cases)", err=True)
             rebuild_index(settings, engine)
             report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
-    _embed(settings, engine)
+    _embed(settings, engine, quiet=as_json)
     if as_json:
         _echo_json(report.as_dict())
         return
@@ -112,7 +118,7 @@ def rebuild(as_json: bool) -> None:
     settings = _settings()
     engine = _engine(settings)
     report = rebuild_index(settings, engine)
-    _embed(settings, engine)
+    _embed(settings, engine, quiet=as_json)
     if as_json:
         _echo_json(report)
     else:
