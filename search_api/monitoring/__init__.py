@@ -5,6 +5,7 @@ Dependencies point one way, top to bottom:
 * ``redact`` — personal numbers out of text, however written; the day-salted visitor and network ids.
 * ``employers`` — employer names in queries: extraction, aliases, masking.
 * ``records`` — the query-log file's tables and the record shapes written to it.
+* ``tagging`` — a logged query's topics and named employers, from the project lexicon.
 * ``querylog`` — ``QueryLog`` (each record committed before the answer leaves; signed query ids)
   and ``logged_search`` for routes.
 * ``es_sink`` — the same records to Elasticsearch dated indices, spooled during outages.

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from search_api.db import iso, utc_now
 from search_api.monitoring import records
-from search_api.monitoring.employers import extract_employers, lexicon_aliases
+from search_api.monitoring.tagging import lexicon_employers, lexicon_topics
 from search_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ class QueryLog:
         self.max_chars = settings.max_query_chars
         self._secret = load_secret(settings)
         self._qid_key = hmac.new(self._secret, b"labourkb query id", hashlib.sha256).digest()
-        self._topics_for = topics_for or _lexicon_topics(settings)
-        self._employers_for = employers_for or _lexicon_employers(settings)
+        self._topics_for = topics_for or lexicon_topics(settings)
+        self._employers_for = employers_for or lexicon_employers(settings)
         self.es_sink = es_sink
         if es_sink is None and settings.engine == "elasticsearch":
             from search_api.monitoring.es_sink import EsLogSink
@@ -389,78 +389,3 @@ def logged_search(
             **visitor,
         )
     return response
-
-
-class _TopicMatcher:
-    """``Lexicon.topics_for`` on tokens plus on the text, precomputed for the search path.
-
-    Same answer as ``list(dict.fromkeys(lex.topics_for(tokens) + lex.topics_for(text)))``
-    (tests compare them), without walking every trigger of every topic per call: trigger →
-    topics and token → thesaurus terms are tables built once.
-    """
-
-    def __init__(self, lex: Any):
-        self.order = {t.id: i for i, t in enumerate(lex.topics)}
-        self.by_trigger: dict[str, list[str]] = {}
-        for t in lex.topics:
-            for w in t.triggers:  # a trigger listed twice counts twice, as in Lexicon.topics_for
-                self.by_trigger.setdefault(w, []).append(t.id)
-        self.triggers = list(self.by_trigger)
-        self.thesaurus = lex.thesaurus
-
-    def _ranked(self, matched: Iterable[str]) -> list[str]:
-        hits: dict[str, int] = {}
-        for w in matched:
-            for tid in self.by_trigger[w]:
-                hits[tid] = hits.get(tid, 0) + 1
-        return sorted(hits, key=lambda tid: (-hits[tid], self.order[tid]))
-
-    def __call__(self, tokens: list[str], normalised_text: str) -> list[str]:
-        found: list[str] = []
-        if tokens:
-            words = set(tokens)
-            for token in tokens:
-                words.update(term for term, _ in self.thesaurus.get(token, ()))
-            found = self._ranked(w for w in words if w in self.by_trigger)
-        in_text = self._ranked([w for w in self.triggers if w in normalised_text])
-        return list(dict.fromkeys(found + in_text))
-
-
-def _lexicon_topics(settings: Settings) -> records.TopicsFor:
-    """Topic ids from the project lexicon (``ingest.lexicon``); no topics when it cannot load.
-
-    The lexicon is loaded once (``load_lexicon`` caches it per directory anyway); until it
-    loads, every call tries again.
-    """
-
-    loaded: list[_TopicMatcher] = []
-    warned = []
-
-    def topics_for(tokens: list[str], text: str) -> list[str]:
-        from ingest.lexicon import LexiconError, canonical, load_lexicon
-
-        if not loaded:
-            try:
-                loaded.append(_TopicMatcher(load_lexicon(settings.lexicon_dir)))
-            except LexiconError as exc:
-                if not warned:
-                    warned.append(exc)
-                    log.warning("query log: no topics, the lexicon does not load: %s", exc)
-                return []
-        # Tokens catch thesaurus expansions, the text catches triggers jieba cut differently.
-        return loaded[0](list(tokens), canonical(text))
-
-    return topics_for
-
-
-def _lexicon_employers(settings: Settings, recheck_s: float = 5.0) -> records.EmployersFor:
-    """Employer names with the lexicon's aliases, the alias file re-read (when changed) every few seconds."""
-    cached: list[Any] = [0.0, ()]
-
-    def employers_for(text: str) -> list[str]:
-        now = time.monotonic()
-        if now - cached[0] >= recheck_s:
-            cached[:] = [now, lexicon_aliases(settings.lexicon_dir)]
-        return extract_employers(text, cached[1])
-
-    return employers_for

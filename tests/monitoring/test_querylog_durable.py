@@ -9,7 +9,8 @@ import pytest
 
 from ingest.lexicon import canonical, load_lexicon
 from search_api.engines.sqlite import SqliteEngine
-from search_api.monitoring.querylog import QueryLog, _TopicMatcher
+from search_api.monitoring.querylog import QueryLog
+from search_api.monitoring.tagging import TopicMatcher
 from search_api.search.service import SearchService
 from search_api.settings import REPO_ROOT
 from tests.conftest import LEXICON, make_settings
@@ -64,7 +65,7 @@ def _questions() -> list[str]:
 
 def test_topic_matcher_gives_the_lexicons_answer(tmp_path):
     lex = load_lexicon(LEXICON)
-    matcher = _TopicMatcher(lex)
+    matcher = TopicMatcher(lex)
     service = SearchService(make_settings(tmp_path), SqliteEngine(tmp_path / "index.sqlite3"))
     with_topics = 0
     for q in _questions():
