@@ -21,6 +21,7 @@ from search_api.engines.base import SearchQuery
 from search_api.monitoring.querylog import logged_search
 from search_api.search.nextsteps import is_dispute_question, next_steps
 from search_api.search.present import KIND_LABELS, display_title, filters_from
+from search_api.web.markdown import render_markdown
 from search_api.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -240,10 +241,6 @@ def _neighbours(engine, doc: Document) -> tuple[Document | None, Document | None
 
 
 def _annotation(source: str):
-    try:
-        from search_api.web.markdown import render_markdown
-    except ImportError:  # the renderer ships with the lawyers' workflow
-        return None
     return render_markdown(source)
 
 
