@@ -89,3 +89,15 @@ def corpus_client(corpus_settings: Settings):
 
     with TestClient(create_app(corpus_settings)) as client:
         yield client
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """For CLI tests: a fresh data directory in the environment, no query log, settings re-read."""
+    from search_api.settings import get_settings
+
+    monkeypatch.setenv("LABOURKB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LABOURKB_QUERYLOG_ENABLED", "false")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

@@ -2,21 +2,11 @@
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from search_api.cli import cli
 from search_api.settings import get_settings
 from tests.conftest import CORPUS
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("LABOURKB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("LABOURKB_QUERYLOG_ENABLED", "false")
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_ingest_reports_kinds_and_skips_bad_files(env):
@@ -74,7 +64,6 @@ def test_admin_commands(env):
     assert r.exit_code == 1  # a clear error for a duplicate, not a traceback
     token = runner.invoke(cli, ["token", "create", "monitor", "--scope", "logs:read"]).output.strip()
     from search_api.accounts.tokens import check_token
-    from search_api.settings import get_settings
 
     assert check_token(get_settings(), token, "logs:read")
     assert json.loads(runner.invoke(cli, ["purge", "--days", "30"]).output) is not None

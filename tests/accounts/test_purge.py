@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
@@ -62,15 +61,6 @@ def test_a_login_purges_stale_sessions_and_form_stashes_at_most_every_few_minute
     monkeypatch.setattr(Store, "PURGE_EVERY", 0.0)
     login(TestClient(app), "lawyer1", "a wrong password")  # failed logins clean up too
     assert "long-gone" not in remaining(store)[0]
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("LABOURKB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("LABOURKB_QUERYLOG_ENABLED", "false")
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_labourkb_purge_removes_stale_sessions_and_form_stashes(env):
