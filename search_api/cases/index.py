@@ -34,7 +34,8 @@ class CaseIndex:
     next rebuild (``published_documents``) picks them up. ``prepare`` turns a bare
     Document into an indexable one (tokens, topics); ``registry`` (a TitleRegistry, or a
     callable returning one) resolves law titles; ``on_change`` is called after the index
-    changed (e.g. ``SearchService.invalidate``: drop cached index facts).
+    changed (e.g. ``SearchService.invalidate``: drop cached index facts); ``on_publish`` with the
+    documents just indexed (the semantic layer gives them vectors).
     """
 
     def __init__(
@@ -43,11 +44,13 @@ class CaseIndex:
         registry: TitleRegistry | Callable[[], TitleRegistry] | None = None,
         prepare: Callable[[Document], Document] | None = None,
         on_change: Callable[[], None] | None = None,
+        on_publish: Callable[[list[Document]], None] | None = None,
     ):
         self.engine = engine
         self._registry = registry
         self.prepare = prepare
         self.on_change = on_change
+        self.on_publish = on_publish
 
     @classmethod
     def for_search(cls, search: SearchService) -> CaseIndex:
@@ -57,6 +60,7 @@ class CaseIndex:
             registry=lambda: search.registry,
             prepare=preparer(search.tok, search.lexicon.topics_for),
             on_change=search.invalidate,
+            on_publish=search.semantic.add,
         )
 
     @property
@@ -90,6 +94,8 @@ class CaseIndex:
         self.engine.refresh()
         if self.on_change is not None:
             self.on_change()
+        if self.on_publish is not None:  # e.g. the semantic layer: vectors for the new document
+            self.on_publish([doc])
 
     def unpublish(self, doc_id: str) -> None:
         if self.engine is not None:

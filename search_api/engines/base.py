@@ -185,6 +185,11 @@ class SearchEngine(ABC):
     def health(self) -> dict[str, Any]:
         """``{"ok": bool, "engine": name, ...}``; never raises."""
 
+    # Engines that hold document vectors themselves (Elasticsearch: dense_vector + kNN) say so and
+    # implement ``vector_keys``, ``put_vectors`` and ``nearest`` (see engines.es_vectors); for the
+    # others the semantic layer keeps its own in-process index.
+    stores_vectors: bool = False
+
     def warm(self, texts: Iterable[str]) -> int:
         """Prepare per-term caches for these query terms (engines without caches do nothing)."""
         return 0

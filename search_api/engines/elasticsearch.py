@@ -38,6 +38,8 @@ from search_api.engines.base import (
 from search_api.engines.es_bulk import BulkWriter, batches, errors, reason
 from search_api.engines.es_client import make_client
 from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, query_texts, search_body, term_names
+from search_api.engines.es_vectors import combine as combine_vector_scores
+from search_api.engines.es_vectors import incomplete, named_cosines, nearest_body, update_action
 from search_api.engines.ranking import BOOST_FIELDS, Scorer, answering, count_facets
 from search_api.settings import Settings
 
@@ -251,47 +253,73 @@ class ElasticsearchEngine(SearchEngine):
                 return []
         return [Document.from_dict(d["_source"]) for d in resp["docs"] if d.get("found")]
 
-    def ids_by_source_path(self, source_path: str) -> dict[str, str]:
-        # searches only see refreshed documents; a just-indexed sibling must count
-        self.refresh()
-        found: dict[str, str] = {}
-        after: list[Any] | None = None
-        with errors("ids by source path"):
-            while True:
-                try:
-                    resp = self.client.search(
-                        index=self.alias,
-                        query={"term": {"source_path": source_path}},
-                        source=["content_hash"],
-                        sort=[{"id": "asc"}],
-                        size=PAGE,
-                        search_after=after,
-                    )
-                except NotFoundError:
-                    return found
-                page = resp["hits"]["hits"]
-                for h in page:
-                    found[h["_id"]] = (h.get("_source") or {}).get("content_hash", "")
-                if len(page) < PAGE:
-                    return found
-                after = page[-1]["sort"]
-
-    def all_documents(self) -> Iterator[Document]:
+    def _scan(self, action: str, query: dict[str, Any], **request: Any) -> Iterator[dict[str, Any]]:
+        """Every hit of ``query``, in id order, a page at a time (nothing when the index is missing)."""
         after: list[Any] | None = None
         while True:
-            with errors("all documents"):
+            with errors(action):
                 try:
                     resp = self.client.search(
-                        index=self.alias, query={"match_all": {}}, sort=[{"id": "asc"}], size=PAGE, search_after=after
+                        index=self.alias, query=query, sort=[{"id": "asc"}], size=PAGE, search_after=after, **request
                     )
                 except NotFoundError:
                     return
             page = resp["hits"]["hits"]
-            for h in page:
-                yield Document.from_dict(h["_source"])
+            yield from page
             if len(page) < PAGE:
                 return
             after = page[-1]["sort"]
+
+    def ids_by_source_path(self, source_path: str) -> dict[str, str]:
+        # searches only see refreshed documents; a just-indexed sibling must count
+        self.refresh()
+        hits = self._scan("ids by source path", {"term": {"source_path": source_path}}, source=["content_hash"])
+        return {h["_id"]: (h.get("_source") or {}).get("content_hash", "") for h in hits}
+
+    def all_documents(self) -> Iterator[Document]:
+        for h in self._scan("all documents", {"match_all": {}}):
+            yield Document.from_dict(h["_source"])
+
+    # ---------------------------------------------------------------- vectors (es_vectors)
+
+    stores_vectors = True
+
+    def vector_keys(self) -> dict[str, str]:
+        """doc id → the ``vec_key`` its vectors were made from ("" when it has none)."""
+        hits = self._scan("vector keys", {"match_all": {}}, source=False, docvalue_fields=["vec_key"])
+        return {h["_id"]: ((h.get("fields") or {}).get("vec_key") or [""])[0] for h in hits}
+
+    def put_vectors(self, items: Iterable[tuple[str, str, Any, Any]]) -> int:
+        """Set ``(doc_id, key, own vector, [question vectors])`` on existing documents; returns how many
+        were set (a document deleted meanwhile is skipped)."""
+        done = 0
+        for batch in batches(items, max(1, self.writer.bulk_size // 4)):  # vectors make long lines
+            lines = [(doc_id, *update_action(doc_id, key, own, asks)) for doc_id, key, own, asks in batch]
+            for (doc_id, _, _), outcome in zip(lines, self.writer.send(self.alias, lines, True), strict=True):
+                if "error" not in outcome:
+                    done += 1
+                elif outcome.get("status") != 404:
+                    log.warning("vectors of %s not stored: %s", doc_id, reason({"error": outcome["error"]}))
+        return done
+
+    def nearest(self, vector: Any, k: int, extra_weight: float) -> list[tuple[str, float]]:
+        """The ``k`` documents nearest to ``vector`` as ``(doc_id, score)``, scored as the in-process
+        index scores them (see ``es_vectors``)."""
+        vec = [float(x) for x in vector]
+        with errors("knn"):
+            try:
+                resp = self.client.search(index=self.alias, include_named_queries_score=True, **nearest_body(vec, k))
+                found, asking = named_cosines(resp["hits"]["hits"])
+                unsure = incomplete(found, asking, extra_weight, k)
+                if unsure:
+                    more = self.client.search(
+                        index=self.alias, include_named_queries_score=True, **nearest_body(vec, k, unsure)
+                    )
+                    for doc_id, scores in named_cosines(more["hits"]["hits"])[0].items():
+                        found.setdefault(doc_id, {}).update(scores)
+            except NotFoundError:
+                return []
+        return combine_vector_scores(found, extra_weight, k)
 
     def count(self) -> int:
         with errors("count"):

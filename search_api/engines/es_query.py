@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_api.engines.base import FACET_FIELDS, FIELD_WEIGHTS, FILTER_FIELDS, MAX_WINDOW, SearchQuery
+from search_api.engines.es_vectors import SOURCE_EXCLUDES, VECTOR_PROPERTIES
 from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE
 
 KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "source_path")))
@@ -28,10 +29,12 @@ INDEX_SETTINGS = {
 }
 
 # Root `dynamic: false`: the whole Document lands in _source (display text, metadata)
-# but only the fields below are indexed.
+# but only the fields below are indexed. Vectors (es_vectors) are indexed, not kept in _source.
 MAPPING: dict[str, Any] = {
     "dynamic": False,
+    "_source": {"excludes": SOURCE_EXCLUDES},
     "properties": {
+        **VECTOR_PROPERTIES,
         **{f: {"type": "keyword", "ignore_above": IGNORE_ABOVE} for f in KEYWORD_FIELDS},
         "prior": {"type": "float"},
         "article": {"type": "integer"},  # browse order within a law

@@ -5,14 +5,21 @@ and every indexed document's texts (its own text and everyday questions) are loo
 vector cache (``Settings.vectors_path``, filled by ``labourkb ingest``); texts the cache lacks
 are embedded then. Until it is ready, or when the model file is missing or corrupt, searches are
 answered lexically and ``status`` (shown by ``/healthz`` and the start-up log) says why.
+
+Where the vectors live depends on the engine: Elasticsearch holds them itself (``dense_vector``
++ kNN, ``search.engine_vectors``: documents lacking vectors for their current texts get them at
+start-up); with the embedded engine the layer keeps an in-process index (``search.vectors``).
+Documents indexed while the server runs (a published case) are given vectors by ``add``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ingest.model import Document
 from search_api.engines.base import SearchEngine
 from search_api.search.model import ModelUnavailable
 from search_api.settings import Settings
@@ -30,6 +37,7 @@ class SemanticLayer:
         self.pool = ThreadPoolExecutor(max_workers=max(2, settings.threads), thread_name_prefix="semantic")
         self._started = False
         self._lock = threading.Lock()
+        self._adding = threading.Lock()  # one update of the vectors at a time
 
     def start(self, background: bool = True) -> None:
         """Build the retriever (once); in a daemon thread unless ``background`` is false."""
@@ -50,14 +58,18 @@ class SemanticLayer:
 
             docs = list(self.engine.all_documents())
             texts = texts_by_document(docs, {d.id: d.questions for d in docs if d.questions})
-            retriever, timing = SemanticRetriever.build(
-                self.settings.model_dir, texts, self.settings.vectors_path, threads=1
-            )
+            if self.engine.stores_vectors:
+                retriever, timing = self._in_engine(texts)
+            else:
+                retriever, timing = SemanticRetriever.build(
+                    self.settings.model_dir, texts, self.settings.vectors_path, threads=1
+                )
             self.retriever = retriever
             self.status = "ready"
             log.info(
-                "semantic retriever ready: %d documents, model %.1f s, index %.1f s",
+                "semantic retriever ready: %d documents (%s), model %.1f s, index %.1f s",
                 len(texts),
+                "vectors in the engine" if self.engine.stores_vectors else "in-process vectors",
                 timing["load_s"],
                 timing["index_s"],
             )
@@ -69,6 +81,61 @@ class SemanticLayer:
             log.exception("semantic retriever failed to build, answering lexically")
         finally:
             self.ready.set()
+
+    def _in_engine(self, texts):
+        from search_api.search.engine_vectors import EngineIndex, sync
+        from search_api.search.semantic import Embedder, SemanticRetriever, VectorCache
+
+        t0 = time.perf_counter()
+        embedder = Embedder.load(self.settings.model_dir, threads=1)
+        t1 = time.perf_counter()
+        cache = VectorCache(self.settings.vectors_path)
+        try:
+            written = sync(self.engine, texts, embedder, cache)
+        finally:
+            cache.close()
+        if written:
+            log.info("semantic retriever: vectors of %d documents written to the engine", written)
+        return SemanticRetriever(embedder, EngineIndex(self.engine)), {
+            "load_s": t1 - t0,
+            "index_s": time.perf_counter() - t1,
+        }
+
+    def add(self, docs: list[Document]) -> None:
+        """Documents just indexed (a published case): found by meaning too, soon. In the background:
+        the engine's vectors for them, or a fresh in-process index (built from the vector cache)."""
+        if self.retriever is None or not docs:
+            return
+        self.pool.submit(self._add, list(docs))
+
+    def _add(self, docs: list[Document]) -> None:
+        from search_api.search.semantic import VectorCache, VectorIndex, texts_by_document
+
+        retriever = self.retriever
+        try:
+            with self._adding:
+                if self.engine.stores_vectors:
+                    from search_api.search.engine_vectors import sync
+
+                    texts = texts_by_document(docs, {d.id: d.questions for d in docs if d.questions})
+                    cache = VectorCache(self.settings.vectors_path)
+                    try:
+                        sync(self.engine, texts, retriever.embedder, cache, known={d.id: "" for d in docs})
+                    finally:
+                        cache.close()
+                    return
+                every = list(self.engine.all_documents())
+                if not {d.id for d in docs} & {d.id for d in every}:
+                    return  # withdrawn again meanwhile
+                texts = texts_by_document(every, {d.id: d.questions for d in every if d.questions})
+                cache = VectorCache(self.settings.vectors_path)
+                try:
+                    index = VectorIndex.build(texts, retriever.embedder, cache)
+                finally:
+                    cache.close()
+                retriever.index = index  # one assignment: searches see the old index or the new
+        except Exception:  # lexical search already finds them; the next start-up retries
+            log.exception("could not give %d new documents their vectors", len(docs))
 
     def health(self) -> dict[str, object]:
         return {"semantic": self.status}

@@ -82,3 +82,38 @@ def test_nonsense_has_no_confident_answer(service):
     for q in ("今天天气怎么样", "北京到上海的火车票", "蛋糕怎么做好吃"):
         assert service.search(q).confident is False, q
     assert service.search("工伤认定申请时限").confident is True
+
+
+def test_a_case_published_while_serving_is_found_by_meaning(corpus_index, corpus_settings, semantic_data_dir, tmp_path):
+    """The in-process vector index is rebuilt (from the vector cache) when a case is published."""
+    import shutil
+
+    from search_api.cases.index import CaseIndex
+    from search_api.engines.sqlite import SqliteEngine
+
+    index = tmp_path / "index.sqlite3"
+    shutil.copy(corpus_index, index)
+    settings = corpus_settings.model_copy(update={"sqlite_path": index})
+    service = semantic_service(settings, SqliteEngine(index), semantic_data_dir)
+    published = []
+    cases = CaseIndex.for_search(service)
+    cases.on_publish = lambda docs: (published.extend(docs), service.semantic._add(docs))  # no thread pool here
+    doc = Document(
+        id="lawyer-case-vector-test",
+        kind="case",
+        title="外卖骑手送餐途中摔伤认定工伤案",
+        text="外卖骑手在为平台配送餐食的途中骑电动车摔倒受伤，法院认定其与平台存在劳动关系，应当认定为工伤。",
+    )
+    question = "送外卖路上摔了一跤能算工伤吗"
+    assert doc.id not in [i for i, _ in service.semantic.retriever.semantic_scores(question, 10)]
+    cases.publish(doc)
+    assert [d.id for d in published] == [doc.id]
+    assert doc.id in [i for i, _ in service.semantic.retriever.semantic_scores(question, 10)]
+
+
+def test_publishing_asks_the_semantic_layer_for_vectors(corpus_settings):
+    from search_api.cases.index import CaseIndex
+    from search_api.engines.sqlite import SqliteEngine
+
+    service = SearchService(corpus_settings, SqliteEngine(corpus_settings.index_path))
+    assert CaseIndex.for_search(service).on_publish == service.semantic.add

@@ -1,0 +1,92 @@
+"""The semantic retriever over an engine that holds the vectors itself (Elasticsearch: ``engines.es_vectors``).
+
+The model still runs here, for questions and for documents; the engine stores each document's
+vectors and answers the nearest-neighbour search. ``sync`` brings the engine's vectors in line with
+the documents: a document whose texts are unchanged (same ``texts_digest``) is not rewritten; texts
+are looked up in the vector cache first, so only new text is embedded. ``EngineIndex`` gives the
+engine the shape of ``search.vectors.VectorIndex`` (``search(vector, k)``), so ``SemanticRetriever``
+serves both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from search_api.engines.base import SearchEngine
+from search_api.search.embedder import Embedder, release_memory
+from search_api.search.vectors import EXTRA_WEIGHT, VectorCache, text_key
+
+BATCH = 256  # documents per round: vectors looked up (or embedded) and written together
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """What a document's vectors were made from (model and texts), as stored beside them."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(text_key(t))
+    return h.hexdigest()[:32]
+
+
+class EngineIndex:
+    """``search(vector, k)`` answered by the engine's kNN, with the in-process index's scoring."""
+
+    def __init__(self, engine: SearchEngine, extra_weight: float = EXTRA_WEIGHT):
+        self.engine = engine
+        self.extra_weight = extra_weight
+
+    def search(self, query: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
+        if k <= 0:
+            return []
+        return self.engine.nearest(np.asarray(query, dtype=np.float32).reshape(-1), k, self.extra_weight)
+
+
+def _vectors(
+    texts: Mapping[str, Sequence[str]], embedder: Embedder, cache: VectorCache | None
+) -> dict[bytes, np.ndarray]:
+    """key → float vector of every text in ``texts``: from the cache, embedding (and caching) the rest."""
+    text_of = {text_key(t): t for ts in texts.values() for t in ts}
+    found = cache.get_many(list(text_of)) if cache is not None else {}
+    missing = sorted((k for k in text_of if k not in found), key=lambda k: len(text_of[k]))
+    if missing:
+        vecs = embedder.embed_documents([text_of[k] for k in missing])
+        if cache is not None:
+            cache.put_many(zip(missing, vecs, strict=True))
+        found.update(zip(missing, vecs, strict=True))
+    return found
+
+
+def sync(
+    engine: SearchEngine,
+    texts: Mapping[str, Sequence[str]],
+    embedder: Embedder,
+    cache: VectorCache | None,
+    *,
+    known: Mapping[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Give every document of ``texts`` (doc_id → its own text, then its everyday questions) its
+    vectors in the engine, unless it has them for these very texts. ``known``: the engine's
+    ``vector_keys()`` when the caller has them. Returns how many documents were written."""
+    have = engine.vector_keys() if known is None else known
+    todo = [d for d, ts in texts.items() if ts and d in have and have[d] != texts_digest(ts)]
+    written = 0
+    try:
+        for i in range(0, len(todo), BATCH):
+            part = {d: texts[d] for d in todo[i : i + BATCH]}
+            vectors = _vectors(part, embedder, cache)
+            items = []
+            for doc_id, ts in part.items():
+                own = text_key(ts[0])
+                asks = [vectors[k] for k in dict.fromkeys(text_key(t) for t in ts[1:]) if k != own]
+                items.append((doc_id, texts_digest(ts), vectors[own], asks))
+            written += engine.put_vectors(items)
+            if progress:
+                progress(min(i + BATCH, len(todo)), len(todo))
+    finally:
+        release_memory()
+    if written:
+        engine.refresh()
+    return written

@@ -1,0 +1,146 @@
+"""Document vectors in Elasticsearch (dense_vector + kNN), against a real server and the real model.
+
+The semantic layer over Elasticsearch keeps no vectors in the process: the engine holds them and
+answers the nearest-neighbour search, scored as the in-process index scores (engines.es_vectors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ingest.model import Document
+from ingest.pipeline import ingest
+from search_api.engines.es_vectors import ASK, OWN, VECTOR_DIMS, combine, incomplete
+from search_api.search.embedder import DIM
+from tests.conftest import CORPUS, LEXICON, semantic_service
+from tests.fixtures.es import es_settings
+
+QUESTIONS = ["去仲裁委告老板要花钱吗", "上班路上出车祸算工伤吗", "怀孕了公司要辞退我", "加班费怎么算", "年假有几天"]
+
+
+def test_the_mapping_has_the_models_dimension():
+    assert VECTOR_DIMS == DIM
+
+
+def test_scores_lift_the_own_text_towards_the_best_question():
+    found = {"a": {OWN: 0.6, ASK: 0.8}, "b": {OWN: 0.7}, "c": {ASK: 0.9}, "d": {OWN: 0.75, ASK: 0.5}}
+    ranked = dict(combine(found, 0.5, 10))
+    assert ranked["a"] == pytest.approx(0.7)  # 0.6 + 0.5 · (0.8 − 0.6)
+    assert ranked["b"] == pytest.approx(0.7) and ranked["d"] == pytest.approx(0.75)  # no lift below own
+    assert ranked["c"] == pytest.approx(0.9)
+    assert [i for i, _ in combine(found, 0.5, 2)] == ["c", "d"]
+
+
+def test_only_documents_that_could_reach_the_top_are_looked_at_again():
+    # own scores in the first answer reach down to 0.5, question scores to 0.7
+    found = {
+        "full": {OWN: 0.8, ASK: 0.9},
+        "floor": {OWN: 0.5, ASK: 0.7},
+        "asks-only": {ASK: 0.95},  # its own text scored below 0.5: at most 0.5 + 0.5 · 0.45 = 0.725
+        "hopeless": {ASK: 0.71},  # at most 0.5 + 0.5 · 0.21 = 0.605, below the 2nd best sure score
+        "own-only": {OWN: 0.65},  # has questions, none in the first answer: 0.65 to 0.65 + 0.5 · 0.05
+        "no-questions": {OWN: 0.55},
+    }
+    # sure scores: full 0.85, own-only at least 0.65 (the 2nd best), floor 0.6, no-questions 0.55
+    unsure = incomplete(found, {"full", "floor", "asks-only", "hopeless", "own-only"}, 0.5, 2)
+    assert unsure == ["asks-only", "own-only"]
+
+
+@pytest.fixture(scope="module")
+def es_corpus(es_url, semantic_data_dir, tmp_path_factory):
+    """The real corpus in its own Elasticsearch index, and a search service over it with the
+    semantic layer built (vectors from the shared cache, written into Elasticsearch)."""
+    from search_api.engines.elasticsearch import ElasticsearchEngine
+
+    settings = es_settings(
+        es_url,
+        data_dir=tmp_path_factory.mktemp("es-vectors"),
+        corpus_dir=CORPUS,
+        lexicon_dir=LEXICON,
+        warm_cache=False,
+        semantic=False,
+    )
+    engine = ElasticsearchEngine(settings)
+    report = ingest([CORPUS], engine, lexicon_dir=LEXICON)
+    assert report.documents > 3000, report.as_dict()
+    engine.refresh()
+    service = semantic_service(settings, engine, semantic_data_dir)
+    yield engine, service
+    engine.drop_indices()
+    engine.close()
+
+
+def test_every_document_has_its_vectors_in_the_engine_and_none_in_its_source(es_corpus):
+    engine, service = es_corpus
+    keys = engine.vector_keys()
+    assert len(keys) == engine.count() and all(keys.values())
+    source = engine.client.get(index=engine.alias, id="labor-contract-law.47")["_source"]
+    assert "vec" not in source and "ask" not in source and source["vec_key"]
+    assert not hasattr(service.semantic.retriever.index, "matrix_t")  # no vector matrix in the process
+
+
+def test_an_unchanged_corpus_writes_no_vectors_and_a_changed_document_gets_new_ones(es_corpus):
+    from search_api.search.engine_vectors import sync
+    from search_api.search.semantic import texts_by_document
+
+    engine, service = es_corpus
+    docs = list(engine.all_documents())
+    texts = texts_by_document(docs, {d.id: d.questions for d in docs if d.questions})
+    embedder = service.semantic.retriever.embedder
+    assert sync(engine, texts, embedder, None) == 0
+
+    changed = dataclasses.replace(engine.get("labor-law.50"), text="第五十条 工资应当以货币形式按月支付给劳动者本人。")
+    engine.index_documents([changed])
+    engine.refresh()
+    assert engine.vector_keys()["labor-law.50"] == ""  # re-indexed without vectors
+    texts["labor-law.50"] = texts_by_document([changed])["labor-law.50"]
+    assert sync(engine, texts, embedder, None) == 1
+    assert engine.vector_keys()["labor-law.50"]
+
+
+def test_knn_in_the_engine_agrees_with_the_in_process_index(es_corpus, semantic_data_dir):
+    from search_api.search.semantic import VectorCache, VectorIndex, texts_by_document
+
+    engine, service = es_corpus
+    docs = list(engine.all_documents())
+    texts = texts_by_document(docs, {d.id: d.questions for d in docs if d.questions})
+    embedder = service.semantic.retriever.embedder
+    cache = VectorCache(service.settings.vectors_path)
+    try:
+        reference = VectorIndex.build(texts, embedder, cache)
+    finally:
+        cache.close()
+    for q in QUESTIONS:
+        vec = embedder.embed_queries([q])[0]
+        got = engine.nearest(vec, 50, reference.extra_weight)
+        want = reference.search(vec, 50)
+        assert got[0][0] == want[0][0], q
+        assert got[0][1] == pytest.approx(want[0][1], abs=0.01), q
+        assert len({i for i, _ in got[:10]} & {i for i, _ in want[:10]}) >= 8, q
+
+
+def test_searches_on_elasticsearch_are_fused_with_meaning(es_corpus):
+    _, service = es_corpus
+    top = [h["id"] for h in service.search("去仲裁委告老板要花钱吗", size=3, related=False).hits]
+    assert "labor-dispute-mediation-arbitration-law.53" in top
+    assert service.search("北京到上海的火车票").confident is False
+
+
+def test_a_document_published_while_serving_is_found_by_meaning(es_corpus):
+    engine, service = es_corpus
+    doc = Document(
+        id="lawyer-case-vector-test",
+        kind="case",
+        title="外卖骑手送餐途中摔伤认定工伤案",
+        text="外卖骑手在为平台配送餐食的途中骑电动车摔倒受伤，法院认定其与平台存在劳动关系，应当认定为工伤。",
+    )
+    engine.index_documents([doc])
+    engine.refresh()
+    service.semantic._add([doc])  # what CaseIndex.publish asks for, here without the thread pool
+    assert engine.vector_keys()[doc.id]
+    found = [i for i, _ in service.semantic.retriever.semantic_scores("送外卖路上摔了一跤能算工伤吗", 10)]
+    assert doc.id in found
+    engine.delete([doc.id])
+    engine.refresh()
