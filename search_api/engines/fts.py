@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from array import array
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from search_api.engines.ranking import BOOST_FIELDS
 
@@ -26,7 +27,7 @@ class TermCache:
     not cached: their candidates depend on the filter.
     """
 
-    # Bounds: candidates kept in all (each 16 bytes in packed arrays: 6 MB at the bound) and
+    # Bounds: candidates kept in all (each 16 bytes in numpy arrays: 6 MB at the bound) and
     # document frequencies remembered (least recently used go first).
     MAX_CANDIDATES = 400_000
     MAX_DF = 50_000
@@ -35,10 +36,11 @@ class TermCache:
         self.version = version
         self.n_docs = n_docs
         self._lock = threading.Lock()
-        self._top: OrderedDict[tuple[str, int], tuple[array, array]] = OrderedDict()
+        self._top: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._held = 0  # candidates in ``_top``
         self._df: OrderedDict[str, int] = OrderedDict()
         self._fields: dict[int, tuple] | None = None
+        self._priors: np.ndarray | None = None
         self._facets: dict[int, tuple] | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
@@ -56,23 +58,27 @@ class TermCache:
 
     def top(
         self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any], weights: str
-    ) -> Iterable[tuple[int, float]]:
-        """``(rowid, bm25)`` of the term's best ``limit`` documents (cached when unfiltered)."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rowids of the term's best ``limit`` documents and their BM25 scores (cached when
+        unfiltered; the arrays are shared: read them, never write)."""
         key = (text, limit)
         if not where:
             with self._lock:
                 hit = self._top.get(key)
                 if hit is not None:
                     self._top.move_to_end(key)
-                    return zip(*hit, strict=True)
+                    return hit
         join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
         rows = conn.execute(
             f"SELECT f.rowid, -bm25(fts, {weights}) AS s FROM fts f{join} "
             f"WHERE fts MATCH ?{where} ORDER BY s DESC LIMIT ?",
             (fts_quote(text), *params, limit),
         ).fetchall()
+        packed = (
+            np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)),
+        )
         if not where:
-            packed = (array("q", (r[0] for r in rows)), array("d", (r[1] for r in rows)))
             with self._lock:
                 if key not in self._top:
                     self._top[key] = packed
@@ -80,13 +86,29 @@ class TermCache:
                 while self._held > self.MAX_CANDIDATES and len(self._top) > 1:
                     _, (old, _) = self._top.popitem(last=False)
                     self._held -= len(old)
-        return rows
+        return packed
 
     def doc_fields(self, conn: sqlite3.Connection) -> dict[int, tuple]:
         if self._fields is None:
             rows = conn.execute(f"SELECT rowid, prior, {', '.join(BOOST_FIELDS)} FROM docs").fetchall()
             self._fields = {r[0]: tuple(r[1:]) for r in rows}
         return self._fields
+
+    def priors(self, conn: sqlite3.Connection) -> np.ndarray:
+        """Every document's prior, indexed by rowid."""
+        if self._priors is None:
+            rows = conn.execute("SELECT rowid, prior FROM docs").fetchall()
+            priors = np.ones(max((r[0] for r in rows), default=0) + 1)
+            for rowid, prior in rows:
+                priors[rowid] = 1.0 if prior is None else prior
+            self._priors = priors
+        return self._priors
+
+    def field_values(self, conn: sqlite3.Connection, field: str, rowids: Sequence[int]) -> list[str]:
+        """One boost field's values for ``rowids`` (``BOOST_FIELDS``)."""
+        i = 1 + BOOST_FIELDS.index(field)
+        fields = self.doc_fields(conn)
+        return [str(fields[r][i] or "") if r in fields else "" for r in rowids]
 
     def facet_values(self, conn: sqlite3.Connection) -> dict[int, tuple]:
         """Per document, its values of ``FACET_FIELDS`` (topics as a tuple), for counting facets

@@ -16,8 +16,10 @@ document; this module turns them into one score:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
+
+import numpy as np
 
 from ingest.segment import PRIORS
 from search_api.engines.base import SearchQuery
@@ -100,6 +102,54 @@ class Scorer:
             if g >= 0:
                 covered += 1
         return base * self.coverage[covered]
+
+    def score_many(
+        self,
+        matches: Sequence[tuple[str, np.ndarray, np.ndarray]],
+        prior: Callable[[np.ndarray], np.ndarray],
+        values: Callable[[str, np.ndarray], Sequence[str]],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``__call__`` for every candidate at once (the embedded engine's path: ~1,300 candidates a
+        question). ``matches``: per matched term, its text, the candidates' keys and their BM25
+        scores (each key once per term); ``prior(keys)`` and ``values(field, keys)`` give the
+        documents' priors and boost-field values. Returns ``(keys, scores, covered share)``."""
+        terms = [(self.terms[t], k, s) for t, k, s in matches if t in self.terms and len(k)]
+        if not terms:
+            empty = np.zeros(0)
+            return np.zeros(0, dtype=np.int64), empty, empty
+        keys, where = np.unique(np.concatenate([k for _, k, _ in terms]), return_inverse=True)
+        groups = sorted({g for (g, _), _, _ in terms})
+        row = {g: i for i, g in enumerate(groups)}
+        best = np.zeros((len(groups), len(keys)))
+        total = np.zeros((len(groups), len(keys)))
+        start = 0
+        for (group, weight), k, s in terms:
+            idx = where[start : start + len(k)]
+            start += len(k)
+            v = np.asarray(s, dtype=np.float64) * weight  # a zero score adds nothing and covers nothing
+            r = row[group]
+            best[r, idx] = np.maximum(best[r, idx], v)
+            total[r, idx] += v
+        base = (best + SPILL * (total - best)).sum(axis=0)
+        typed = np.array([g >= 0 for g in groups])
+        covered = ((best > 0) & typed[:, None]).sum(axis=0)
+        scores = base * np.asarray(self.coverage)[covered] * prior(keys)
+        for i, by_value in self.boosts:
+            field_values = values(BOOST_FIELDS[i], keys)
+            scores *= np.fromiter((by_value.get(v, 1.0) for v in field_values), dtype=np.float64, count=len(keys))
+        n = len(self.coverage) - 1
+        share = covered / n if n else np.ones(len(keys))
+        return keys, scores, share
+
+
+def answering_many(keys: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``answering`` over arrays: the positions of the answering set, best first (ties: smaller key)."""
+    positive = np.flatnonzero(scores > 0)
+    if not len(positive):
+        return positive
+    order = positive[np.lexsort((keys[positive], -scores[positive]))]
+    floor = scores[order[0]] * FLOOR_RATIO
+    return order[scores[order] >= floor]
 
 
 def answering(scored: Iterable[tuple[float, K]]) -> list[tuple[float, K]]:

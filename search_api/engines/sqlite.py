@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from search_api.engines.base import (
     validate_query,
 )
 from search_api.engines.fts import TermCache
-from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, Scorer, answering, count_facets
+from search_api.engines.ranking import CANDIDATES, FACET_SIZE, Scorer, answering_many, count_facets
 from search_api.engines.sqlite_schema import COLUMNS, MULTI, SCHEMA, bump, delete_rowid, write_documents
 from search_api.settings import Settings
 
@@ -224,32 +223,35 @@ class SqliteEngine(SearchEngine):
         where, params = self._filter_sql(query.filters, with_match=True)
         cache = self._cache_for(conn)
         limit = max(CANDIDATES, query.offset + query.size)
-        scores: dict[int, dict[str, float]] = defaultdict(dict)
         weights: dict[str, float] = {}
         for t in terms:
             weights[t.text] = max(weights.get(t.text, 0.0), t.weight)
-        texts = list(weights)
-        used: list[str] = []
-        big = cache.n_docs > STOPWORD_MIN_DOCS and len(texts) > 1
-        for text in texts:
+        big = cache.n_docs > STOPWORD_MIN_DOCS and len(weights) > 1
+        matches = []
+        for text in weights:
             df = cache.df(conn, text)
             if df == 0 or (big and self._negligible(df, cache.n_docs, weights[text])):
                 continue
-            used.append(text)
-            for rowid, s in cache.top(conn, text, limit, where, params, self._bm25_weights):
-                scores[rowid][text] = s
-        if not scores:
+            matches.append((text, *cache.top(conn, text, limit, where, params, self._bm25_weights)))
+        scorer = Scorer(query)
+        priors = cache.priors(conn)
+        keys, scores, share = scorer.score_many(
+            matches,
+            prior=lambda rowids: priors[rowids],
+            values=lambda field, rowids: cache.field_values(conn, field, rowids.tolist()),
+        )
+        kept = answering_many(keys, scores)
+        if not len(kept):
             return SearchResult(total=0, hits=[])
-        kept = answering(self._score(conn, cache, scores, query))
-        page = [(rowid, s) for s, rowid in kept[query.offset : query.offset + query.size]]
+        page_at = kept[query.offset : query.offset + query.size]
+        page = [(int(keys[i]), float(scores[i])) for i in page_at]
         facets = {}
         if query.facets:
             values = cache.facet_values(conn)
-            facets = count_facets(dict(zip(FACET_FIELDS, values[rowid], strict=True)) for _, rowid in kept)
+            facets = count_facets(dict(zip(FACET_FIELDS, values[rowid], strict=True)) for rowid in keys[kept].tolist())
         hits = self._hits(conn, page)
-        scorer = Scorer(query)
-        for hit, (rowid, _) in zip(hits, page, strict=True):
-            hit.coverage = scorer.covered_share(scores[rowid])
+        for hit, i in zip(hits, page_at, strict=True):
+            hit.coverage = float(share[i])
         return SearchResult(total=len(kept), hits=hits, facets=facets)
 
     @staticmethod
@@ -283,19 +285,6 @@ class SqliteEngine(SearchEngine):
             if self._cache is None or self._cache.version != version:
                 self._cache = TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
             return self._cache
-
-    def _score(
-        self, conn: sqlite3.Connection, cache: TermCache, scores: dict[int, dict[str, float]], query: SearchQuery
-    ) -> list[tuple[float, int]]:
-        """``(final score, rowid)`` of every candidate, by the shared formula."""
-        fields = cache.doc_fields(conn)
-        score = Scorer(query)
-        missing = (1.0, *("" for _ in BOOST_FIELDS))
-        scored = []
-        for rowid, term_scores in scores.items():
-            values = fields.get(rowid, missing)
-            scored.append((score(term_scores, values[0], values[1:]), rowid))
-        return scored
 
     def _hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
         if not page:
