@@ -2,6 +2,14 @@
 peak RSS of a real `labourkb serve` process answering them.
 
 Usage: .venv/bin/python bench/search_latency.py [--scale 20] [--queries 300] [--engine sqlite|elasticsearch|both]
+       [--semantic]
+
+``--semantic``: the semantic retriever on (the model loaded, its vectors in the process or in
+Elasticsearch, questions embedded per search). The ×N copies differ from the corpus only by
+"（副本i）" in their titles, so instead of embedding 73,000 texts the bench stores each copy's text
+under the vector of the original text (``data/bench-vectors`` caches those across runs): the
+search work — one query embedding and a top-k over every vector — is the same as with
+vectors of their own.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import LEXICON, REPO, load_questions, scaled_corpus, summary_ms, worker_queries
 
 
-def settings_for(engine: str, data: Path, es_url: str | None, prefix: str):
+def settings_for(engine: str, data: Path, es_url: str | None, prefix: str, semantic: bool = False):
     from search_api.settings import Settings
 
     return Settings(
@@ -35,7 +44,54 @@ def settings_for(engine: str, data: Path, es_url: str | None, prefix: str):
         es_index_prefix=prefix,
         querylog_enabled=False,
         warm_cache=False,
+        semantic=semantic,
     )
+
+
+ORIGINALS = REPO / "data" / "bench-vectors" / "vectors.sqlite3"
+_COPY = re.compile(r"（副本\d+）")
+
+
+def prefill_vectors(settings) -> dict:
+    """Fill the run's vector cache: each copy's texts get the vectors of the original texts
+    (embedded once into ``data/bench-vectors``), then the layer is built as ``labourkb ingest`` does."""
+    import numpy as np
+
+    from search_api.engines import get_engine
+    from search_api.search.layer import SemanticLayer
+    from search_api.search.semantic import Embedder, VectorCache, text_key, texts_by_document
+
+    engine = get_engine(settings)
+    docs = list(engine.all_documents())
+    texts = texts_by_document(docs, {d.id: d.questions for d in docs if d.questions})
+    original = {text_key(t): _COPY.sub("", t) for ts in texts.values() for t in ts}
+    source = VectorCache(ORIGINALS)
+    wanted = sorted({text_key(t) for t in original.values()})
+    have = source.get_many(wanted)
+    todo = sorted({t for t in original.values() if text_key(t) not in have})
+    t0 = time.perf_counter()
+    if todo:
+        vecs = Embedder.load(settings.model_dir, threads=2).embed_documents(todo)
+        source.put_many(zip([text_key(t) for t in todo], vecs, strict=True))
+        have.update(zip([text_key(t) for t in todo], vecs, strict=True))
+    embedded_s = time.perf_counter() - t0
+    cache = VectorCache(settings.vectors_path)
+    items = list(original.items())
+    for i in range(0, len(items), 4096):
+        cache.put_many((k, np.asarray(have[text_key(t)])) for k, t in items[i : i + 4096])
+    cache.close()
+    source.close()
+    t0 = time.perf_counter()
+    layer = SemanticLayer(settings, engine)
+    layer.start(background=False)
+    layer.close()
+    engine.close()
+    return {
+        "originals_embedded": len(todo),
+        "embed_s": round(embedded_s, 1),
+        "layer_s": round(time.perf_counter() - t0, 1),
+        "status": layer.status,
+    }
 
 
 def build_index(settings, corpus: Path) -> float:
@@ -58,6 +114,9 @@ def in_process_latency(settings, queries: list[str], warm_up: bool = False) -> d
 
     app = create_app(settings)
     with TestClient(app) as client:
+        if settings.semantic:  # searches are fused only once the layer is ready
+            assert app.state.service.semantic.ready.wait(600), "semantic layer not ready"
+            assert app.state.service.semantic.retriever is not None, app.state.service.semantic.status
         client.get("/api/search", params={"q": "工资"})  # open the index, load the dictionary
         if warm_up:
             app.state.service.warm_up()
@@ -94,6 +153,7 @@ def server_peak_rss(settings, queries: list[str]) -> float:
         LABOURKB_ES_URL=settings.es_url,
         LABOURKB_ES_INDEX_PREFIX=settings.es_index_prefix,
         LABOURKB_QUERYLOG_ENABLED="true",
+        LABOURKB_SEMANTIC=str(settings.semantic).lower(),
     )
     proc = subprocess.Popen(
         [str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(port)],
@@ -102,12 +162,14 @@ def server_peak_rss(settings, queries: list[str]) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(200):
+        for _ in range(3000):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
+                health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1))
+                if not settings.semantic or health.get("semantic") != "building":
+                    break
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.2)
         for q in queries:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/search?q={urllib.parse.quote(q)}", timeout=10).read()
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={urllib.parse.quote(q)}", timeout=10).read()
@@ -128,6 +190,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--engine", default="sqlite", choices=["sqlite", "elasticsearch", "both"])
     ap.add_argument("--no-rss", action="store_true")
+    ap.add_argument("--semantic", action="store_true", help="with the semantic retriever (see the module doc)")
     args = ap.parse_args()
     queries = worker_queries(args.queries)
     engines = ["sqlite", "elasticsearch"] if args.engine == "both" else [args.engine]
@@ -141,8 +204,10 @@ def main() -> None:
         results = []
         for name in engines:
             prefix = f"bench-{os.getpid()}"
-            settings = settings_for(name, Path(tmp) / f"data-{name}", es_url, prefix)
+            settings = settings_for(name, Path(tmp) / f"data-{name}", es_url, prefix, args.semantic)
             row = {"engine": name, "scale": args.scale, "ingest_s": round(build_index(settings, corpus), 1)}
+            if args.semantic:
+                row["semantic"] = prefill_vectors(settings)
             # each configuration in a fresh process, as a fresh server would be
             row["api_search_ms"] = in_fresh_process(settings, queries, False)
             row["api_search_ms_after_warm_up"] = in_fresh_process(settings, queries, True)

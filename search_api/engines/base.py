@@ -24,6 +24,8 @@ FIELD_WEIGHTS: dict[str, float] = {"title": 6.0, "keywords": 3.0, "body": 1.0, "
 # Keyword fields that can be filtered on and faceted.
 FILTER_FIELDS = ("kind", "doc_type", "source_id", "region", "level", "cites", "topics")
 FACET_FIELDS = ("kind", "source_title", "region", "topics")
+# What a light document holds: what ranking, boosts and facets read (no text, no citations)
+LIGHT_FIELDS = ("id", "kind", "prior", "doc_type", "source_id", "source_title", "region", "level", "topics")
 MAX_WINDOW = 10_000  # deepest offset + size a query may ask for (Elasticsearch's max_result_window)
 
 
@@ -82,6 +84,9 @@ class SearchQuery:
     facets: bool = False
     # multiply the score of documents whose field has one of these values
     boosts: dict[str, dict[str, float]] = field(default_factory=dict)
+    # hits carry light documents (``LIGHT_FIELDS`` only): for callers that rank many candidates
+    # and show a few (the fused search loads the page's full documents with ``get_many``)
+    light: bool = False
 
 
 def validate_query(query: SearchQuery) -> None:
@@ -164,8 +169,9 @@ class SearchEngine(ABC):
     def get(self, doc_id: str) -> Document | None:
         """Return one stored document, or None."""
 
-    def get_many(self, ids: list[str]) -> list[Document]:
-        """Return the stored documents for ``ids`` that exist, in the given order."""
+    def get_many(self, ids: list[str], light: bool = False) -> list[Document]:
+        """Return the stored documents for ``ids`` that exist, in the given order; ``light``: only
+        their ``LIGHT_FIELDS`` (engines that can, skip loading the rest)."""
         docs = (self.get(i) for i in ids)
         return [d for d in docs if d is not None]
 

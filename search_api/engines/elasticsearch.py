@@ -28,6 +28,7 @@ from elasticsearch import ApiError, NotFoundError
 from ingest.model import Document
 from search_api.engines.base import (
     FACET_FIELDS,
+    LIGHT_FIELDS,
     IndexReport,
     SearchEngine,
     SearchHit,
@@ -46,6 +47,29 @@ from search_api.settings import Settings
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # page size when listing the ids of one source file
+
+
+def _light_document(doc_id: str, values: dict[str, Any]) -> Document:
+    """A light document (``LIGHT_FIELDS``) from doc values (lists) or a filtered ``_source``."""
+
+    def one(name: str, default: Any = "") -> Any:
+        v = values.get(name, default)
+        return (v[0] if v else default) if isinstance(v, list) else v
+
+    topics = values.get("topics") or []
+    return Document(
+        id=doc_id,
+        kind=one("kind"),
+        title="",
+        text="",
+        prior=float(one("prior", 1.0) or 1.0),
+        doc_type=one("doc_type"),
+        source_id=one("source_id"),
+        source_title=one("source_title"),
+        region=one("region", "全国"),
+        level=one("level", "national"),
+        topics=list(topics) if isinstance(topics, list) else [topics],
+    )
 
 
 class ElasticsearchEngine(SearchEngine):
@@ -208,7 +232,11 @@ class ElasticsearchEngine(SearchEngine):
         coverage = {doc_id: c for doc_id, _, c in ranked}
         kept = answering((s, doc_id) for doc_id, s, _ in ranked)
         page = kept[query.offset : query.offset + query.size]
-        docs = {d.id: d for d in self.get_many([doc_id for _, doc_id in page])}
+        if query.light:  # from the doc values the ranking asked for: no document fetched
+            fields = {h["_id"]: h.get("fields") or {} for h in raw_hits}
+            docs = {i: _light_document(i, fields[i]) for _, i in page}
+        else:
+            docs = {d.id: d for d in self.get_many([doc_id for _, doc_id in page])}
         hits = [SearchHit(id=i, score=s, doc=docs[i], coverage=coverage[i]) for s, i in page if i in docs]
         if query.facets:
             fields = {h["_id"]: h.get("fields") or {} for h in raw_hits}
@@ -242,15 +270,19 @@ class ElasticsearchEngine(SearchEngine):
                 return None
         return Document.from_dict(resp["_source"])
 
-    def get_many(self, ids: list[str]) -> list[Document]:
+    def get_many(self, ids: list[str], light: bool = False) -> list[Document]:
         ids = [str(i) for i in ids]
         if not ids:
             return []
         with errors("mget"):
             try:
-                resp = self.client.mget(index=self.alias, ids=ids)
+                resp = self.client.mget(
+                    index=self.alias, ids=ids, source_includes=list(LIGHT_FIELDS) if light else None
+                )
             except NotFoundError:
                 return []
+        if light:
+            return [_light_document(d["_id"], d["_source"]) for d in resp["docs"] if d.get("found")]
         return [Document.from_dict(d["_source"]) for d in resp["docs"] if d.get("found")]
 
     def _scan(self, action: str, query: dict[str, Any], **request: Any) -> Iterator[dict[str, Any]]:

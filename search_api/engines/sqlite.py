@@ -59,6 +59,7 @@ class SqliteEngine(SearchEngine):
         self._write_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._cache: TermCache | None = None
+        self._pointer_seen: tuple[tuple[int, int, int], Path] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SqliteEngine:
@@ -84,12 +85,25 @@ class SqliteEngine(SearchEngine):
         return self.path.with_name(self.path.name + ".current")
 
     def live_path(self) -> Path:
-        """The index file searches use now: ``path``, or the generation the pointer names."""
+        """The index file searches use now: ``path``, or the generation the pointer names.
+
+        Asked on every search: the pointer is read again only when its file changed (a rebuild
+        replaces it, so its inode changes); a stat costs a fraction of an open and a read."""
+        try:
+            st = os.stat(self.pointer)
+        except FileNotFoundError:
+            return self.path
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        seen = self._pointer_seen
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
         try:
             name = self.pointer.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return self.path
-        return self.path.with_name(name) if name else self.path
+        live = self.path.with_name(name) if name else self.path
+        self._pointer_seen = (stamp, live)
+        return live
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -249,7 +263,7 @@ class SqliteEngine(SearchEngine):
         if query.facets:
             values = cache.facet_values(conn)
             facets = count_facets(dict(zip(FACET_FIELDS, values[rowid], strict=True)) for rowid in keys[kept].tolist())
-        hits = self._hits(conn, page)
+        hits = self._light_hits(conn, page) if query.light else self._hits(conn, page)
         for hit, i in zip(hits, page_at, strict=True):
             hit.coverage = float(share[i])
         return SearchResult(total=len(kept), hits=hits, facets=facets)
@@ -301,6 +315,33 @@ class SqliteEngine(SearchEngine):
             hits.append(SearchHit(id=doc.id, score=score, doc=doc))
         return hits
 
+    _LIGHT_SQL = "SELECT rowid, id, kind, prior, doc_type, source_id, source_title, region, level FROM docs"
+
+    def _light_docs(self, conn: sqlite3.Connection, rows: list[tuple]) -> dict[int, Document]:
+        topics = self._cache_for(conn).facet_values(conn)
+        out = {}
+        for rowid, doc_id, kind, prior, doc_type, source_id, source_title, region, level in rows:
+            out[rowid] = Document(
+                id=doc_id,
+                kind=kind,
+                title="",
+                text="",
+                prior=prior,
+                doc_type=doc_type,
+                source_id=source_id,
+                source_title=source_title,
+                region=region,
+                level=level,
+                topics=list(topics[rowid][-1]) if rowid in topics else [],
+            )
+        return out
+
+    def _light_hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
+        marks = ", ".join("?" * len(page))
+        rows = conn.execute(f"{self._LIGHT_SQL} WHERE rowid IN ({marks})", [r for r, _ in page]).fetchall()
+        docs = self._light_docs(conn, rows)
+        return [SearchHit(id=docs[r].id, score=s, doc=docs[r]) for r, s in page if r in docs]
+
     def _browse(self, conn: sqlite3.Connection, query: SearchQuery, where: str, params: list[Any]) -> SearchResult:
         """No terms: the filtered set in authority order (used for browsing a kind or a law)."""
         if not where:
@@ -337,9 +378,15 @@ class SqliteEngine(SearchEngine):
         row = self.db.execute("SELECT data FROM docs WHERE id = ?", (doc_id,)).fetchone()
         return Document.from_dict(json.loads(row[0])) if row else None
 
-    def get_many(self, ids: list[str]) -> list[Document]:
+    def get_many(self, ids: list[str], light: bool = False) -> list[Document]:
         if not ids:
             return []
+        if light:
+            marks = ", ".join("?" * len(ids))
+            conn = self.db
+            rows = conn.execute(f"{self._LIGHT_SQL} WHERE id IN ({marks})", ids).fetchall()
+            by_id = {d.id: d for d in self._light_docs(conn, rows).values()}
+            return [by_id[i] for i in ids if i in by_id]
         rows = self.db.execute(f"SELECT id, data FROM docs WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
         found = {i: Document.from_dict(json.loads(d)) for i, d in rows}
         return [found[i] for i in ids if i in found]

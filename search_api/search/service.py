@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest.citations import TitleRegistry
@@ -151,10 +151,14 @@ class SearchService:
             # both sides at once: the model run releases the GIL while the engine ranks
             vectors = self.semantic.pool.submit(retriever.semantic_scores, a.corrected or a.normalised, SEMANTIC_K)
             pool = max(LEXICAL_POOL, offset + size)
-            lexical = self.engine.search(SearchQuery(terms=a.terms, filters=filters, size=pool, boosts=boosts))
+            # light documents while ranking (a citation filter needs the full ones); the page's in full below
+            light = "cites" not in filters
+            lexical = self.engine.search(
+                SearchQuery(terms=a.terms, filters=filters, size=pool, boosts=boosts, light=light)
+            )
             semantic = vectors.result()
             known = {h.id for h in lexical.hits}
-            extra = {d.id: d for d in self.engine.get_many([i for i, _ in semantic if i not in known])}
+            extra = {d.id: d for d in self.engine.get_many([i for i, _ in semantic if i not in known], light=light)}
             fused = fuse(
                 lexical.hits,
                 semantic,
@@ -166,6 +170,9 @@ class SearchService:
             )
             hits, total, facet_counts = fused.hits[offset : offset + size], fused.total, fused.facets
             best_cos, cos = fused.best_cosine, fused.cosine
+            if light:
+                full = {d.id: d for d in self.engine.get_many([h.id for h in hits])}
+                hits = [replace(h, doc=full[h.id]) for h in hits if h.id in full]
         if a.article_ids and page == 1:
             hits = self._pin_direct_hits(a.article_ids, hits, filters, size)
         terms = a.highlight_terms
