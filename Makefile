@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# the corpus `make serve` ingests and `labourkb rebuild` reads (an installed labourkb has no default)
+LABOURKB_CORPUS_DIR ?= $(abspath ../shared/corpus)
+export LABOURKB_CORPUS_DIR
 
 .PHONY: setup serve test bench clean
 

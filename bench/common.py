@@ -11,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
-LEXICON = REPO / "corpus" / "lexicon"
+LEXICON = REPO / "ingest" / "resources" / "lexicon"
 QUESTIONS = REPO / "corpus" / "eval" / "questions.jsonl"
 
 

@@ -1,6 +1,6 @@
 """Everyday questions: how workers ask about an article, written from the article's own text.
 
-The project's ``corpus/everyday/<law file stem>.jsonl`` files hold, one JSON object per line,
+The project's ``ingest/resources/everyday/<law file stem>.jsonl`` files hold, one JSON object per line,
 
     {"article": "labor-contract-law.47", "questions": ["被公司辞退能拿几个月工资的补偿", …]}
 
@@ -8,7 +8,7 @@ Each article of the national texts that gives a worker a right, a duty, an amoun
 or a procedure has three to five questions as different workers would type them. They are the
 document side of the concept layer: indexed with the article (a field of its own on both
 engines, and embedded for the semantic retriever), so a worker's own words find it, and shown
-on the article page as 常见问题. ``corpus/everyday/README.md`` describes the format.
+on the article page as 常见问题. ``ingest/resources/everyday/README.md`` describes the format.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Entry:
 
 
 def default_dir(lexicon_dir: Path | None) -> Path | None:
-    """``corpus/everyday`` beside the lexicon directory, when it exists."""
+    """The ``everyday`` directory beside the lexicon directory, when it exists."""
     if lexicon_dir is None:
         return None
     candidate = Path(lexicon_dir).parent / "everyday"

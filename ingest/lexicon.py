@@ -1,6 +1,7 @@
 """The labour-law concept layer: user dictionary, thesaurus, filler words, typos and topics.
 
-The data lives in plain text files under ``corpus/lexicon/`` (format in its README.md).
+The data lives in plain text files under ``ingest/resources/lexicon/`` (format in its README.md),
+shipped inside the package (``ingest.resources.LEXICON_DIR``).
 :func:`load_lexicon` parses them strictly: a malformed line raises :class:`LexiconError`
 naming the file and line, so a typo in the data never turns into a silently smaller
 lexicon. Every entry must already be in normalised form (simplified, half-width,

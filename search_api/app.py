@@ -19,12 +19,11 @@ from search_api.engines import get_engine
 from search_api.routes import api, docs, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.search.service import SearchService
-from search_api.settings import REPO_ROOT, Settings, get_settings
+from search_api.settings import Settings, get_settings
 from search_api.web import errors, openapi
 from search_api.web.security import SecurityHeaders
-from search_api.web.templating import configure
+from search_api.web.templating import STATIC_DIR, TEMPLATES_DIR, configure
 
-SITE_DIR = REPO_ROOT / "site"
 log = logging.getLogger("labourkb")
 
 
@@ -80,9 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         app.state.querylog = QueryLog(settings)
         app.state.monitor = attach_monitoring(app.state.querylog, settings)
-    app.state.templates = configure(Jinja2Templates(directory=str(SITE_DIR / "templates")), settings)
+    app.state.templates = configure(Jinja2Templates(directory=str(TEMPLATES_DIR)), settings)
     app.mount(docs.SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger")
-    app.mount("/static", StaticFiles(directory=str(SITE_DIR / "static")), name="static")
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     errors.install(app)
     app.include_router(api.router)
     app.include_router(docs.router)

@@ -40,6 +40,18 @@ def _embed(settings: Settings, engine, quiet: bool = False) -> None:
         click.echo(f"semantic retriever: {layer.status}", err=True)
 
 
+NO_CORPUS = "没有指定要导入的语料：请给出路径（labourkb ingest 路径…），或设置环境变量 LABOURKB_CORPUS_DIR"
+
+
+def _corpus_dir(settings: Settings) -> Path:
+    """LABOURKB_CORPUS_DIR, which must be set and exist (``ingest`` without paths, ``rebuild``)."""
+    if settings.corpus_dir is None:
+        raise click.ClickException(NO_CORPUS)
+    if not settings.corpus_dir.exists():
+        raise click.ClickException(f"找不到语料目录 {settings.corpus_dir}（来自 LABOURKB_CORPUS_DIR）")
+    return settings.corpus_dir
+
+
 def _echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -64,17 +76,17 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Re-index files even when unchanged.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
-    """Ingest corpus files or directories (default: LABOURKB_CORPUS_DIR).
+    """Ingest corpus files or directories (default: LABOURKB_CORPUS_DIR; one of the two is needed).
 
     Example: labourkb ingest ../shared/corpus
     """
     from ingest.pipeline import ingest as run_ingest
 
     settings = _settings()
-    targets = list(paths) or [settings.corpus_dir]
+    targets = list(paths) or [_corpus_dir(settings)]
     for p in targets:
         if not p.exists():
-            raise click.ClickException(f"no such file or directory: {p}")
+            raise click.ClickException(f"找不到要导入的文件或目录：{p}")
     engine = _engine(settings)
     with click.progressbar(length=0, label="ingesting", file=sys.stderr, show_pos=True) as bar:
 
@@ -88,6 +100,7 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
             from search_api.search.rebuild import rebuild_index
 
             click.echo("index built by an older version: rebuilding it (corpus + lawyers' cases)", err=True)
+            _corpus_dir(settings)  # the rebuild reads the whole corpus, not just the paths given
             rebuild_index(settings, engine)
             report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
     _embed(settings, engine, quiet=as_json)
@@ -109,13 +122,15 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 def rebuild(as_json: bool) -> None:
-    """Rebuild the whole index atomically from the corpus plus the app store (lawyers' cases).
+    """Rebuild the whole index atomically from the corpus (LABOURKB_CORPUS_DIR) plus the app store
+    (lawyers' cases).
 
     Example: labourkb rebuild
     """
     from search_api.search.rebuild import rebuild_index
 
     settings = _settings()
+    _corpus_dir(settings)
     engine = _engine(settings)
     report = rebuild_index(settings, engine)
     _embed(settings, engine, quiet=as_json)

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from ingest.resources import LEXICON_DIR
 
 
 class Settings(BaseSettings):
@@ -20,13 +20,15 @@ class Settings(BaseSettings):
         Path("data"), description="Directory holding all state (index, app store, query log, spool)."
     )
     engine: str = Field("sqlite", description="Search engine: `sqlite` (embedded, default) or `elasticsearch`.")
-    corpus_dir: Path = Field(
-        REPO_ROOT.parent / "shared" / "corpus",
-        description="Corpus directory ingested by `make serve` and `labourkb ingest` without paths.",
+    corpus_dir: Path | None = Field(
+        None,
+        description="Corpus directory read by `labourkb ingest` without paths and by `labourkb rebuild`"
+        " (`make serve` sets `../shared/corpus`). Unset: `labourkb ingest` needs paths and `labourkb rebuild` refuses.",
     )
     lexicon_dir: Path = Field(
-        REPO_ROOT / "corpus" / "lexicon",
-        description="Directory of the project's labour-law dictionary, thesaurus and word lists.",
+        LEXICON_DIR,
+        description="Directory of the labour-law dictionary, thesaurus and word lists (default: the copy shipped in"
+        " the package, `ingest/resources/lexicon`); the everyday questions are read from `everyday/` beside it.",
     )
     sqlite_path: Path | None = Field(None, description="SQLite index file; default `<data_dir>/index.sqlite3`.")
     # Elasticsearch

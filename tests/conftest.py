@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from search_api.settings import REPO_ROOT, Settings
+from ingest.resources import LEXICON_DIR as LEXICON
+from search_api.settings import Settings
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 SAMPLES = SHARED / "samples"
-LEXICON = REPO_ROOT / "corpus" / "lexicon"
+EVAL = REPO_ROOT / "corpus" / "eval"
 
 pytest_plugins = ["tests.fixtures.es"]
 

@@ -47,9 +47,24 @@ def test_errors_are_clear_not_tracebacks(env):
     r = runner.invoke(cli, ["show", "nope"])
     assert r.exit_code == 1 and "no document" in r.output
     r = runner.invoke(cli, ["ingest", str(env / "missing-dir")])
-    assert r.exit_code == 1 and "no such file" in r.output
+    assert r.exit_code == 1 and "找不到要导入的文件或目录" in r.output and "missing-dir" in r.output
     r = runner.invoke(cli, ["search", "  "])
     assert r.exit_code == 1
+
+
+def test_ingest_and_rebuild_need_a_corpus(env, monkeypatch):
+    # an installed labourkb has no corpus of its own: without a path or LABOURKB_CORPUS_DIR it says so
+    monkeypatch.delenv("LABOURKB_CORPUS_DIR", raising=False)
+    runner = CliRunner()
+    for args in (["ingest"], ["rebuild"]):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 1, (args, r.output)
+        assert "LABOURKB_CORPUS_DIR" in r.output and "没有指定要导入的语料" in r.output, r.output
+    monkeypatch.setenv("LABOURKB_CORPUS_DIR", str(env / "gone"))
+    get_settings.cache_clear()
+    for args in (["ingest"], ["rebuild"]):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 1 and "找不到语料目录" in r.output and "gone" in r.output, r.output
 
 
 def test_admin_commands(env):

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from search_api.settings import REPO_ROOT, Settings
+from search_api.settings import Settings
+from tests.conftest import REPO_ROOT
 
 
 def test_every_setting_has_a_description():

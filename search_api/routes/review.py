@@ -1,7 +1,7 @@
 """The union's review dashboard (``/review``) and its CSV export, for reviewers and admins.
 
 Server-rendered; charts are inline SVG whose geometry is computed here and drawn by
-``site/templates/review/_charts.html``. The data comes from ``search_api.monitoring``; query
+``search_api/web/templates/review/_charts.html``. The data comes from ``search_api.monitoring``; query
 texts pass through the employer mask (``stats.Presenter``) like every other output of the log.
 """
 

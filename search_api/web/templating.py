@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,8 @@ from search_api.search.nextsteps import COMMON_TROUBLES, HOTLINES
 from search_api.search.present import KIND_LABELS, doc_url
 from search_api.settings import Settings
 
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 SCRIPT_COOKIE = "script"
 ROLE_LABELS = {"lawyer": "律师", "reviewer": "审核人", "admin": "管理员"}
 

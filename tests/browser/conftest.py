@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from search_api.settings import REPO_ROOT
-from tests.conftest import make_settings
+from tests.conftest import REPO_ROOT, make_settings
 
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [

@@ -19,9 +19,8 @@ from urllib.parse import quote
 import pytest
 
 from search_api.cases.fields import FIELDS
-from search_api.settings import REPO_ROOT
 from tests.browser.conftest import serve
-from tests.conftest import make_settings
+from tests.conftest import REPO_ROOT, make_settings
 from tests.fixtures.cases import CASE, PASSWORD
 
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "screenshots" / "case-xss.png"

@@ -14,7 +14,8 @@ import pytest
 
 from ingest.model import Document
 from search_api.engines.base import EngineUnavailable, SearchQuery, Term
-from search_api.settings import REPO_ROOT, Settings
+from search_api.settings import Settings
+from tests.conftest import REPO_ROOT
 
 PORT = 9288
 SCRIPT = REPO_ROOT / "scripts" / "elasticsearch.sh"

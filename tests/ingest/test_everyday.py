@@ -9,11 +9,9 @@ import pytest
 from ingest.everyday import EverydayError, load_entries, questions_by_article
 from ingest.normalise import normalise
 from ingest.pipeline import prepare_corpus
-from tests.conftest import CORPUS, LEXICON
+from ingest.resources import EVERYDAY_DIR as EVERYDAY
+from tests.conftest import CORPUS, EVAL, LEXICON
 from tests.ingest.test_lexicon import article_numbers
-
-EVERYDAY = LEXICON.parent / "everyday"
-EVAL = LEXICON.parent / "eval"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from ingest.normalise import fullwidth_to_halfwidth, normalise
 from ingest.numerals import cn_to_int
 
 REPO = Path(__file__).resolve().parents[2]
-LEXICON_DIR = REPO / "corpus" / "lexicon"
+LEXICON_DIR = REPO / "ingest" / "resources" / "lexicon"
 CORPUS_DIR = REPO.parent / "shared" / "corpus"
 
 

@@ -12,8 +12,7 @@ from search_api.engines.sqlite import SqliteEngine
 from search_api.monitoring.querylog import QueryLog
 from search_api.monitoring.tagging import TopicMatcher
 from search_api.search.service import SearchService
-from search_api.settings import REPO_ROOT
-from tests.conftest import LEXICON, make_settings
+from tests.conftest import LEXICON, REPO_ROOT, make_settings
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from search_api.search.semantic import (
     quantise_rows,
     texts_by_document,
 )
-from search_api.settings import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 UNREACHABLE = "http://127.0.0.1:9/no-such-jar.jar"  # port 9 (discard): refused at once
 
