@@ -8,7 +8,7 @@ the logged-in user and the form's CSRF token, and are never cached.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +26,6 @@ from search_api.search.present import KIND_LABELS, doc_url
 from search_api.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 SCRIPT_COOKIE = "script"
 ROLE_LABELS = {"lawyer": "律师", "reviewer": "审核人", "admin": "管理员"}
 
@@ -66,8 +65,10 @@ def paragraphs(text: str, citations: Iterable[dict[str, Any]] = (), self_id: str
     return [linked_text(p.strip(), cites, self_id) for p in _PARAGRAPH_BREAK.split(text or "") if p.strip()]
 
 
-def configure(templates: Jinja2Templates, settings: Settings) -> Jinja2Templates:
+def configure(templates: Jinja2Templates, settings: Settings, static_url: Callable[[str], str]) -> Jinja2Templates:
+    """The site's Jinja globals and filters; ``static_url(name)`` links a static file (hashed name)."""
     env = templates.env
+    env.globals["static_url"] = static_url
     env.globals["kind_labels"] = KIND_LABELS
     env.globals["settings"] = settings
     env.globals["common_troubles"] = COMMON_TROUBLES
