@@ -98,10 +98,28 @@ def _strip_filler_affixes(word: str, lexicon: Lexicon, tok: Tokeniser) -> str:
     return "" if lexicon.is_filler(word) else word
 
 
+PASSIVE = "被"
+PASSIVE_REACH = 2  # the agent between 被 and its verb: 被|老板|炒了, 被|黑心|老板|开除 is too far
+
+
+def _passive_verbs(precise: list[str], lexicon: Lexicon) -> list[str]:
+    """Glue the passive marker back to its verb across the agent: 被老板炒了 is cut 被/老板/炒/了,
+    and 被 alone is filler; the lexicon knows 被炒 (dismissed), so the verb becomes 被炒."""
+    out = list(precise)
+    for i, word in enumerate(out):
+        if word != PASSIVE:
+            continue
+        for j in range(i + 1, min(len(out), i + 1 + PASSIVE_REACH)):
+            if _known(PASSIVE + out[j], lexicon):
+                out[j] = PASSIVE + out[j]
+                break
+    return out
+
+
 def _content_words(precise: list[str], lexicon: Lexicon, tok: Tokeniser) -> list[str]:
     """Precise tokens minus filler, filler affixes and quantities (a quantity keeps its unit)."""
     out = []
-    for word in precise:
+    for word in _passive_verbs(precise, lexicon):
         if lexicon.is_filler(word):
             continue
         if not _known(word, lexicon):

@@ -173,3 +173,22 @@ def test_party_words_do_not_decide_coverage(lex):
     wages = next(t for t in a.terms if t.text == "拖欠工资")
     assert company.group < 0 and company.weight < 1.0
     assert wages.group >= 0 and wages.weight == 1.0
+
+
+def test_the_passive_marker_finds_its_verb_across_the_agent(lex):
+    lexicon, tok = lex
+    assert "被炒" in analyse("被老板炒了能拿多少钱", lexicon, tok).tokens
+    assert "被开除" in analyse("被公司开除了怎么办", lexicon, tok).tokens
+    assert "被炒" not in analyse("老板炒股亏了被骂", lexicon, tok).tokens  # 被 after the verb: no passive of it
+
+
+def test_dismissed_in_slang_lands_on_dismissal_not_on_pensions(service):
+    """Issue 14: "被老板炒了能拿多少钱" opened with pension and unemployment-insurance rules."""
+    dismissal = {
+        "labor-contract-law.46",
+        "labor-contract-law.47",
+        "labor-contract-law.48",
+        "labor-contract-law.87",
+        "labor-contract-law-implementing-regulations.25",
+    }
+    assert set(top_ids(service, "被老板炒了能拿多少钱")) <= dismissal
