@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from swagger_ui_bundle import swagger_ui_path
 
 from search_api.accounts.store import Store
 from search_api.cases.index import CaseIndex
@@ -88,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.monitor = attach_monitoring(app.state.querylog, settings)
     static = HashedStaticFiles()
     app.state.templates = configure(Jinja2Templates(directory=str(TEMPLATES_DIR)), settings, static.url)
-    app.mount(docs.SWAGGER_STATIC, StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.mount(docs.SWAGGER_STATIC, StaticFiles(directory=docs.SWAGGER_DIR), name="swagger")
     app.mount(STATIC_PREFIX, static, name="static")
     errors.install(app)
     app.include_router(api.router)
