@@ -58,6 +58,22 @@ def client_ip(request: Request) -> str | None:
     return client
 
 
+def request_scheme(request: Request) -> str:
+    """``https`` or ``http``: how the client reached us, decided by the same trust as ``client_ip``.
+
+    A TLS-terminating proxy forwards plain HTTP; its ``X-Forwarded-Proto`` is believed only
+    when the peer is one of ``LABOURKB_TRUSTED_PROXIES``, and only its last value (the one the
+    nearest proxy set). From anyone else the header is ignored.
+    """
+    peer = request.client.host if request.client else None
+    trusted = _trusted_networks(get_settings(request).trusted_proxies)
+    if trusted and _is_trusted(peer, trusted):
+        forwarded = [p.strip().lower() for v in request.headers.getlist("x-forwarded-proto") for p in v.split(",")]
+        if forwarded and forwarded[-1] in ("http", "https"):
+            return forwarded[-1]
+    return request.url.scheme
+
+
 @lru_cache(maxsize=8)
 def _trusted_networks(setting: str) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip())

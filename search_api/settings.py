@@ -116,8 +116,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         "",
         description="Comma-separated IP addresses or CIDR networks of your reverse proxies. Only a request whose peer"
-        " is one of them has its X-Forwarded-For read: the client is the right-most address there that is not a"
-        " trusted proxy. Empty (default): X-Forwarded-For is ignored and the peer address is the client.",
+        " is one of them has its X-Forwarded-For read (the client is the right-most address there that is not a"
+        " trusted proxy) and its X-Forwarded-Proto (http or https, the last value). Empty (default): both headers"
+        " are ignored; the peer address is the client and the connection's scheme is the scheme.",
     )
     access_log: bool = Field(
         True,

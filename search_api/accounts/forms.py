@@ -9,7 +9,8 @@
 * A form posted after the session expired is stashed (``stash_expired_form``) and offered
   again after the next login.
 * Over plain HTTP with ``LABOURKB_COOKIE_SECURE`` on, the browser drops the Secure cookies,
-  so no form could pass its CSRF check: ``cookies_need_https`` tells the login page to say
+  so no form could pass its CSRF check: ``cookies_need_https`` (with the scheme from
+  ``deps.request_scheme``, which believes only trusted proxies) tells the login page to say
   so (``HTTPS_NEEDED``) instead of failing with a CSRF error.
 """
 
@@ -116,16 +117,10 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/")
 
 
-def cookies_need_https(request: Request) -> bool:
-    """True when this request came over plain HTTP but cookies are sent only over HTTPS.
-
-    A proxy's ``X-Forwarded-Proto: https`` counts as HTTPS: this only decides whether a
-    notice is shown, never whether anything is allowed.
-    """
-    if not request.app.state.settings.cookie_secure:
-        return False
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return request.url.scheme == "http" and forwarded != "https"
+def cookies_need_https(request: Request, scheme: str) -> bool:
+    """True when this request came over plain HTTP (``scheme``, as ``deps.request_scheme``
+    decides it behind trusted proxies) but cookies are sent only over HTTPS."""
+    return request.app.state.settings.cookie_secure and scheme == "http"
 
 
 def check_csrf(request: Request, form: dict[str, str]) -> None:

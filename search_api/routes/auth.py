@@ -22,7 +22,7 @@ from search_api.accounts.forms import (
 from search_api.accounts.sessions import end_session, start_session
 from search_api.accounts.throttle import client_network, login_gate
 from search_api.accounts.users import ROLES, LoginError, User
-from search_api.deps import client_ip
+from search_api.deps import client_ip, request_scheme
 from search_api.errors import AppError, NotFound
 from search_api.web.templating import ROLE_LABELS, render_staff, see_other
 
@@ -42,7 +42,7 @@ def _login_page(
         "restore": form.get("restore", ""),
         "error": error,
         "username": form.get("username", ""),
-        "https_needed": HTTPS_NEEDED if cookies_need_https(request) else "",
+        "https_needed": HTTPS_NEEDED if cookies_need_https(request, request_scheme(request)) else "",
     }
     response = render_staff(request, "account/login.html", ctx, status_code=status_code)
     if retry_after:
@@ -72,7 +72,7 @@ async def login_submit(request: Request):
         await gate.hold(refusal)
         return _login_page(request, {}, refusal.message, 429, retry_after=refusal.retry_after)
     form = await read_form(request, max_bytes=SMALL_FORM_BYTES)
-    if cookies_need_https(request) and not request.cookies.get(CSRF_COOKIE):
+    if cookies_need_https(request, request_scheme(request)) and not request.cookies.get(CSRF_COOKIE):
         return _login_page(request, form, HTTPS_NEEDED, 400)
     check_csrf(request, form)
     store = get_store(request)
