@@ -13,10 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from search_api.accounts.store import Store
+from search_api.calc import load_local_wages
 from search_api.cases.index import CaseIndex
 from search_api.cases.workflow import CaseService
 from search_api.engines import get_engine
-from search_api.routes import api, docs, lawyers, logs, pages, review
+from search_api.routes import api, calc, docs, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.search.service import SearchService
 from search_api.settings import Settings, get_settings
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.service = SearchService(settings, engine)
     app.state.store = Store(settings.store_path)
+    app.state.local_wages = load_local_wages(settings.local_wages_file)  # calculators; a bad file stops here
     app.state.case_service = CaseService(app.state.store.cases, CaseIndex.for_search(app.state.service))
     app.state.querylog = None
     app.state.monitor = ()
@@ -97,5 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lawyers.router)
     app.include_router(logs.router)
     app.include_router(review.router)
+    app.include_router(calc.api_router)
+    app.include_router(calc.router)
     app.include_router(pages.router)
     return app

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         description="Comma-separated districts a worker may pick on the site (for the union's per-district trends);"
         " empty hides the choice.",
     )
+    # calculators (search_api.calc)
+    local_wages_file: Path | None = Field(
+        None,
+        description="YAML file of each district's average monthly wage and the year it is for (format:"
+        " search_api/calc/local_wages.py, example: docs/local-wages.example.yaml); checked at start-up."
+        " Unset: the calculator forms ask the worker to type the figure.",
+    )
     # early warnings and webhooks
     warning_min_visitors: int = Field(
         3, ge=2, description="K: distinct visitors asking about one employer (with a distress topic) before a warning."

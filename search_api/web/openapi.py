@@ -43,6 +43,7 @@ ERRORS_BY_PREFIX: dict[str, tuple[int, ...]] = {
     "/healthz": (503,),
     "/api/cases": (400, 401, 403, 404, 409, 413, 415, 503),
     "/api/logs": (400, 401, 403),
+    "/api/calc": (400,),  # calculators: a refused input names its field (search_api.calc.fields)
 }
 DEFAULT_ERRORS = (400,)
 
