@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ingest.normalise import normalise
 from search_api.calc.base import InvalidInput, Result
 from search_api.calc.deadlines import KIND_CHOICES, deadline
 from search_api.calc.double_wage import double_wage
@@ -69,12 +70,16 @@ def local_wage(values: dict[str, Any], context: Context, name: str = "local_avg_
     district = values.get("district")
     if not district:
         return None
-    if district not in context.local_wages:
+    # the traditional-character view converts the form's option values too: match 市南區 to 市南区
+    found = context.local_wages.get(district) or next(
+        (w for name, w in context.local_wages.items() if normalise(name) == normalise(district)), None
+    )
+    if found is None:
         known = "、".join(context.local_wages) or "没有配置任何区"
         raise InvalidInput(
             "district", f"所在区（district）没有配置平均工资：{district}（已配置：{known}），请直接填写平均工资"
         )
-    return context.local_wages[district]
+    return found
 
 
 def _severance(values: dict[str, Any], context: Context) -> Result:

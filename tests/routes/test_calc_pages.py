@@ -187,3 +187,14 @@ def test_configured_districts_are_offered_in_the_form(tmp_path):
 def test_every_page_links_the_calculators_from_its_footer(corpus_client):
     for path in ("/", "/doc/labor-contract-law.47"):
         assert soup(corpus_client.get(path)).select_one("footer a[href='/calc']"), path
+
+
+def test_a_district_picked_on_the_traditional_page_is_found(tmp_path):
+    settings = make_settings(tmp_path / "data", local_wages_file=REPO_ROOT / "docs" / "local-wages.example.yaml")
+    with TestClient(create_app(settings)) as client:
+        form = soup(client.get("/calc/severance", params={"script": "trad"}))
+        value = form.select("select[name=district] option")[1]["value"]
+        assert value == "示例區"  # the whole page, option values included, is converted
+        params = {"start": "2008-01-01", "end": "2024-06-30", "monthly_wage": "40000", "district": value}
+        result = soup(client.get("/calc/severance", params=params))
+        assert "360,000.00" in result.select_one("p.answer").get_text()
