@@ -87,7 +87,12 @@ KINDS: dict[str, Deadline] = {
             relativedelta(days=15),
             "十五日",
             "向人民法院起诉",
-            ("labor-dispute-mediation-arbitration-law.48", "labor-dispute-mediation-arbitration-law.50"),
+            (
+                "labor-dispute-mediation-arbitration-law.48",
+                "labor-dispute-mediation-arbitration-law.50",
+                "labor-dispute-mediation-arbitration-law.47",
+                "labor-dispute-mediation-arbitration-law.49",
+            ),
             (
                 "期满不起诉的，裁决书发生法律效力。",
                 "小额追索劳动报酬、工伤医疗费、经济补偿或者赔偿金，以及执行国家劳动标准的争议，裁决书写明是终局裁决的，"
