@@ -11,7 +11,7 @@ serves both.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -60,31 +60,38 @@ def _vectors(
 
 def sync(
     engine: SearchEngine,
-    texts: Mapping[str, Sequence[str]],
+    texts: Mapping[str, Sequence[str]] | Iterable[tuple[str, Sequence[str]]],
     embedder: Embedder,
     cache: VectorCache | None,
     *,
     known: Mapping[str, str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Give every document of ``texts`` (doc_id → its own text, then its everyday questions) its
-    vectors in the engine, unless it has them for these very texts. ``known``: the engine's
-    ``vector_keys()`` when the caller has them. Returns how many documents were written."""
+    """Give every document of ``texts`` (doc_id → its own text, then its everyday questions; a
+    mapping or a stream of pairs) its vectors in the engine, unless it has them for these very
+    texts. ``known``: the engine's ``vector_keys()`` when the caller has them. Returns how many
+    documents were written. A stream is read once, ``BATCH`` documents held at a time."""
     have = engine.vector_keys() if known is None else known
-    todo = [d for d, ts in texts.items() if ts and d in have and have[d] != texts_digest(ts)]
     written = 0
+    part: dict[str, Sequence[str]] = {}
+
+    def flush() -> int:
+        vectors = _vectors(part, embedder, cache)
+        items = []
+        for doc_id, ts in part.items():
+            own = text_key(ts[0])
+            asks = [vectors[k] for k in dict.fromkeys(text_key(t) for t in ts[1:]) if k != own]
+            items.append((doc_id, texts_digest(ts), vectors[own], asks))
+        part.clear()
+        return engine.put_vectors(items)
+
     try:
-        for i in range(0, len(todo), BATCH):
-            part = {d: texts[d] for d in todo[i : i + BATCH]}
-            vectors = _vectors(part, embedder, cache)
-            items = []
-            for doc_id, ts in part.items():
-                own = text_key(ts[0])
-                asks = [vectors[k] for k in dict.fromkeys(text_key(t) for t in ts[1:]) if k != own]
-                items.append((doc_id, texts_digest(ts), vectors[own], asks))
-            written += engine.put_vectors(items)
-            if progress:
-                progress(min(i + BATCH, len(todo)), len(todo))
+        for doc_id, ts in texts.items() if isinstance(texts, Mapping) else texts:
+            if ts and doc_id in have and have[doc_id] != texts_digest(ts):
+                part[doc_id] = ts
+                if len(part) >= BATCH:
+                    written += flush()
+        if part:
+            written += flush()
     finally:
         release_memory()
     if written:

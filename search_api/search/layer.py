@@ -54,10 +54,10 @@ class SemanticLayer:
 
     def _build(self) -> None:
         try:
-            from search_api.search.semantic import SemanticRetriever, texts_by_document
+            from search_api.search.semantic import SemanticRetriever, document_texts
 
-            docs = list(self.engine.all_documents())
-            texts = texts_by_document(docs, {d.id: d.questions for d in docs if d.questions})
+            # streamed: ×20 is 73,000 documents, never all in memory at once
+            texts = document_texts(self.engine.all_documents())
             if self.engine.stores_vectors:
                 retriever, timing = self._in_engine(texts)
             else:
@@ -67,9 +67,8 @@ class SemanticLayer:
             self.retriever = retriever
             self.status = "ready"
             log.info(
-                "semantic retriever ready: %d documents (%s), model %.1f s, index %.1f s",
-                len(texts),
-                "vectors in the engine" if self.engine.stores_vectors else "in-process vectors",
+                "semantic retriever ready: %s, model %.1f s, index %.1f s",
+                "vectors in the engine" if self.engine.stores_vectors else f"{len(retriever.index)} documents",
                 timing["load_s"],
                 timing["index_s"],
             )
@@ -109,7 +108,7 @@ class SemanticLayer:
         self.pool.submit(self._add, list(docs))
 
     def _add(self, docs: list[Document]) -> None:
-        from search_api.search.semantic import VectorCache, VectorIndex, texts_by_document
+        from search_api.search.semantic import VectorCache, VectorIndex, document_texts
 
         retriever = self.retriever
         try:
@@ -117,20 +116,18 @@ class SemanticLayer:
                 if self.engine.stores_vectors:
                     from search_api.search.engine_vectors import sync
 
-                    texts = texts_by_document(docs, {d.id: d.questions for d in docs if d.questions})
                     cache = VectorCache(self.settings.vectors_path)
                     try:
-                        sync(self.engine, texts, retriever.embedder, cache, known={d.id: "" for d in docs})
+                        known = {d.id: "" for d in docs}
+                        sync(self.engine, document_texts(docs), retriever.embedder, cache, known=known)
                     finally:
                         cache.close()
                     return
-                every = list(self.engine.all_documents())
-                if not {d.id for d in docs} & {d.id for d in every}:
+                if not self.engine.get_many([d.id for d in docs], light=True):
                     return  # withdrawn again meanwhile
-                texts = texts_by_document(every, {d.id: d.questions for d in every if d.questions})
                 cache = VectorCache(self.settings.vectors_path)
                 try:
-                    index = VectorIndex.build(texts, retriever.embedder, cache)
+                    index = VectorIndex.build(document_texts(self.engine.all_documents()), retriever.embedder, cache)
                 finally:
                     cache.close()
                 retriever.index = index  # one assignment: searches see the old index or the new

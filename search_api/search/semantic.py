@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ __all__ = [
     "VectorCache",
     "VectorIndex",
     "document_text",
+    "document_texts",
     "l2_normalise",
     "quantise_rows",
     "release_memory",
@@ -95,6 +96,13 @@ def document_text(doc: Any) -> str:
     if text.startswith(title):
         return text[:2000]
     return f"{title}\n{text[:2000]}".strip()
+
+
+def document_texts(docs: Iterable[Any]) -> Iterator[tuple[str, list[str]]]:
+    """``(doc_id, [its own text, *its everyday questions])`` for a stream of documents, without
+    holding them (what the semantic layer reads from ``engine.all_documents()``)."""
+    for d in docs:
+        yield d.id, [document_text(d), *(q for q in (getattr(d, "questions", None) or ()) if q and q.strip())]
 
 
 def texts_by_document(docs: Iterable[Any], extra: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
@@ -152,7 +160,7 @@ class SemanticRetriever:
     def build(
         cls,
         model_dir: Path,
-        texts: Mapping[str, Sequence[str]],
+        texts: Mapping[str, Sequence[str]] | Iterable[tuple[str, Sequence[str]]],
         cache_path: Path | None = None,
         *,
         threads: int = 1,

@@ -39,6 +39,7 @@ from search_api.search.semantic import (
     VectorCache,
     VectorIndex,
     document_text,
+    document_texts,
     l2_normalise,
     quantise_rows,
     texts_by_document,
@@ -275,6 +276,20 @@ def test_the_cache_skips_unchanged_texts_and_embeds_only_changed_ones(embedder, 
     reopened.close()
     (tmp_path / "broken.sqlite3").write_bytes(b"this is not a database" * 100)
     assert len(VectorCache(tmp_path / "broken.sqlite3")) == 0
+
+
+def test_a_stream_of_documents_builds_the_same_index_as_a_mapping(embedder, tmp_path):
+    """The server streams ``engine.all_documents()`` (×20 would not fit in memory as a list)."""
+    cache = VectorCache(tmp_path / "vectors.sqlite3")
+    docs = [SimpleNamespace(**vars(d), questions=EVERYDAY.get(d.id, [])) for d in DOCS]
+    streamed = iter(docs)
+    from_stream = VectorIndex.build(document_texts(streamed), embedder, cache)
+    assert next(streamed, None) is None  # read once, to the end
+    from_mapping = VectorIndex.build(texts_by_document(DOCS, EVERYDAY), None, cache)
+    assert from_stream.doc_ids == from_mapping.doc_ids
+    assert np.array_equal(from_stream.matrix_t, from_mapping.matrix_t)
+    assert np.array_equal(from_stream.extra_owner, from_mapping.extra_owner)
+    cache.close()
 
 
 def test_without_a_model_uncached_documents_are_left_out(embedder, tmp_path):
