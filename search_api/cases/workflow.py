@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from search_api.accounts.users import User
 from search_api.cases.fields import validate_case
@@ -33,6 +33,7 @@ from search_api.cases.store import CaseRecord, CaseStore, CaseVersion
 from search_api.engines.base import EngineError
 from search_api.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 
+CaseState = Literal["draft", "submitted", "returned", "published", "withdrawn"]
 STATE_LABELS = {
     "draft": "草稿",
     "submitted": "待审核",

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from search_api.accounts.auth import ApiUser, LoggedIn, get_store
@@ -22,7 +22,7 @@ from search_api.cases.fields import FIELD_LABELS, FIELDS, LONG_FIELDS, MAX_KEYWO
 from search_api.cases.importer import import_jsonl
 from search_api.cases.index import unresolved_warnings
 from search_api.cases.store import CaseRecord
-from search_api.cases.workflow import STATE_LABELS, CaseService
+from search_api.cases.workflow import STATE_LABELS, CaseService, CaseState
 from search_api.errors import AppError, BadRequest, Conflict, Invalid
 from search_api.web.markdown import render_markdown
 from search_api.web.templating import render_staff, see_other
@@ -257,8 +257,16 @@ _CASE_BODY = {
 }
 
 
+# Case ids are digits (so /api/cases/import is never taken for one): a ``:int`` route.
+CaseId = Annotated[int, Path(ge=1, description="The case id.")]
+
+
 @api_router.get("")
-def api_list(request: Request, user: ApiUser, state: str | None = None):
+def api_list(
+    request: Request,
+    user: ApiUser,
+    state: Annotated[CaseState | None, Query(description="Only cases in this state.")] = None,
+):
     """Your cases (reviewers and admins: everyone's), optionally by ``state``."""
     states = (state,) if state else ()
     records = get_store(request).cases.list(author_id=None if user.is_reviewer else user.id, states=states)
@@ -283,43 +291,54 @@ async def api_import(
     return import_jsonl(case_service(request), user, body, submit=submit)
 
 
-@api_router.get("/{case_id}")
-def api_get(request: Request, case_id: int, user: ApiUser):
+@api_router.get("/{case_id:int}")
+def api_get(request: Request, case_id: CaseId, user: ApiUser):
     """One case with its current version and detected citations."""
     return case_json(case_service(request).get(user, case_id))
 
 
-@api_router.put("/{case_id}", openapi_extra=_CASE_BODY)
-async def api_update(request: Request, case_id: int, user: ApiUser):
+@api_router.put("/{case_id:int}", openapi_extra=_CASE_BODY)
+async def api_update(request: Request, case_id: CaseId, user: ApiUser):
     """Save an edit as a new version (``base_version`` guards against overwriting a newer one)."""
     data = await _json_object(request)
     base = data.get("base_version")
-    record = case_service(request).update(user, case_id, data, base_version=base if isinstance(base, int) else None)
+    if base is not None and (not isinstance(base, int) or isinstance(base, bool)):
+        raise Invalid("base_version 须为整数（所编辑的版本号）", {"base_version": "须为整数"})
+    record = case_service(request).update(user, case_id, data, base_version=base)
     return case_json(record)
 
 
-@api_router.post("/{case_id}/submit")
-def api_submit(request: Request, case_id: int, user: ApiUser):
+@api_router.post("/{case_id:int}/submit")
+def api_submit(request: Request, case_id: CaseId, user: ApiUser):
     """Send a draft for review."""
     return case_json(case_service(request).submit(user, case_id))
 
 
-@api_router.post("/{case_id}/review")
-async def api_review(request: Request, case_id: int, user: ApiUser):
+@api_router.post("/{case_id:int}/review")
+async def api_review(request: Request, case_id: CaseId, user: ApiUser):
     """``{"action": "publish" | "return", "comment": "…"}`` — reviewers and admins."""
     data = await _json_object(request)
-    record = case_service(request).review(user, case_id, str(data.get("action", "")), str(data.get("comment") or ""))
+    comment = data.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise Invalid("审核意见须为文本", {"comment": "审核意见须为文本"})
+    record = case_service(request).review(user, case_id, str(data.get("action", "")), comment or "")
     return case_json(record)
 
 
-@api_router.post("/{case_id}/withdraw")
-def api_withdraw(request: Request, case_id: int, user: ApiUser):
+@api_router.post("/{case_id:int}/withdraw")
+def api_withdraw(request: Request, case_id: CaseId, user: ApiUser):
     """Take a published case down."""
     return case_json(case_service(request).withdraw(user, case_id))
 
 
-@api_router.get("/{case_id}/diff")
-def api_diff(request: Request, case_id: int, a: int, b: int, user: ApiUser):
+@api_router.get("/{case_id:int}/diff")
+def api_diff(
+    request: Request,
+    case_id: CaseId,
+    a: Annotated[int, Query(ge=1, description="The older version.")],
+    b: Annotated[int, Query(ge=1, description="The newer version.")],
+    user: ApiUser,
+):
     """Unified diff between versions ``a`` and ``b`` — the author, reviewers and admins only (else 403)."""
     old, new = case_service(request).version_pair(user, case_id, a, b)
     return {"a": a, "b": b, "diff": diff_text(old, new)}

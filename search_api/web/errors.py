@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from search_api.engines.base import EngineUnavailable, QueryError
 from search_api.errors import AppError
@@ -48,6 +49,17 @@ def error_response(request: Request, status: int, message: str, detail: str = ""
     return render(request, "error.html", {"status": status, "message": message, "detail": detail}, status)
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path. Starlette's own 405 names only the methods
+    of the first route that matched the path, so ``GET /api/cases`` hid ``POST /api/cases``.
+    (Mounted apps, such as the static files, answer their own 405s.)"""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [m for m in METHODS if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)]
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
@@ -79,9 +91,13 @@ def install(app: FastAPI) -> None:
             if isinstance(exc.detail, str) and exc.detail and exc.status_code != 404
             else MESSAGES.get(exc.status_code, "出错了")
         )
+        if exc.status_code == 405:
+            message = MESSAGES[405]
         response = error_response(request, exc.status_code, message)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
+        if exc.status_code == 405 and (methods := allowed_methods(request)):
+            response.headers["Allow"] = ", ".join(methods)
         return response
 
     @app.exception_handler(RequestValidationError)

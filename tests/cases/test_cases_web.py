@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import get_args
 from urllib.parse import quote_from_bytes
 
 import pytest
 from fastapi.testclient import TestClient
 
+from search_api.cases.workflow import STATE_LABELS, CaseState
 from tests.fixtures.cases import CASE, PASSWORD, csrf_from, login, make_app
 
 
@@ -222,3 +224,52 @@ def test_odd_requests_never_500(app):
     assert api.post(f"/api/cases/{huge}/review", content=b"[]", headers=headers).status_code == 400
     assert api.post(f"/api/cases/{huge}/submit", headers=headers).status_code == 404
     assert api.post("/api/cases", content=b"not json", headers=headers).status_code == 400
+
+
+def test_api_base_version_that_is_not_an_integer_is_refused_not_ignored(app):
+    # A tool sending the version as text ("1") used to lose the guard: its stale edit was saved.
+    lawyer = bearer(app, "lawyer1")
+    client = TestClient(app)
+    case_id = client.post("/api/cases", json=CASE, headers=lawyer).json()["id"]
+    assert client.put(f"/api/cases/{case_id}", json={**CASE, "result": "改判"}, headers=lawyer).status_code == 200
+    for stale in ("1", 1.0, True, [1]):
+        refused = client.put(f"/api/cases/{case_id}", json={**CASE, "base_version": stale}, headers=lawyer)
+        assert refused.status_code == 422 and "base_version" in refused.json()["errors"], stale
+    assert client.get(f"/api/cases/{case_id}", headers=lawyer).json()["version"] == 2
+    unguarded = client.put(f"/api/cases/{case_id}", json={**CASE, "base_version": None}, headers=lawyer)
+    assert unguarded.json()["version"] == 3
+
+
+def test_api_review_comment_must_be_text(app):
+    lawyer, reviewer = bearer(app, "lawyer1"), bearer(app, "reviewer1")
+    client = TestClient(app)
+    case_id = client.post("/api/cases", json=CASE, headers=lawyer).json()["id"]
+    client.post(f"/api/cases/{case_id}/submit", headers=lawyer)
+    for comment in (5, ["缺少证据"], {"text": "缺少证据"}):
+        refused = client.post(
+            f"/api/cases/{case_id}/review", json={"action": "return", "comment": comment}, headers=reviewer
+        )
+        assert refused.status_code == 422 and "comment" in refused.json()["errors"], comment
+    assert client.get(f"/api/cases/{case_id}", headers=lawyer).json()["state"] == "submitted"
+
+
+def test_api_unknown_state_filter_is_400_not_an_empty_list(app):
+    client = TestClient(app)
+    lawyer = bearer(app, "lawyer1")
+    client.post("/api/cases", json=CASE, headers=lawyer)
+    assert get_args(CaseState) == tuple(STATE_LABELS)
+    for state in STATE_LABELS:
+        found = client.get("/api/cases", params={"state": state}, headers=lawyer).json()["cases"]
+        assert len(found) == (state == "draft"), state
+    refused = client.get("/api/cases", params={"state": "drafts"}, headers=lawyer)
+    assert refused.status_code == 400 and refused.json()["detail"] == "query.state"
+
+
+def test_api_case_ids_are_digits_so_import_is_never_taken_for_one(app):
+    client = TestClient(app)
+    headers = bearer(app, "lawyer1")
+    wrong_method = client.put("/api/cases/import", json=CASE, headers=headers)
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+    assert client.get("/api/cases/import", headers=headers).status_code == 405
+    assert client.get("/api/cases/abc", headers=headers).status_code == 404
+    assert client.get("/api/cases/0", headers=headers).status_code == 400
