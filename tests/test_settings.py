@@ -1,5 +1,6 @@
 """Every setting is documented, and the README names the ones a newcomer needs."""
 
+import re
 from pathlib import Path
 
 from search_api.settings import Settings
@@ -16,6 +17,14 @@ def test_readme_names_the_main_settings():
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for name in ("data_dir", "engine", "corpus_dir", "es_url", "es_api_key", "es_ca_certs", "es_index_prefix"):
         assert f"LABOURKB_{name.upper()}" in readme, name
+
+
+def test_the_deployment_guide_names_only_real_settings():
+    guide = (REPO_ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"LABOURKB_([A-Z_]+[A-Z])", guide))
+    assert {"DATA_DIR", "CORPUS_DIR", "TRUSTED_PROXIES", "COOKIE_SECURE", "ENGINE", "ES_URL"} <= named
+    unknown = {n for n in named if n.lower() not in Settings.model_fields}
+    assert not unknown, unknown
 
 
 def test_settings_read_from_environment(monkeypatch, tmp_path: Path):
