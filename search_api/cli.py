@@ -341,15 +341,25 @@ def es() -> None:
     """Run a local Elasticsearch for development (scripts/elasticsearch.sh)."""
 
 
+def _es_server():
+    """``engines.es_server``, whose script exists only in a source checkout (not in the wheel)."""
+    from search_api.engines import es_server
+
+    if not es_server.SCRIPT.exists():
+        raise click.ClickException(
+            "labourkb es start/stop 只用于源码目录中的开发环境（scripts/elasticsearch.sh）；"
+            "正式部署请设置 LABOURKB_ENGINE=elasticsearch 和 LABOURKB_ES_URL 连接你的 Elasticsearch"
+        )
+    return es_server
+
+
 @es.command("start")
 def es_start() -> None:
     """Start (or reuse) the local server and wait for yellow health.
 
     Example: labourkb es start
     """
-    from search_api.engines import es_server
-
-    click.echo(es_server.ensure_running())
+    click.echo(_es_server().ensure_running())
 
 
 @es.command("stop")
@@ -358,9 +368,7 @@ def es_stop() -> None:
 
     Example: labourkb es stop
     """
-    from search_api.engines import es_server
-
-    es_server.stop()
+    _es_server().stop()
 
 
 @es.command("status")

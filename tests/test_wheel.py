@@ -102,6 +102,8 @@ def test_the_wheel_holds_the_runtime_data(wheel):
     missing = [name for name in DATA_FILES if name not in names]
     assert not missing, missing
     assert not any(name.startswith(("tests/", "bench/", "corpus/", "site/")) for name in names)
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Requires-Python: >=3.11\n" in metadata  # 3.11 to 3.13 and later: no upper cap
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "labourkb = search_api.cli:cli" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
@@ -172,6 +174,10 @@ def test_installed_wheel_ingests_searches_and_serves_from_anywhere(venv, clean_e
     assert no_corpus.returncode != 0 and "LABOURKB_CORPUS_DIR" in no_corpus.stderr, no_corpus.stderr
     missing = _run([bin_dir / "labourkb", "ingest", tmp_path / "no-such-corpus"], cwd, clean_env)
     assert missing.returncode != 0 and "找不到" in missing.stderr, missing.stderr
+
+    # the local Elasticsearch helper needs the source tree's script: a clear refusal, not a traceback
+    es_stop = _run([bin_dir / "labourkb", "es", "stop"], cwd, clean_env)
+    assert es_stop.returncode == 1 and "LABOURKB_ES_URL" in es_stop.stderr and "Traceback" not in es_stop.stderr
 
     corpus = write_corpus(tmp_path / "corpus")
     ingested = _run([bin_dir / "labourkb", "ingest", corpus], cwd, clean_env)
