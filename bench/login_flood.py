@@ -67,7 +67,7 @@ def start_server(data: Path, port: int, extra_env: dict[str, str]) -> subprocess
     cli = [sys.executable, "-m", "search_api.cli"]
     subprocess.run([*cli, "ingest"], env=env, check=True, capture_output=True, cwd=REPO)
     proc = subprocess.Popen(
-        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,

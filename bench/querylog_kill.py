@@ -62,7 +62,7 @@ def start_server(workdir: Path, index: Path) -> tuple[subprocess.Popen, str]:
     }
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [str(LABOURKB), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(LABOURKB), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=workdir,
         env=env,
         stdout=log,

@@ -156,7 +156,7 @@ def server_peak_rss(settings, queries: list[str]) -> float:
         LABOURKB_SEMANTIC=str(settings.semantic).lower(),
     )
     proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(port)],
+        [str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(port), "--workers", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

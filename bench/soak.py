@@ -58,9 +58,8 @@ def start_server(data: Path, corpus: Path, port: int, workers: int | None) -> su
     }
     cli = [sys.executable, "-m", "search_api.cli"]
     subprocess.run([*cli, "ingest"], env=env, check=True, capture_output=True, cwd=REPO)
-    args = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if workers:
-        args += ["--workers", str(workers)]
+    # one worker by default: the RSS read below is that process's
+    args = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers or 1)]
     proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import httpx
 

@@ -38,7 +38,10 @@ def _warm(service: SearchService) -> None:
         log.warning("cache warm-up skipped", exc_info=True)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, warm_first: bool = False) -> FastAPI:
+    """The app. ``warm_first``: its start-up ends only once the semantic layer is loaded and the
+    term caches are warm (a worker process of ``web.server`` listens after that); otherwise both
+    happen in the background while it already answers."""
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -46,9 +49,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # a bounded pool: every thread keeps its own index connection (and its memory)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        app.state.service.semantic.start()
-        if settings.warm_cache:
-            threading.Thread(target=_warm, args=(app.state.service,), name="cache-warm-up", daemon=True).start()
+        service = app.state.service
+        if warm_first:
+            await anyio.to_thread.run_sync(lambda: service.semantic.start(background=False))
+            if settings.warm_cache:
+                await anyio.to_thread.run_sync(_warm, service)
+        else:
+            service.semantic.start()
+            if settings.warm_cache:
+                threading.Thread(target=_warm, args=(service,), name="cache-warm-up", daemon=True).start()
         yield
         if app.state.querylog is not None:
             app.state.querylog.close()

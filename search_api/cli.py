@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -194,29 +195,33 @@ def show(doc_id: str, as_json: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=0,
+    envvar="LABOURKB_WORKERS",
+    help="Worker processes (0: one per CPU). Each loads the model and its own caches.",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the site and API in the foreground.
 
-    Example: labourkb serve --port 8000
+    Example: labourkb serve --port 8000 --workers 2
     """
-    import uvicorn
-
-    from search_api.app import create_app
-    from search_api.monitoring.access_log import AccessLog
+    from search_api.web.server import default_workers, serve_one, serve_workers
 
     settings = _settings()
-    app = create_app(settings)
-    # uvicorn's access log prints client addresses and query strings, and its proxy-header
-    # handling would decide the client address: both off; deps.client_ip and
-    # LABOURKB_TRUSTED_PROXIES decide it, LABOURKB_ACCESS_LOG logs routes only.
-    uvicorn.run(
-        AccessLog(app) if settings.access_log else app,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,
-        proxy_headers=False,
-    )
+    workers = workers or default_workers()
+    try:
+        if workers == 1:
+            serve_one(settings, host, port)
+        else:
+            serve_workers(settings, host, port, workers)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"端口 {port} 已被占用（address in use）: 换一个 --port，或先停止占用它的程序"
+            ) from e
+        raise
 
 
 @cli.group()

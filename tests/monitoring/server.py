@@ -28,7 +28,9 @@ def free_port() -> int:
 class Server:
     """``labourkb serve`` on 127.0.0.1 with ``LABOURKB_*`` settings from ``env``."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None, startup_timeout: float = 90.0):
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, startup_timeout: float = 90.0, workers: int = 1
+    ):
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.port = free_port()
@@ -48,7 +50,7 @@ class Server:
         self._out = self.stdout_path.open("wb")
         self._err = self.stderr_path.open("wb")
         self.proc = subprocess.Popen(
-            [str(LABOURKB), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(LABOURKB), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
             cwd=workdir,
             env=full_env,
             stdout=self._out,
