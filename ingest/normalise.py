@@ -24,7 +24,9 @@ def _t2s() -> opencc.OpenCC:
 
 @lru_cache(maxsize=1)
 def _s2t() -> opencc.OpenCC:
-    return opencc.OpenCC("s2t")
+    # s2tw: Taiwan standard characters (為, 裡, 著), not OpenCC's own inherited forms (爲, 裏, 着);
+    # characters only, no phrase changes (s2twp would turn 软件 into 軟體 inside the statutes).
+    return opencc.OpenCC("s2tw")
 
 
 def fullwidth_to_halfwidth(text: str) -> str:
@@ -52,7 +54,7 @@ def normalise_aligned(text: str) -> str:
 
 
 def to_traditional(text: str) -> str:
-    """Simplified → traditional, for the site's 繁/简 switch."""
+    """Simplified → traditional in Taiwan standard forms, for the site's 繁/简 switch."""
     return _s2t().convert(text)
 
 

@@ -13,13 +13,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from search_api.accounts.store import Store
-from search_api.calc import load_local_wages
+from search_api.calc import CALCULATORS, load_local_wages
 from search_api.cases.index import CaseIndex
 from search_api.cases.workflow import CaseService
 from search_api.engines import get_engine
 from search_api.routes import api, calc, docs, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.search.service import SearchService
+from search_api.search.steps_config import load_for as load_next_steps
 from search_api.settings import Settings, get_settings
 from search_api.web import errors, openapi
 from search_api.web.assets import STATIC_PREFIX, HashedStaticFiles
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     app.state.service = SearchService(settings, engine)
     app.state.store = Store(settings.store_path)
     app.state.local_wages = load_local_wages(settings.local_wages_file)  # calculators; a bad file stops here
+    topic_ids = [t.id for t in app.state.service.lexicon.topics]  # next-steps panel; a bad file stops here
+    app.state.next_steps, app.state.district_contacts = load_next_steps(settings, topic_ids, CALCULATORS)
     app.state.case_service = CaseService(app.state.store.cases, CaseIndex.for_search(app.state.service))
     app.state.querylog = None
     app.state.monitor = ()

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
         " search_api/calc/local_wages.py, example: docs/local-wages.example.yaml); checked at start-up."
         " Unset: the calculator forms ask the worker to type the figure.",
     )
+    # the next-steps panel (search_api.search.steps_config)
+    next_steps_file: Path | None = Field(
+        None,
+        description="YAML file of the next steps per topic: deadlines with their articles, where to go, evidence,"
+        " calculators (format: the default, `nextsteps.yaml` in the lexicon directory); checked at start-up.",
+    )
+    district_contacts_file: Path | None = Field(
+        None,
+        description="YAML file of each district's own addresses and phone numbers for the next-steps panel (format:"
+        " search_api/search/steps_config.py, example: docs/district-contacts.example.yaml); checked at start-up."
+        " Unset: the panel shows only the national hotlines.",
+    )
     # early warnings and webhooks
     warning_min_visitors: int = Field(
         3, ge=2, description="K: distinct visitors asking about one employer (with a distress topic) before a warning."

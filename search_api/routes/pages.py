@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from ingest.citations import title_key
 from ingest.model import Document
+from search_api.calc import CALCULATORS
 from search_api.deps import client_ip, get_querylog, get_service, user_agent
 from search_api.engines.base import SearchQuery
 from search_api.monitoring.querylog import logged_search
@@ -135,17 +136,28 @@ def last_page_with_hits(service, q: str, filters: dict, size: int, upper: int):
     return best or service.search(q, filters=filters, page=1, size=size)
 
 
+CALC_TITLES = {name: c.title for name, c in CALCULATORS.items()}
+RESULTS_BEFORE_STEPS = 3  # the next-steps panel follows the first three results (a phone's first screens)
+
+
+def steps_for(request: Request, topics: list[str] = (), district: str | None = None) -> dict:
+    """The next-steps panel for these topics, with the district's own contacts when it is known."""
+    state = request.app.state
+    contacts = state.district_contacts.get(district, []) if district else []
+    return next_steps(state.engine, state.next_steps, topics, contacts, CALC_TITLES)
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request):
     """Home: the search box, the common troubles, and what to do in a dispute."""
-    return render(request, "index.html", {"steps": next_steps(request.app.state.engine)})
+    return render(request, "index.html", {"steps": steps_for(request)})
 
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, q: str = "", page: str | None = None):
     """Results for a question, with facets, pagination and, for disputes, the next steps."""
     if not q.strip():
-        return render(request, "index.html", {"steps": next_steps(request.app.state.engine), "empty_query": True})
+        return render(request, "index.html", {"steps": steps_for(request), "empty_query": True})
     # The service reads only this much; cutting here also keeps every link on the page short.
     q = q[: request.app.state.settings.max_query_chars]
     params = [(k, v if k != "q" else q) for k, v in request.query_params.multi_items() if k != "script"]
@@ -174,7 +186,7 @@ def search_page(request: Request, q: str = "", page: str | None = None):
         found = last_page_with_hits(service, q, filters, size, min(page_no, last))
         found.facets, found.query_id = r.facets, r.query_id
         r, last = found, min(last, found.page)
-    topics = service.lexicon.topics_for(r.tokens)
+    topics = r.topics
     dispute = r.total == 0 or is_dispute_question(q + " " + " ".join(r.tokens), topics)
     context = {
         "q": q,
@@ -187,7 +199,8 @@ def search_page(request: Request, q: str = "", page: str | None = None):
         "first": (r.page - 1) * size + 1,
         "filtered": bool(filters),
         "unfiltered_url": search_url([("q", q)]),
-        "steps": next_steps(request.app.state.engine) if dispute else None,
+        "steps": steps_for(request, topics, district) if dispute else None,
+        "split": RESULTS_BEFORE_STEPS,
     }
     return render(request, "search.html", context)
 

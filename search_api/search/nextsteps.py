@@ -1,18 +1,18 @@
-"""What a worker can do next: the common troubles and the "next steps" panel.
+"""What a worker can do next: the common troubles and the "next steps" panel for their problem.
 
-The panel's lines are drawn from the articles themselves: each line names the article
-that says it and links to it, and a line whose article is missing from the index is
-dropped rather than shown without its source. Article numbers were checked against the
-corpus files (劳动争议调解仲裁法 第二十一/二十七/五十三条, 法律援助法 第三十一/四十二条).
+The panel's lines come from the next-steps file (``steps_config``; by topic of the lexicon):
+each line names the article that says it and links to it. The hotlines below are national
+numbers; a district's own addresses come from the union's contacts file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from search_api.engines.base import SearchEngine
 from search_api.search.present import display_title, doc_url
+from search_api.search.steps_config import SECTIONS, Contact, Line, NextSteps
 
 
 @dataclass(frozen=True)
@@ -40,25 +40,6 @@ COMMON_TROUBLES: tuple[Trouble, ...] = (
 
 
 @dataclass(frozen=True)
-class Step:
-    """One line of the panel: what to know, and the article that says so."""
-
-    text: str
-    article_id: str
-
-
-STEPS: tuple[Step, ...] = (
-    Step(
-        "申请劳动仲裁的时效是一年，从知道或者应当知道权利被侵害之日起算。", "labor-dispute-mediation-arbitration-law.27"
-    ),
-    Step("劳动争议仲裁不收费。", "labor-dispute-mediation-arbitration-law.53"),
-    Step("向劳动合同履行地或者用人单位所在地的劳动争议仲裁委员会申请。", "labor-dispute-mediation-arbitration-law.21"),
-    Step("请求支付劳动报酬、确认劳动关系、社会保险待遇、工伤赔偿，经济困难的可以申请法律援助。", "legal-aid-law.31"),
-    Step("进城务工人员申请支付劳动报酬或者工伤赔偿的，免予核查经济困难状况。", "legal-aid-law.42"),
-)
-
-
-@dataclass(frozen=True)
 class Hotline:
     number: str
     name: str
@@ -69,6 +50,9 @@ HOTLINES: tuple[Hotline, ...] = (
     Hotline("12333", "人力资源社会保障（劳动保障）咨询"),
     Hotline("12348", "公共法律服务（法律援助）"),
 )
+
+# 找工会帮忙: there is no help-request page yet, so the link calls the union's hotline.
+HELP_LINK = {"url": "tel:12351", "text": "找工会帮忙：拨打 12351 职工服务热线"}
 
 # Topics whose questions are disputes with an employer: the panel is shown for them.
 DISPUTE_TOPICS = frozenset(
@@ -117,12 +101,45 @@ def is_dispute_question(q: str, topics: Iterable[str]) -> bool:
     return bool(DISPUTE_TOPICS.intersection(topics)) or any(w in q for w in DISPUTE_WORDS)
 
 
-def next_steps(engine: SearchEngine) -> dict:
-    """The panel's data: lines whose article is in the index, each with its link, plus the hotlines."""
-    docs = {d.id: d for d in engine.get_many([s.article_id for s in STEPS])}
-    lines = [
-        {"text": s.text, "url": doc_url(s.article_id), "source": display_title(docs[s.article_id])}
-        for s in STEPS
-        if s.article_id in docs
-    ]
-    return {"steps": lines, "hotlines": HOTLINES}
+def next_steps(
+    engine: SearchEngine,
+    config: NextSteps,
+    topics: Iterable[str] = (),
+    contacts: Iterable[Contact] = (),
+    calculators: Mapping[str, str] | None = None,
+) -> dict:
+    """The panel for a question's topics (best first): its deadlines, where to go, evidence, calculators.
+
+    The topic's own lines come first, then the general ones (arbitration, legal aid) whose article
+    the topic did not already cite. A line whose article is missing from the index is dropped
+    rather than shown without its source. ``calculators``: name → title of the calculators that
+    exist; ``contacts``: the worker's district's own addresses and numbers (none: not shown).
+    """
+    entry = config.for_topics(topics)
+    general = config.general
+    sections = {}
+    for name in SECTIONS:
+        own = list(getattr(entry, name)) if entry else []
+        cited = {ln.article for ln in own if ln.article}
+        sections[name] = own + [ln for ln in getattr(general, name) if not ln.article or ln.article not in cited]
+    docs = {d.id: d for d in engine.get_many(sorted(config.article_ids()))}
+
+    def shown(line: Line) -> dict | None:
+        if line.article is None:
+            return {"text": line.text}
+        doc = docs.get(line.article)
+        return {"text": line.text, "url": doc_url(line.article), "source": display_title(doc)} if doc else None
+
+    out = {name: [x for x in map(shown, lines) if x] for name, lines in sections.items()}
+    titles = calculators or {}
+    names = (entry.calculators if entry else ()) or general.calculators
+    return {
+        "topic": entry.topic if entry else None,
+        "heading": f"{entry.name}：下一步怎么办" if entry else "遇到劳动纠纷，下一步怎么办",
+        "steps": out["deadlines"] + out["where"],  # every line with its article, in reading order
+        **out,
+        "calculators": [{"url": f"/calc/{n}", "title": titles[n]} for n in names if n in titles],
+        "contacts": list(contacts),
+        "hotlines": HOTLINES,
+        "help": HELP_LINK,
+    }

@@ -17,8 +17,9 @@ from ingest.lexicon import Lexicon, load_lexicon
 from ingest.model import Document
 from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
-from search_api.engines.base import SearchEngine, SearchHit, SearchQuery
+from search_api.engines.base import SearchEngine, SearchHit, SearchQuery, Term
 from search_api.engines.ranking import CONFIDENT_COVERAGE, REGION_BOOST
+from search_api.search.answer import answer_card
 from search_api.search.fusion import CONFIDENT_COSINE, NO_ANSWER_COSINE, SEMANTIC_K, fuse
 from search_api.search.layer import SemanticLayer
 from search_api.search.present import doc_url, shape_hit
@@ -46,6 +47,8 @@ class SearchResponse:
     filler_only: bool = False
     confident: bool = False  # the first hit answers the question with some certainty
     query_id: str | None = None
+    answer: dict[str, Any] | None = None  # the answer card (search.answer), only when confident
+    topics: list[str] = field(default_factory=list)  # the question's topics (Lexicon.topics_for)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class SearchResponse:
             "hits": self.hits,
             "facets": self.facets,
             "confident": self.confident,
+            "answer": self.answer,
             **({"query_id": self.query_id} if self.query_id else {}),
             **({"message": "请描述具体问题，例如“公司拖欠工资怎么办”"} if self.filler_only else {}),
         }
@@ -182,6 +186,11 @@ class SearchService:
         suggestion = suggest(a, self.lexicon, self.tok) if total <= FEW_RESULTS else None
         corrected = a.corrected if a.corrected != a.normalised else None
         confident = page == 1 and _confident(hits[0] if hits else None, best_cos, cos)
+        # as the query log tags it (monitoring.tagging): tokens with their expansions, then the text
+        topics = list(dict.fromkeys(self.lexicon.topics_for(a.tokens) + self.lexicon.topics_for(a.normalised)))
+        answer = None
+        if confident and hits[0].doc.kind == "article":
+            answer = answer_card([h.doc for h in hits], a.terms, terms, topics, self._terms_of)
         return SearchResponse(
             query=a.raw,
             total=total,
@@ -194,7 +203,13 @@ class SearchService:
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
             tokens=a.tokens,
             confident=confident,
+            answer=answer,
+            topics=topics,
         )
+
+    def _terms_of(self, text: str) -> list[Term]:
+        """The weighted terms of another text (an everyday question), analysed like a query."""
+        return analyse(text, self.lexicon, self.tok).terms
 
     def _pin_direct_hits(self, ids: list[str], hits: list[SearchHit], filters: dict, size: int) -> list[SearchHit]:
         """Articles named in the query (劳动合同法第47条) come first, whatever their score."""

@@ -12,7 +12,11 @@ from ingest.model import Document
 from search_api.app import create_app
 from search_api.engines.base import EngineUnavailable
 from search_api.engines.sqlite import SqliteEngine
-from search_api.search.nextsteps import COMMON_TROUBLES, STEPS
+from search_api.search.nextsteps import COMMON_TROUBLES
+from search_api.search.steps_config import load_next_steps
+
+GENERAL = load_next_steps().general  # the lines every dispute panel (and the home page) shows
+STEPS = [ln for ln in (*GENERAL.deadlines, *GENERAL.where, *GENERAL.evidence) if ln.article]
 
 CASE_018 = "guiding-case-018-zhongxing-hangzhou-v-wang-peng-labor-contract"
 
@@ -59,12 +63,15 @@ def test_next_steps_articles_say_what_the_panel_says(corpus_client):
     # The panel paraphrases the articles; guard against a re-numbered corpus.
     keys = {
         "labor-dispute-mediation-arbitration-law.27": "时效期间为一年",
+        "labor-dispute-mediation-arbitration-law.50": "十五日内向人民法院提起诉讼",
         "labor-dispute-mediation-arbitration-law.53": "仲裁不收费",
         "labor-dispute-mediation-arbitration-law.21": "劳动合同履行地或者用人单位所在地",
+        "labor-security-supervision-regulations.9": "有权向劳动保障行政部门投诉",
         "legal-aid-law.31": "支付劳动报酬",
         "legal-aid-law.42": "免予核查经济困难状况",
+        "labor-dispute-mediation-arbitration-law.6": "有责任提供证据",
     }
-    assert {s.article_id for s in STEPS} == set(keys)
+    assert {s.article for s in STEPS} == set(keys)
     for doc_id, phrase in keys.items():
         data = corpus_client.get(f"/api/documents/{doc_id}").json()
         assert phrase in data["text"], doc_id
