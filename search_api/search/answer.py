@@ -15,7 +15,7 @@ then there is no card, even when the engine was confident.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,7 @@ CALCULATOR_FOR_TOPIC: dict[str, tuple[str, str]] = {
 _LABEL = re.compile(r"^\s*第[零一二三四五六七八九十百千〇0-9]+条(之[一二三四五六七八九十]+)?\s*")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])")
 
-Analyser = Callable[[str], list[Term]]  # text → its weighted terms (search.query.analyse)
+Analyser = Callable[[str], Sequence[Term]]  # text → its weighted terms (search.query.analyse)
 SIMILARITY_WEIGHT = 2.0  # an everyday question that is the same question weighs like two concepts
 
 
@@ -83,19 +83,21 @@ def similarity(a: set[str], b: set[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
 
 
-def nearest_question(terms: list[Term], doc: Document, analyser: Analyser) -> tuple[str | None, float, list[Term]]:
+def nearest_question(
+    terms: Sequence[Term], doc: Document, analyser: Analyser
+) -> tuple[str | None, float, Sequence[Term]]:
     """The article's everyday question closest to the query, how close, and its terms (None, 0 when none is close)."""
     words = _words(terms)
-    best: tuple[str | None, float, list[Term]] = (None, 0.0, [])
+    best: tuple[str | None, float, Sequence[Term]] = (None, 0.0, ())
     for question in doc.questions:
         q_terms = analyser(question)
         sim = similarity(words, _words(q_terms))
         if sim > best[1]:
             best = (question, sim, q_terms)
-    return best if best[1] >= QUESTION_MIN_SIMILARITY else (None, 0.0, [])
+    return best if best[1] >= QUESTION_MIN_SIMILARITY else (None, 0.0, ())
 
 
-def best_sentence(doc: Document, terms: list[Term], question_terms: list[Term]) -> Sentence | None:
+def best_sentence(doc: Document, terms: Sequence[Term], question_terms: Sequence[Term]) -> Sentence | None:
     """The sentence with most of the question's concepts (then of its everyday twin's); None when none has any."""
     best: Sentence | None = None
     for text in sentences(doc.text):

@@ -7,6 +7,7 @@ around this call by ``monitoring``.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,8 @@ class SearchService:
         self._registry: TitleRegistry | None = None
         self._lock = threading.Lock()
         self.semantic = SemanticLayer(settings, engine)
+        # everyday questions recur across searches: each is analysed once (a few thousand in all)
+        self._terms_of = functools.lru_cache(maxsize=8192)(self._analyse_terms)
 
     # -- titles of the laws in the index, for citations typed into the search box
     @property
@@ -207,9 +210,9 @@ class SearchService:
             topics=topics,
         )
 
-    def _terms_of(self, text: str) -> list[Term]:
+    def _analyse_terms(self, text: str) -> tuple[Term, ...]:
         """The weighted terms of another text (an everyday question), analysed like a query."""
-        return analyse(text, self.lexicon, self.tok).terms
+        return tuple(analyse(text, self.lexicon, self.tok).terms)
 
     def _pin_direct_hits(self, ids: list[str], hits: list[SearchHit], filters: dict, size: int) -> list[SearchHit]:
         """Articles named in the query (劳动合同法第47条) come first, whatever their score."""

@@ -145,3 +145,10 @@ def test_traditional_view_uses_taiwan_standard_forms(corpus_client):
     doc = corpus_client.get("/doc/labor-contract-law.47", params={"script": "trad"}).text
     assert "爲" not in doc and "裏" not in doc
     corpus_client.cookies.clear()
+
+
+def test_every_card_calculator_exists():
+    from search_api.calc import CALCULATORS
+    from search_api.search.answer import CALCULATOR_FOR_TOPIC
+
+    assert {name for name, _ in CALCULATOR_FOR_TOPIC.values()} <= set(CALCULATORS)
