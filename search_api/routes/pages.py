@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from ingest.citations import title_key
 from ingest.model import Document
+from ingest.normalise import normalise
 from search_api.calc import CALCULATORS
 from search_api.deps import client_ip, get_querylog, get_service, user_agent
 from search_api.engines.base import SearchQuery
@@ -140,6 +141,14 @@ CALC_TITLES = {name: c.title for name, c in CALCULATORS.items()}
 RESULTS_BEFORE_STEPS = 3  # the next-steps panel follows the first three results (a phone's first screens)
 
 
+def known_district(request: Request, value: str | None) -> str | None:
+    """The configured district a worker picked; the traditional view sends 市南區 for 市南区."""
+    if not value:
+        return None
+    wanted = normalise(value.strip())
+    return next((d for d in request.app.state.settings.district_list if normalise(d) == wanted), None)
+
+
 def steps_for(request: Request, topics: list[str] = (), district: str | None = None) -> dict:
     """The next-steps panel for these topics, with the district's own contacts when it is known."""
     state = request.app.state
@@ -165,7 +174,7 @@ def search_page(request: Request, q: str = "", page: str | None = None):
     filters = filters_from(qp.getlist("kind"), qp.getlist("law"), qp.getlist("region"), qp.getlist("topic"))
     size = request.app.state.settings.page_size
     page_no = parse_page(page)
-    district = qp.get("district") if qp.get("district") in request.app.state.settings.district_list else None
+    district = known_district(request, qp.get("district"))
     r = logged_search(
         get_service(request),
         get_querylog(request),

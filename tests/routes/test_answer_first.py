@@ -132,6 +132,10 @@ def test_the_district_chosen_shows_its_contacts(tmp_path, corpus_index):
         contacts = with_district.select_one("aside.steps ul.contacts")
         assert contacts is not None and "测试路 1 号" in contacts.get_text()
         assert contacts.select_one("a")["href"] == "tel:00001111"
+        # the traditional view's form sends the district in traditional characters
+        trad = soup(client.get("/search", params={"q": DISMISSED, "district": "市南區", "script": "trad"}))
+        assert "測試路 1 號" in trad.select_one("aside.steps ul.contacts").get_text()
+        client.cookies.clear()
         # another district, or none chosen: no contacts, the national hotlines only
         for params in ({"q": DISMISSED, "district": "市北区"}, {"q": DISMISSED}):
             panel = soup(client.get("/search", params=params)).select_one("aside.steps")
