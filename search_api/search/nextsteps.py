@@ -117,11 +117,13 @@ def next_steps(
     """
     entry = config.for_topics(topics)
     general = config.general
-    sections = {}
+    sections, more = {}, {}
     for name in SECTIONS:
         own = list(getattr(entry, name)) if entry else []
         cited = {ln.article for ln in own if ln.article}
-        sections[name] = own + [ln for ln in getattr(general, name) if not ln.article or ln.article not in cited]
+        rest = [ln for ln in getattr(general, name) if not ln.article or ln.article not in cited]
+        # the topic's own lines first; the general ones fold away under them (the panel stays short on a phone)
+        sections[name], more[name] = (own, rest) if own else (rest, [])
     docs = {d.id: d for d in engine.get_many(sorted(config.article_ids()))}
 
     def shown(line: Line) -> dict | None:
@@ -131,13 +133,15 @@ def next_steps(
         return {"text": line.text, "url": doc_url(line.article), "source": display_title(doc)} if doc else None
 
     out = {name: [x for x in map(shown, lines) if x] for name, lines in sections.items()}
+    folded = {f"{name}_more": [x for x in map(shown, lines) if x] for name, lines in more.items()}
     titles = calculators or {}
     names = (entry.calculators if entry else ()) or general.calculators
     return {
         "topic": entry.topic if entry else None,
         "heading": f"{entry.name}：下一步怎么办" if entry else "遇到劳动纠纷，下一步怎么办",
-        "steps": out["deadlines"] + out["where"],  # every line with its article, in reading order
+        "steps": out["deadlines"] + out["where"],  # the lines shown unfolded, in reading order
         **out,
+        **folded,
         "calculators": [{"url": f"/calc/{n}", "title": titles[n]} for n in names if n in titles],
         "contacts": list(contacts),
         "hotlines": HOTLINES,
