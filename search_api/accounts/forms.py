@@ -11,12 +11,13 @@
 * Over plain HTTP with ``LABOURKB_COOKIE_SECURE`` on, the browser drops the Secure cookies,
   so no form could pass its CSRF check: ``cookies_need_https`` (with the scheme from
   ``deps.request_scheme``, which believes only trusted proxies) tells the login page to say
-  so (``HTTPS_NEEDED``) instead of failing with a CSRF error.
+  so (``HTTPS_NEEDED``) instead of failing with a CSRF error; a loopback host needs no HTTPS.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
@@ -119,8 +120,23 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
 
 def cookies_need_https(request: Request, scheme: str) -> bool:
     """True when this request came over plain HTTP (``scheme``, as ``deps.request_scheme``
-    decides it behind trusted proxies) but cookies are sent only over HTTPS."""
-    return request.app.state.settings.cookie_secure and scheme == "http"
+    decides it behind trusted proxies) but cookies are sent only over HTTPS.
+
+    Browsers keep Secure cookies for a loopback host (``localhost``, ``127.x``, ``[::1]``):
+    there plain HTTP works, as with ``make serve``, and no notice is due.
+    """
+    if not request.app.state.settings.cookie_secure or scheme != "http":
+        return False
+    return not _is_loopback(request.url.hostname or "")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_csrf(request: Request, form: dict[str, str]) -> None:

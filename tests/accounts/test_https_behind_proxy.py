@@ -93,3 +93,15 @@ def test_the_nearest_trusted_proxy_has_the_last_word(tmp_path):
         for value in ("https", "http, https", "https, http", "gopher", ""):
             client.get("/test-scheme", headers={"X-Forwarded-Proto": value} if value else {})
     assert seen == ["https", "https", "http", "http", "http"]
+
+
+@pytest.mark.parametrize(
+    ("host", "notice"),
+    [("127.0.0.1:8000", False), ("localhost:8000", False), ("[::1]:8000", False), ("192.168.1.20:8000", True)],
+)
+def test_loopback_needs_no_https_but_the_lan_does(tmp_path, host, notice):
+    # browsers keep Secure cookies for loopback hosts (tests/browser/test_login_loopback.py), so
+    # `make serve` on http://127.0.0.1:8000 logs in; a LAN address over http cannot
+    app = secure_app(tmp_path, trusted_proxies="")
+    with TestClient(app, base_url=f"http://{host}") as client:
+        assert (NOTICE in client.get("/login").text) is notice
