@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from search_api.accounts.forms import stash_expired_form
 from search_api.accounts.sessions import session_info
@@ -46,11 +47,20 @@ def current_user(request: Request) -> User | None:
     return user
 
 
-def api_user(request: Request) -> User:
+# Reads the header and names the scheme in the OpenAPI description; ``api_user`` decides.
+PERSONAL_TOKEN = HTTPBearer(
+    scheme_name="personalToken",
+    description="个人 API 令牌（lkb_…）：律师、审核人和管理员在 /account/tokens 创建，以本人身份使用 /api/cases…",
+    auto_error=False,
+)
+
+
+def api_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(PERSONAL_TOKEN)] = None
+) -> User:
     """Dependency for ``/api/cases…``: the user of a valid ``Authorization: Bearer`` token, else 401."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    user = get_store(request).tokens.user_for(token) if scheme.lower() == "bearer" and token else None
+    token = credentials.credentials.strip() if credentials else ""
+    user = get_store(request).tokens.user_for(token) if token else None
     if user is None:
         raise HTTPException(
             401, "需要有效的 API 令牌（Authorization: Bearer …）", headers={"WWW-Authenticate": "Bearer"}
@@ -58,11 +68,10 @@ def api_user(request: Request) -> User:
     return user
 
 
-def api_role(*roles: str) -> Callable[[Request], User]:
+def api_role(*roles: str) -> Callable[..., User]:
     """Like ``require_role`` but for bearer-token API routes (401 / 403 as JSON)."""
 
-    def dependency(request: Request) -> User:
-        user = api_user(request)
+    def dependency(user: Annotated[User, Depends(api_user)]) -> User:
         if roles and user.role not in roles:
             raise Forbidden("无权执行此操作")
         return user

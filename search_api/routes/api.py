@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from search_api.deps import client_ip, get_engine, get_querylog, get_service, user_agent
 from search_api.engines.base import SearchEngine
 from search_api.monitoring.querylog import logged_search
 from search_api.search.present import doc_url, filters_from
+from search_api.web.openapi import errors
+from search_api.web.schemas import DocumentBody, Health, SearchResults
 
 router = APIRouter()
 
 
-@router.get("/api/search", tags=["search"])
+@router.get(
+    "/api/search",
+    tags=["search"],
+    response_model=None,
+    responses={200: {"model": SearchResults}, **errors(400, 503)},
+)
 def api_search(
     request: Request,
     q: Annotated[
@@ -24,6 +31,7 @@ def api_search(
             min_length=1,
             pattern=r"\S",
             description="The question or words, in simplified or traditional Chinese (required, not blank).",
+            examples=["老板拖欠工资三个月不发怎么办", "被辞退 经济补偿"],
         ),
     ],
     size: Annotated[int, Query(ge=1, le=50, description="Hits per page.")] = 10,
@@ -62,8 +70,17 @@ def api_search(
     return response.as_dict()
 
 
-@router.get("/api/documents/{doc_id}", tags=["documents"])
-def api_document(request: Request, doc_id: str, engine: Annotated[SearchEngine, Depends(get_engine)]) -> dict[str, Any]:
+@router.get(
+    "/api/documents/{doc_id}",
+    tags=["documents"],
+    response_model=None,
+    responses={200: {"model": DocumentBody}, **errors(404, 503)},
+)
+def api_document(
+    request: Request,
+    doc_id: Annotated[str, Path(description="A document id.", examples=["labor-contract-law.47"])],
+    engine: Annotated[SearchEngine, Depends(get_engine)],
+) -> dict[str, Any]:
     """One document with its cleaned `text` and metadata; an article also lists the cases citing it (`cited_by`)."""
     doc = engine.get(doc_id)
     if doc is None:
@@ -78,7 +95,12 @@ def api_document(request: Request, doc_id: str, engine: Annotated[SearchEngine, 
     return data
 
 
-@router.get("/healthz", tags=["health"])
+@router.get(
+    "/healthz",
+    tags=["health"],
+    response_model=None,
+    responses={200: {"model": Health}, 503: {"model": Health, "description": "The engine does not answer."}},
+)
 def healthz(request: Request) -> JSONResponse:
     """Engine health: 200 when searches can be answered, 503 otherwise. ``semantic`` says whether the
     semantic retriever is ready (or why searches are answered lexically only)."""

@@ -25,6 +25,16 @@ from search_api.cases.store import CaseRecord
 from search_api.cases.workflow import STATE_LABELS, CaseService, CaseState
 from search_api.errors import AppError, BadRequest, Conflict, Invalid
 from search_api.web.markdown import render_markdown
+from search_api.web.openapi import errors
+from search_api.web.schemas import (
+    REVIEW_BODY,
+    Case,
+    CaseDiff,
+    CaseList,
+    ImportReport,
+    case_body,
+    import_body,
+)
 from search_api.web.templating import render_staff, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -239,29 +249,12 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-_CASE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        name: {"type": "array" if name == "keywords" else "string", "description": label}
-                        for name, label in FIELD_LABELS.items()
-                    },
-                }
-            }
-        },
-    }
-}
-
-
 # Case ids are digits (so /api/cases/import is never taken for one): a ``:int`` route.
 CaseId = Annotated[int, Path(ge=1, description="The case id.")]
+CASE = {200: {"model": Case}}
 
 
-@api_router.get("")
+@api_router.get("", response_model=None, responses={200: {"model": CaseList}, **errors(400, 401)})
 def api_list(
     request: Request,
     user: ApiUser,
@@ -273,14 +266,25 @@ def api_list(
     return {"cases": [case_json(r) for r in records]}
 
 
-@api_router.post("", status_code=201, openapi_extra=_CASE_BODY)
+@api_router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": Case}, **errors(400, 401, 413, 422)},
+    openapi_extra=case_body(),
+)
 async def api_create(request: Request, user: ApiUser):
     """Create a draft. Field errors come back as 422 ``{"errors": {field: message}}``."""
     data = await _json_object(request)
     return case_json(case_service(request).create(user, data))
 
 
-@api_router.post("/import")
+@api_router.post(
+    "/import",
+    response_model=None,
+    responses={200: {"model": ImportReport}, **errors(400, 401, 413)},
+    openapi_extra=import_body(),
+)
 async def api_import(
     request: Request,
     user: ApiUser,
@@ -291,13 +295,18 @@ async def api_import(
     return import_jsonl(case_service(request), user, body, submit=submit)
 
 
-@api_router.get("/{case_id:int}")
+@api_router.get("/{case_id:int}", response_model=None, responses={**CASE, **errors(400, 401, 403, 404)})
 def api_get(request: Request, case_id: CaseId, user: ApiUser):
     """One case with its current version and detected citations."""
     return case_json(case_service(request).get(user, case_id))
 
 
-@api_router.put("/{case_id:int}", openapi_extra=_CASE_BODY)
+@api_router.put(
+    "/{case_id:int}",
+    response_model=None,
+    responses={**CASE, **errors(400, 401, 403, 404, 409, 413, 422)},
+    openapi_extra=case_body(put=True),
+)
 async def api_update(request: Request, case_id: CaseId, user: ApiUser):
     """Save an edit as a new version (``base_version`` guards against overwriting a newer one)."""
     data = await _json_object(request)
@@ -308,13 +317,20 @@ async def api_update(request: Request, case_id: CaseId, user: ApiUser):
     return case_json(record)
 
 
-@api_router.post("/{case_id:int}/submit")
+@api_router.post(
+    "/{case_id:int}/submit", response_model=None, responses={**CASE, **errors(400, 401, 403, 404, 409, 422)}
+)
 def api_submit(request: Request, case_id: CaseId, user: ApiUser):
-    """Send a draft for review."""
+    """Send a draft for review (422 when the template is not complete)."""
     return case_json(case_service(request).submit(user, case_id))
 
 
-@api_router.post("/{case_id:int}/review")
+@api_router.post(
+    "/{case_id:int}/review",
+    response_model=None,
+    responses={**CASE, **errors(400, 401, 403, 404, 409, 413, 422, 503)},
+    openapi_extra=REVIEW_BODY,
+)
 async def api_review(request: Request, case_id: CaseId, user: ApiUser):
     """``{"action": "publish" | "return", "comment": "…"}`` — reviewers and admins."""
     data = await _json_object(request)
@@ -325,13 +341,17 @@ async def api_review(request: Request, case_id: CaseId, user: ApiUser):
     return case_json(record)
 
 
-@api_router.post("/{case_id:int}/withdraw")
+@api_router.post(
+    "/{case_id:int}/withdraw", response_model=None, responses={**CASE, **errors(400, 401, 403, 404, 409, 503)}
+)
 def api_withdraw(request: Request, case_id: CaseId, user: ApiUser):
     """Take a published case down."""
     return case_json(case_service(request).withdraw(user, case_id))
 
 
-@api_router.get("/{case_id:int}/diff")
+@api_router.get(
+    "/{case_id:int}/diff", response_model=None, responses={200: {"model": CaseDiff}, **errors(400, 401, 403, 404)}
+)
 def api_diff(
     request: Request,
     case_id: CaseId,

@@ -5,29 +5,42 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from search_api.accounts.tokens import TokenInfo, check_token
 from search_api.deps import client_ip, get_engine, get_querylog, get_settings, user_agent
 from search_api.errors import BadRequest
 from search_api.monitoring import stats as qs
 from search_api.monitoring.records import reading_log
+from search_api.web.openapi import errors
+from search_api.web.schemas import LogRecord, LogStats
 
 router = APIRouter()
 
 DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
 
 
-def require_scope(scope: str) -> Callable[[Request], TokenInfo]:
+# Reads the header and names the scheme in the OpenAPI description; ``require_scope`` decides.
+SCOPED_TOKEN = HTTPBearer(
+    scheme_name="scopedToken",
+    description="只读令牌（lkbr_…），由 `labourkb token create NAME --scope logs:read` 创建，供监测系统读取查询日志",
+    auto_error=False,
+)
+
+
+def require_scope(scope: str) -> Callable[..., TokenInfo]:
     """Dependency: a read-only token with ``scope`` in ``Authorization: Bearer …``, else 401."""
 
-    def dependency(request: Request) -> TokenInfo:
-        scheme, _, raw = request.headers.get("authorization", "").partition(" ")
-        info = check_token(get_settings(request), raw.strip(), scope) if scheme.lower() == "bearer" else None
+    def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(SCOPED_TOKEN)] = None
+    ) -> TokenInfo:
+        raw = credentials.credentials.strip() if credentials else ""
+        info = check_token(get_settings(request), raw, scope)
         if info is None:
             raise HTTPException(
                 401,
@@ -46,14 +59,37 @@ def _filter(since: str | None, until: str | None, district: str | None) -> qs.Lo
     return qs.LogFilter(qs.parse_when(since), qs.parse_when(until, end=True), district or None)
 
 
-@router.get("/api/logs", tags=["monitoring"])
+# ``since``/``until``: what ``stats.parse_when`` accepts (empty: no bound; anything else is a 400).
+WHEN = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]}
+FEED_ANSWER = {
+    200: {
+        "description": "NDJSON: one record per line, oldest first",
+        "content": {"application/x-ndjson": {"schema": {"type": "array", "items": LogRecord.model_json_schema()}}},
+        "headers": {
+            "X-Next-Cursor": {"description": "The cursor after the whole response.", "schema": {"type": "string"}}
+        },
+    },
+    **errors(400, 401),
+}
+
+
+@router.get("/api/logs", tags=["monitoring"], response_class=StreamingResponse, responses=FEED_ANSWER)
 def log_feed(
     request: Request,
     cursor: str | None = Query(
-        None, description="Opaque cursor from a previous response; omit to start at the oldest record."
+        None,
+        description="Opaque cursor from a previous response (any other value is a 400); omit to start at the oldest.",
     ),
-    since: str | None = Query(None, description="Only records at or after this time (YYYY-MM-DD or ISO 8601, UTC)."),
-    until: str | None = Query(None, description="Only records before this time; a bare date includes that whole day."),
+    since: str | None = Query(
+        None,
+        description="Only records at or after this time (YYYY-MM-DD or ISO 8601, UTC).",
+        json_schema_extra=WHEN,
+    ),
+    until: str | None = Query(
+        None,
+        description="Only records before this time; a bare date includes that whole day.",
+        json_schema_extra=WHEN,
+    ),
     district: str | None = Query(None, description="Only records from this district."),
     limit: int = Query(1000, ge=1, le=10_000, description="Most records in this response."),
     _token: TokenInfo = Depends(require_logs_reader),
@@ -83,11 +119,20 @@ def log_feed(
     )
 
 
-@router.get("/api/logs/stats", tags=["monitoring"])
+@router.get(
+    "/api/logs/stats",
+    tags=["monitoring"],
+    response_model=None,
+    responses={200: {"model": LogStats}, **errors(400, 401)},
+)
 def log_stats(
     request: Request,
-    since: str | None = Query(None, description="Start of the period (YYYY-MM-DD or ISO 8601, UTC)."),
-    until: str | None = Query(None, description="End of the period (exclusive; a bare date includes that day)."),
+    since: str | None = Query(
+        None, description="Start of the period (YYYY-MM-DD or ISO 8601, UTC).", json_schema_extra=WHEN
+    ),
+    until: str | None = Query(
+        None, description="End of the period (exclusive; a bare date includes that day).", json_schema_extra=WHEN
+    ),
     district: str | None = Query(None, description="Only this district."),
     _token: TokenInfo = Depends(require_logs_reader),
 ) -> dict[str, Any]:

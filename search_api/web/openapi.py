@@ -1,10 +1,11 @@
-"""The OpenAPI description says what the API really answers, errors included.
+"""The OpenAPI description says what the API really answers, errors and tokens included.
 
-Errors are mapped once at the edge (``web.errors``): every refusal is a JSON body
-``{"error": <Chinese message>, "status": <code>, "errors"?: {field: message}, "detail"?: …}`` and
-a request that fails validation is a 400, not FastAPI's default 422. This module documents that,
-once, for every operation: the error schema, the status codes each part of the API can answer,
-and no 422.
+Errors are mapped once at the edge (``web.errors``): every refusal is the JSON body
+``schemas.Error``, and a request that fails FastAPI's validation is a 400, not FastAPI's
+default 422 (a 422 is the case API's own answer to fields that break the case rules). Each
+route declares the refusals it can answer with ``errors(…)``; ``install`` drops FastAPI's
+generated 422 and documents the 400 on every operation that reads parameters or a body.
+``tests/routes/test_openapi_conformance.py`` runs schemathesis over the result.
 """
 
 from __future__ import annotations
@@ -14,17 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-ERROR_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "required": ["error", "status"],
-    "properties": {
-        "error": {"type": "string", "description": "中文说明，可直接展示给用户"},
-        "status": {"type": "integer"},
-        "errors": {"type": "object", "additionalProperties": {"type": "string"}, "description": "字段 → 说明"},
-        "detail": {"type": "string"},
-    },
-}
+from search_api.web.schemas import Error
+
 DESCRIPTIONS = {
     400: "请求有误（参数缺失或无效）",
     401: "需要有效的 API 令牌",
@@ -32,25 +24,41 @@ DESCRIPTIONS = {
     404: "找不到",
     409: "与当前状态冲突（例如版本已过期）",
     413: "提交内容过大",
-    415: "不支持的内容类型",
-    429: "请求过于频繁",
+    422: "字段不符合案例规则（errors 逐项说明），例如缺少标题、裁判日期晚于今天、关键词过多",
     503: "搜索服务暂时不可用",
 }
-# What each part of the API can answer besides success (longest prefix wins).
-ERRORS_BY_PREFIX: dict[str, tuple[int, ...]] = {
-    "/api/search": (400, 503),
-    "/api/documents": (400, 404, 503),
-    "/healthz": (503,),
-    "/api/cases": (400, 401, 403, 404, 409, 413, 415, 503),
-    "/api/logs": (400, 401, 403),
-    "/api/calc": (400,),  # calculators: a refused input names its field (search_api.calc.fields)
-}
-DEFAULT_ERRORS = (400,)
 
 
-def _errors_for(path: str) -> tuple[int, ...]:
-    best = max((p for p in ERRORS_BY_PREFIX if path.startswith(p)), key=len, default=None)
-    return ERRORS_BY_PREFIX[best] if best else DEFAULT_ERRORS
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each refusal it can answer, with the one error body."""
+    return {code: {"description": DESCRIPTIONS[code], "model": Error} for code in codes}
+
+
+def _validation_answer(operation: dict[str, Any]) -> None:
+    # FastAPI documents its validation error as a 422 with its own body; ours is a 400 Error,
+    # and any operation that reads parameters or a body can answer it.
+    responses = operation.setdefault("responses", {})
+    default = responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if default.get("$ref", "").endswith("/HTTPValidationError"):
+        del responses["422"]
+    if operation.get("parameters") or operation.get("requestBody"):
+        responses.setdefault("400", {"description": DESCRIPTIONS[400], **_error_content()})
+
+
+def _error_content() -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional query parameter is absent or a value, never JSON null: drop the null branch."""
+    branches = schema.get("anyOf")
+    if not branches:
+        return schema
+    kept = [b for b in branches if b.get("type") != "null"]
+    if len(kept) != 1:
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**kept[0], **rest}
 
 
 def install(app: FastAPI) -> None:
@@ -60,17 +68,16 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                _validation_answer(operation)
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "query" and "schema" in parameter:
+                        parameter["schema"] = _without_null(parameter["schema"])
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components["Error"] = ERROR_SCHEMA
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
-        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        for path, operations in schema.get("paths", {}).items():
-            for operation in operations.values():
-                responses = operation.setdefault("responses", {})
-                responses.pop("422", None)
-                for code in _errors_for(path):
-                    responses.setdefault(str(code), {"description": DESCRIPTIONS[code], "content": ref})
+        components.setdefault("Error", Error.model_json_schema(ref_template="#/components/schemas/{model}"))
         app.openapi_schema = schema
         return schema
 
