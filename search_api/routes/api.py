@@ -51,7 +51,10 @@ def api_search(
     Returns `total` and `hits`; each hit has `id`, `kind`, `title`, `url`, `snippet` (HTML with
     `<mark>` around matched words, computed on the original text), and for an article
     `source_title` and `article` (integer); for a guiding case `case_number`. `suggestion`
-    offers a better query when little or nothing was found. An empty query is a 400.
+    offers a better query when little or nothing was found. `answer` (null unless `confident` and
+    the first hit is an article, on page 1) is the article's own sentence that answers the question
+    with its citation, e.g. 劳动争议仲裁不收费。——《劳动争议调解仲裁法》第五十三条, the article's
+    nearest everyday question and the calculator for the question's topic. An empty query is a 400.
     """
     if not q.strip():
         raise HTTPException(status_code=400, detail="请输入要搜索的问题或关键词（参数 q 不能为空）")

@@ -71,16 +71,16 @@ class CalculatorLink(BaseModel):
 
 
 class AnswerCard(BaseModel):
-    """The article's own sentence that answers the question, with its citation."""
+    """The article's own sentence that answers the question, with its citation (search_api.search.answer)."""
 
-    id: str
+    id: str = Field(description="The article's document id, e.g. labor-dispute-mediation-arbitration-law.53.")
     url: str
-    sentence: str
+    sentence: str = Field(description="One sentence (款/项) of the article, verbatim: 劳动争议仲裁不收费。")
     highlighted: str = Field(description="HTML: the sentence with the matched words in <mark>.")
-    citation: str
-    quote: str = Field(description="The sentence and its citation, ready to copy.")
-    source_title: str
-    article: int | None
+    citation: str = Field(description="《劳动争议调解仲裁法》第五十三条")
+    quote: str = Field(description="Sentence and citation, ready to copy: 劳动争议仲裁不收费。——《…》第五十三条")
+    source_title: str = Field(description="The law's full official title.")
+    article: int | None = Field(description="The article number (第五十三条 → 53).")
     question: str | None = Field(description="The everyday question nearest to the one asked.")
     calculator: CalculatorLink | None = Field(description="The calculator for the question's topic.")
 
@@ -97,7 +97,10 @@ class SearchResults(BaseModel):
     hits: list[Hit]
     facets: dict[str, dict[str, int]] = Field(description="With facets=true: value → count, per field.")
     confident: bool = Field(description="The first hit answers the question with some certainty.")
-    answer: AnswerCard | None = Field(description="When the first hit is a confidently found article.")
+    answer: AnswerCard | None = Field(
+        description="Null unless `confident` and the first hit is an article (page 1 only) and one of its"
+        " sentences carries the question's words."
+    )
     query_id: str = Field("", description="Identifies this search in the query log (for click links).")
     message: str = Field("", description="Present when the question held no words to search for.")
 

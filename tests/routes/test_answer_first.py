@@ -156,3 +156,17 @@ def test_every_card_calculator_exists():
     from search_api.search.answer import CALCULATOR_FOR_TOPIC
 
     assert {name for name, _ in CALCULATOR_FOR_TOPIC.values()} <= set(CALCULATORS)
+
+
+def test_openapi_describes_the_answer(corpus_client):
+    spec = corpus_client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    search = spec["paths"]["/api/search"]["get"]
+    assert "`answer`" in search["description"]
+    ok = search["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    answer = schemas[ok]["properties"]["answer"]
+    assert "answer" in schemas[ok]["required"]
+    refs = [a.get("$ref", "").rsplit("/", 1)[-1] for a in answer["anyOf"]]
+    card = schemas[next(r for r in refs if r)]
+    assert {"sentence", "citation", "quote", "question", "calculator", "id", "url"} <= set(card["required"])
+    assert {"type": "null"} in answer["anyOf"]
