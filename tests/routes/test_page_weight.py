@@ -76,8 +76,12 @@ def test_a_changed_file_gets_a_new_name(tmp_path):
         HashedStaticFiles(tmp_path).url("missing.css")
 
 
-def _asgi_get(app, path: str, query: str, headers: dict[str, str]) -> list[dict]:
-    """Call the ASGI app directly and keep every message it sends (TestClient joins the body)."""
+def _asgi_get(client: TestClient, path: str, query: str, headers: dict[str, str]) -> list[dict]:
+    """Call the ASGI app directly and keep every message it sends (TestClient joins the body).
+
+    It runs on the client's own event-loop thread: the main thread may already have a loop
+    running (Playwright's sync API keeps one for the browser tests' session).
+    """
     sent: list[dict] = []
     scope = {
         "type": "http",
@@ -111,16 +115,16 @@ def _asgi_get(app, path: str, query: str, headers: dict[str, str]) -> list[dict]
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 done.set()
 
-        await app(scope, receive, send)
+        await client.app(scope, receive, send)
 
-    anyio.run(main)
+    client.portal.call(main)
     return sent
 
 
 def test_the_ndjson_feed_still_streams_when_compressed(tmp_path):
     settings = make_settings(tmp_path / "data", querylog_enabled=True)
     app = create_app(settings)
-    with TestClient(app):
+    with TestClient(app) as client:
         for i in range(40):
             app.state.querylog.log_search(
                 q=f"拖欠工资怎么办{i}",
@@ -133,7 +137,7 @@ def test_the_ndjson_feed_still_streams_when_compressed(tmp_path):
         app.state.querylog.flush()
         token = create_token(settings, "monitor", ["logs:read"])
         headers = {"authorization": f"Bearer {token}", "accept-encoding": "gzip"}
-        sent = _asgi_get(app, "/api/logs", "limit=40", headers)
+        sent = _asgi_get(client, "/api/logs", "limit=40", headers)
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert (b"content-encoding", b"gzip") in start["headers"]
     chunks = [m["body"] for m in sent if m["type"] == "http.response.body"]
