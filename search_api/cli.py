@@ -28,17 +28,15 @@ def _embed(settings: Settings, engine, quiet: bool = False) -> None:
     """Fill the vector cache for every indexed document, so a starting server embeds nothing."""
     if not settings.semantic:
         return
-    from search_api.search.layer import SemanticLayer
+    from search_api.search.layer import fill_vectors
 
     if not quiet:
         click.echo(
             "semantic retriever: embedding what the vector cache lacks (the first time, a few minutes)", err=True
         )
-    layer = SemanticLayer(settings, engine)
-    layer.start(background=False)
-    layer.close()
+    status = fill_vectors(settings, engine)
     if not quiet:
-        click.echo(f"semantic retriever: {layer.status}", err=True)
+        click.echo(f"semantic retriever: {status}", err=True)
 
 
 NO_CORPUS = "没有指定要导入的语料：请给出路径（labourkb ingest 路径…），或设置环境变量 LABOURKB_CORPUS_DIR"

@@ -37,8 +37,18 @@ from search_api.engines.base import (
     validate_query,
 )
 from search_api.engines.fts import TermCache
-from search_api.engines.ranking import CANDIDATES, FACET_SIZE, Scorer, answering_many, count_facets
-from search_api.engines.sqlite_schema import COLUMNS, MULTI, SCHEMA, bump, delete_rowid, write_documents
+from search_api.engines.ranking import CANDIDATES, Scorer, answering_many, count_facets
+from search_api.engines.sqlite_schema import (
+    COLUMNS,
+    LIGHT_SQL,
+    MULTI,
+    SCHEMA,
+    browse_facets,
+    bump,
+    delete_rowid,
+    light_documents,
+    write_documents,
+)
 from search_api.settings import Settings
 
 # A term found in more than this share of documents is skipped like a stopword when
@@ -315,30 +325,12 @@ class SqliteEngine(SearchEngine):
             hits.append(SearchHit(id=doc.id, score=score, doc=doc))
         return hits
 
-    _LIGHT_SQL = "SELECT rowid, id, kind, prior, doc_type, source_id, source_title, region, level FROM docs"
-
     def _light_docs(self, conn: sqlite3.Connection, rows: list[tuple]) -> dict[int, Document]:
-        topics = self._cache_for(conn).facet_values(conn)
-        out = {}
-        for rowid, doc_id, kind, prior, doc_type, source_id, source_title, region, level in rows:
-            out[rowid] = Document(
-                id=doc_id,
-                kind=kind,
-                title="",
-                text="",
-                prior=prior,
-                doc_type=doc_type,
-                source_id=source_id,
-                source_title=source_title,
-                region=region,
-                level=level,
-                topics=list(topics[rowid][-1]) if rowid in topics else [],
-            )
-        return out
+        return light_documents(rows, self._cache_for(conn).facet_values(conn))
 
     def _light_hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
         marks = ", ".join("?" * len(page))
-        rows = conn.execute(f"{self._LIGHT_SQL} WHERE rowid IN ({marks})", [r for r, _ in page]).fetchall()
+        rows = conn.execute(f"{LIGHT_SQL} WHERE rowid IN ({marks})", [r for r, _ in page]).fetchall()
         docs = self._light_docs(conn, rows)
         return [SearchHit(id=docs[r].id, score=s, doc=docs[r]) for r, s in page if r in docs]
 
@@ -352,27 +344,8 @@ class SqliteEngine(SearchEngine):
             f"CAST(json_extract(d.data, '$.article') AS INTEGER), d.id LIMIT ? OFFSET ?",
             (*params, query.size, query.offset),
         ).fetchall()
-        facets = self._browse_facets(conn, where, params) if query.facets else {}
+        facets = browse_facets(conn, where, params) if query.facets else {}
         return SearchResult(total=total, hits=self._hits(conn, rows), facets=facets)
-
-    def _browse_facets(self, conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
-        """Facet counts over a filtered set (browsing without terms), straight from the tables."""
-        facets: dict[str, dict[str, int]] = {}
-        for field in ("kind", "source_title", "region"):
-            rows = conn.execute(
-                f"SELECT d.{field}, count(*) FROM docs d WHERE d.{field} != ''{where} "
-                f"GROUP BY d.{field} ORDER BY count(*) DESC LIMIT {FACET_SIZE}",
-                params,
-            ).fetchall()
-            facets[field] = dict(rows)
-        rows = conn.execute(
-            "SELECT t.value, count(*) FROM doc_tags t JOIN docs d ON d.rowid = t.rowid "
-            f"WHERE t.field = 'topics'{where} "
-            f"GROUP BY t.value ORDER BY count(*) DESC LIMIT {FACET_SIZE}",
-            params,
-        ).fetchall()
-        facets["topics"] = dict(rows)
-        return facets
 
     def get(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT data FROM docs WHERE id = ?", (doc_id,)).fetchone()
@@ -384,7 +357,7 @@ class SqliteEngine(SearchEngine):
         if light:
             marks = ", ".join("?" * len(ids))
             conn = self.db
-            rows = conn.execute(f"{self._LIGHT_SQL} WHERE id IN ({marks})", ids).fetchall()
+            rows = conn.execute(f"{LIGHT_SQL} WHERE id IN ({marks})", ids).fetchall()
             by_id = {d.id: d for d in self._light_docs(conn, rows).values()}
             return [by_id[i] for i in ids if i in by_id]
         rows = self.db.execute(f"SELECT id, data FROM docs WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()

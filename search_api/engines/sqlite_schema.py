@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from ingest.model import Document
 from search_api.engines.base import FIELD_WEIGHTS, IndexReport
+from search_api.engines.ranking import FACET_SIZE
 
 COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
 MULTI = ("cites", "topics")  # multi-valued keyword fields live in doc_tags
@@ -89,3 +91,48 @@ def delete_rowid(conn: sqlite3.Connection, rowid: int) -> None:
     conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
     conn.execute("DELETE FROM doc_tags WHERE rowid = ?", (rowid,))
     conn.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
+
+
+# Light documents (``SearchQuery.light``): the ranking, boost and facet fields, read from the columns
+LIGHT_SQL = "SELECT rowid, id, kind, prior, doc_type, source_id, source_title, region, level FROM docs"
+
+
+def light_documents(rows: list[tuple], facet_values: dict[int, tuple]) -> dict[int, Document]:
+    """rowid → a light document from ``LIGHT_SQL`` rows; topics come from the cached facet values."""
+    out = {}
+    for rowid, doc_id, kind, prior, doc_type, source_id, source_title, region, level in rows:
+        topics = facet_values[rowid][-1] if rowid in facet_values else ()
+        out[rowid] = Document(
+            id=doc_id,
+            kind=kind,
+            title="",
+            text="",
+            prior=prior,
+            doc_type=doc_type,
+            source_id=source_id,
+            source_title=source_title,
+            region=region,
+            level=level,
+            topics=list(topics),
+        )
+    return out
+
+
+def browse_facets(conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, dict[str, int]]:
+    """Facet counts over a filtered set (browsing without terms), straight from the tables."""
+    facets: dict[str, dict[str, int]] = {}
+    for field in ("kind", "source_title", "region"):
+        rows = conn.execute(
+            f"SELECT d.{field}, count(*) FROM docs d WHERE d.{field} != ''{where} "
+            f"GROUP BY d.{field} ORDER BY count(*) DESC LIMIT {FACET_SIZE}",
+            params,
+        ).fetchall()
+        facets[field] = dict(rows)
+    rows = conn.execute(
+        "SELECT t.value, count(*) FROM doc_tags t JOIN docs d ON d.rowid = t.rowid "
+        f"WHERE t.field = 'topics'{where} "
+        f"GROUP BY t.value ORDER BY count(*) DESC LIMIT {FACET_SIZE}",
+        params,
+    ).fetchall()
+    facets["topics"] = dict(rows)
+    return facets

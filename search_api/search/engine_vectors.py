@@ -11,13 +11,14 @@ serves both.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from search_api.engines.base import SearchEngine
 from search_api.search.embedder import Embedder, release_memory
-from search_api.search.vectors import EXTRA_WEIGHT, VectorCache, text_key
+from search_api.search.vector_cache import VectorCache, text_key
+from search_api.search.vectors import EXTRA_WEIGHT
 
 BATCH = 256  # documents per round: vectors looked up (or embedded) and written together
 
@@ -44,13 +45,16 @@ class EngineIndex:
 
 
 def _vectors(
-    texts: Mapping[str, Sequence[str]], embedder: Embedder, cache: VectorCache | None
+    texts: Mapping[str, Sequence[str]], embedder: Embedder | Callable[[], Embedder], cache: VectorCache | None
 ) -> dict[bytes, np.ndarray]:
-    """key → float vector of every text in ``texts``: from the cache, embedding (and caching) the rest."""
+    """key → float vector of every text in ``texts``: from the cache, embedding (and caching) the
+    rest; ``embedder`` may be a loader, called only when something is missing."""
     text_of = {text_key(t): t for ts in texts.values() for t in ts}
     found = cache.get_many(list(text_of)) if cache is not None else {}
     missing = sorted((k for k in text_of if k not in found), key=lambda k: len(text_of[k]))
     if missing:
+        if not isinstance(embedder, Embedder):
+            embedder = embedder()
         vecs = embedder.embed_documents([text_of[k] for k in missing])
         if cache is not None:
             cache.put_many(zip(missing, vecs, strict=True))
@@ -61,7 +65,7 @@ def _vectors(
 def sync(
     engine: SearchEngine,
     texts: Mapping[str, Sequence[str]] | Iterable[tuple[str, Sequence[str]]],
-    embedder: Embedder,
+    embedder: Embedder | Callable[[], Embedder],
     cache: VectorCache | None,
     *,
     known: Mapping[str, str] | None = None,

@@ -27,6 +27,28 @@ from search_api.settings import Settings
 log = logging.getLogger("labourkb")
 
 
+def fill_vectors(settings: Settings, engine: SearchEngine) -> str:
+    """After an ingest: embed what the vector cache lacks (and, for an engine that holds vectors,
+    write the documents whose vectors are stale), loading the model only if something is missing,
+    so an unchanged corpus costs a read of the cache. Returns a status line for the CLI."""
+    from search_api.search.engine_vectors import sync
+    from search_api.search.semantic import Embedder, VectorCache, document_texts, fill_cache
+
+    def load() -> Embedder:
+        return Embedder.load(settings.model_dir, threads=1)  # bulk embedding runs its own workers
+
+    cache = VectorCache(settings.vectors_path)
+    try:
+        texts = document_texts(engine.all_documents())
+        if engine.stores_vectors:
+            return f"ready: vectors of {sync(engine, texts, load, cache)} documents written to the engine"
+        return f"ready: {fill_cache(texts, load, cache)} texts embedded"
+    except ModelUnavailable as exc:
+        return f"unavailable: {exc}"
+    finally:
+        cache.close()
+
+
 class SemanticLayer:
     def __init__(self, settings: Settings, engine: SearchEngine):
         self.settings = settings

@@ -8,7 +8,7 @@ Three modules; every public name is importable from this one (see ``__all__``):
   tokens. Queries and documents go through ``ingest.normalise`` first (traditional→simplified,
   full→half width), as the lexical side does. Any missing, corrupt or unloadable model file
   raises ``ModelUnavailable``.
-* ``VectorCache`` (``search.vectors``) — an SQLite file of vectors keyed by (model, SHA-256 of
+* ``VectorCache`` (``search.vector_cache``) — an SQLite file of vectors keyed by (model, SHA-256 of
   the embedded text), so an unchanged corpus re-ingests without embedding anything.
 * ``VectorIndex`` (``search.vectors``) — every text's vector as int8 with a per-text scale (520
   bytes a text), one or more texts per document (an article's own text, then its everyday
@@ -50,7 +50,7 @@ from search_api.search.embedder import (
     release_memory,
 )
 from search_api.search.model import ModelUnavailable
-from search_api.search.vectors import EXTRA_WEIGHT, VectorCache, VectorIndex, text_key
+from search_api.search.vectors import EXTRA_WEIGHT, VectorCache, VectorIndex, fill_cache, text_key
 
 __all__ = [
     "DIM",
@@ -69,6 +69,7 @@ __all__ = [
     "VectorIndex",
     "document_text",
     "document_texts",
+    "fill_cache",
     "l2_normalise",
     "quantise_rows",
     "release_memory",

@@ -40,6 +40,7 @@ from search_api.search.semantic import (
     VectorIndex,
     document_text,
     document_texts,
+    fill_cache,
     l2_normalise,
     quantise_rows,
     texts_by_document,
@@ -289,6 +290,18 @@ def test_a_stream_of_documents_builds_the_same_index_as_a_mapping(embedder, tmp_
     assert from_stream.doc_ids == from_mapping.doc_ids
     assert np.array_equal(from_stream.matrix_t, from_mapping.matrix_t)
     assert np.array_equal(from_stream.extra_owner, from_mapping.extra_owner)
+    cache.close()
+
+
+def test_ingest_fills_the_cache_and_loads_the_model_only_for_new_text(embedder, tmp_path):
+    cache = VectorCache(tmp_path / "vectors.sqlite3")
+    texts = texts_by_document(DOCS, EVERYDAY)
+    assert fill_cache(texts, CountingEmbedder(embedder), cache) == len(DOCS) + 2
+    assert fill_cache(texts, lambda: pytest.fail("the model was loaded for nothing"), cache) == 0
+    changed = [*DOCS[:-1], doc("leave.3", "第三条 职工累计工作已满20年的，年休假15天。")]
+    loaded = []
+    assert fill_cache(texts_by_document(changed), lambda: loaded.append(1) or embedder, cache) == 1
+    assert loaded == [1]
     cache.close()
 
 
