@@ -102,14 +102,23 @@ PASSIVE = "被"
 PASSIVE_REACH = 2  # the agent between 被 and its verb: 被|老板|炒了, 被|黑心|老板|开除 is too far
 
 
+DISPOSAL = "把"  # 公司把我开了: what the company did to me is what I underwent, 被开
+FIRST_PERSON = frozenset({"我", "俺", "咱", "我们"})
+
+
 def _passive_verbs(precise: list[str], lexicon: Lexicon) -> list[str]:
     """Glue the passive marker back to its verb across the agent: 被老板炒了 is cut 被/老板/炒/了,
-    and 被 alone is filler; the lexicon knows 被炒 (dismissed), so the verb becomes 被炒."""
+    and 被 alone is filler; the lexicon knows 被炒 (dismissed), so the verb becomes 被炒. The
+    把-construction with the worker as its object says the same: 公司把我开了 → 被开."""
     out = list(precise)
     for i, word in enumerate(out):
-        if word != PASSIVE:
+        if word == PASSIVE:
+            reach = range(i + 1, min(len(out), i + 1 + PASSIVE_REACH))
+        elif word == DISPOSAL and i + 2 < len(out) and out[i + 1] in FIRST_PERSON:
+            reach = range(i + 2, i + 3)
+        else:
             continue
-        for j in range(i + 1, min(len(out), i + 1 + PASSIVE_REACH)):
+        for j in reach:
             if _known(PASSIVE + out[j], lexicon):
                 out[j] = PASSIVE + out[j]
                 break

@@ -180,6 +180,9 @@ def test_the_passive_marker_finds_its_verb_across_the_agent(lex):
     assert "被炒" in analyse("被老板炒了能拿多少钱", lexicon, tok).tokens
     assert "被开除" in analyse("被公司开除了怎么办", lexicon, tok).tokens
     assert "被炒" not in analyse("老板炒股亏了被骂", lexicon, tok).tokens  # 被 after the verb: no passive of it
+    # the 把-construction with the worker as its object is the same passive
+    assert "被开" in analyse("公司把我开了能要多少补偿", lexicon, tok).tokens
+    assert "被开" not in analyse("把我的工资开了", lexicon, tok).tokens  # 把 + what is mine: not me
 
 
 def test_dismissed_in_slang_lands_on_dismissal_not_on_pensions(service):
@@ -192,3 +195,4 @@ def test_dismissed_in_slang_lands_on_dismissal_not_on_pensions(service):
         "labor-contract-law-implementing-regulations.25",
     }
     assert set(top_ids(service, "被老板炒了能拿多少钱")) <= dismissal
+    assert set(top_ids(service, "公司把我开了能要多少补偿")) <= dismissal | {"labor-law.28"}
