@@ -166,15 +166,18 @@ def test_client_network_and_key():
 # ---- finding 6: no account lockout, no name oracle ------------------------------------------
 
 
+TIMED_ATTEMPTS = 3  # more would cross the free failures of the not-yet-delayed names
+
+
 def timed(client: TestClient, username: str, password: str) -> tuple[float, int, str]:
-    """The fastest of three attempts (their answers must agree): seconds, status, message."""
+    """The fastest of a few attempts (their answers must agree): seconds, status, message."""
     results = []
-    for _ in range(3):
+    for _ in range(TIMED_ATTEMPTS):
         data = {"csrf_token": csrf_from(client.get("/login").text), "username": username, "password": password}
         t0 = time.perf_counter()
         response = client.post("/login", data=data, follow_redirects=False)
         results.append((time.perf_counter() - t0, response.status_code, error_of(response)))
-    assert results[0][1:] == results[1][1:] == results[2][1:]
+    assert all(r[1:] == results[0][1:] for r in results)
     return min(r[0] for r in results), results[0][1], results[0][2]
 
 
@@ -206,9 +209,11 @@ def test_locked_unknown_and_wrong_password_answer_alike(tmp_path, monkeypatch):
     assert locked[1:] == unknown_locked[1:]
     assert locked[1] == 400 and locked[2].startswith("用户名或密码错误") and "锁定" not in locked[2]
     assert wrong[1:] == unknown[1:] == (400, "用户名或密码错误")
-    assert len(verified) == 2 * FREE_FAILURES + 4 * 3  # every answer verified exactly one hash
+    assert len(verified) == 2 * FREE_FAILURES + 4 * TIMED_ATTEMPTS  # every answer verified exactly one hash
     times = [locked[0], unknown_locked[0], wrong[0], unknown[0]]
-    assert max(times) < 1.5 * min(times), times
+    # The bug answered a locked name in 5 ms against 300 ms (×60); on a loaded 2-core machine the
+    # fastest of three steady 0.2 s answers was seen at 0.33 s, so the bound leaves room for that.
+    assert max(times) < 2.5 * min(times), times
 
 
 def test_unknown_names_cost_a_real_argon2_verification(tmp_path, counted_verify):
