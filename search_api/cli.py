@@ -196,11 +196,10 @@ def show(doc_id: str, as_json: bool) -> None:
 @click.option(
     "--workers",
     type=click.IntRange(0),
-    default=0,
-    envvar="LABOURKB_WORKERS",
-    help="Worker processes (0: one per CPU). Each loads the model and its own caches.",
+    default=None,
+    help="Worker processes (0: one per CPU; default LABOURKB_WORKERS, else 0). Each loads the model and its caches.",
 )
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the site and API in the foreground.
 
     Example: labourkb serve --port 8000 --workers 2
@@ -208,7 +207,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from search_api.web.server import default_workers, serve_one, serve_workers
 
     settings = _settings()
-    workers = workers or default_workers()
+    workers = (settings.workers if workers is None else workers) or default_workers()
     try:
         if workers == 1:
             serve_one(settings, host, port)

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Threads per process answering requests (each holds an index connection and its page cache).",
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        description="Worker processes of `labourkb serve` (0: one per CPU); each loads the model and warms its caches"
+        " before it listens. `--workers` overrides it.",
+    )
     # client address and the server's own access log (who asked is never logged)
     trusted_proxies: str = Field(
         "",
