@@ -18,7 +18,7 @@ import numpy as np
 from search_api.engines.base import SearchEngine
 from search_api.search.embedder import Embedder, release_memory
 from search_api.search.vector_cache import VectorCache, text_key
-from search_api.search.vectors import EXTRA_WEIGHT
+from search_api.search.vectors import EXTRA_WEIGHT, embed_missing
 
 BATCH = 256  # documents per round: vectors looked up (or embedded) and written together
 
@@ -51,14 +51,10 @@ def _vectors(
     rest; ``embedder`` may be a loader, called only when something is missing."""
     text_of = {text_key(t): t for ts in texts.values() for t in ts}
     found = cache.get_many(list(text_of)) if cache is not None else {}
-    missing = sorted((k for k in text_of if k not in found), key=lambda k: len(text_of[k]))
-    if missing:
-        if not isinstance(embedder, Embedder):
-            embedder = embedder()
-        vecs = embedder.embed_documents([text_of[k] for k in missing])
-        if cache is not None:
-            cache.put_many(zip(missing, vecs, strict=True))
-        found.update(zip(missing, vecs, strict=True))
+    fresh = embed_missing({k: t for k, t in text_of.items() if k not in found}, embedder, None, set())
+    if cache is not None and fresh:
+        cache.put_many(fresh.items())
+    found.update(fresh)
     return found
 
 
@@ -76,22 +72,22 @@ def sync(
     documents were written. A stream is read once, ``BATCH`` documents held at a time."""
     have = engine.vector_keys() if known is None else known
     written = 0
-    part: dict[str, Sequence[str]] = {}
+    part: dict[str, tuple[Sequence[str], str]] = {}  # doc_id → (its texts, their digest)
 
     def flush() -> int:
-        vectors = _vectors(part, embedder, cache)
+        vectors = _vectors({doc_id: ts for doc_id, (ts, _) in part.items()}, embedder, cache)
         items = []
-        for doc_id, ts in part.items():
+        for doc_id, (ts, digest) in part.items():
             own = text_key(ts[0])
             asks = [vectors[k] for k in dict.fromkeys(text_key(t) for t in ts[1:]) if k != own]
-            items.append((doc_id, texts_digest(ts), vectors[own], asks))
+            items.append((doc_id, digest, vectors[own], asks))
         part.clear()
         return engine.put_vectors(items)
 
     try:
         for doc_id, ts in texts.items() if isinstance(texts, Mapping) else texts:
-            if ts and doc_id in have and have[doc_id] != texts_digest(ts):
-                part[doc_id] = ts
+            if ts and doc_id in have and have[doc_id] != (digest := texts_digest(ts)):
+                part[doc_id] = (ts, digest)
                 if len(part) >= BATCH:
                     written += flush()
         if part:

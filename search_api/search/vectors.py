@@ -148,7 +148,7 @@ class VectorIndex:
         the cache lacks are held (×20: 73,000 documents without their texts in memory).
         """
         keys, available, text_of = _scan(texts, cache)
-        fresh = _embed_missing(text_of, embedder, cache, available, progress=progress, chunk=chunk)
+        fresh = embed_missing(text_of, embedder, cache, available, progress=progress, chunk=chunk)
         text_of.clear()
         if cache is None:
             return cls.from_vectors(keys, fresh, **kw)
@@ -256,7 +256,7 @@ def _scan(
     return keys, available, text_of
 
 
-def _embed_missing(
+def embed_missing(
     text_of: dict[bytes, str],
     embedder: Embedder | Callable[[], Embedder] | None,
     cache: VectorCache | None,
@@ -298,5 +298,5 @@ def fill_cache(
     ``labourkb ingest`` does); the model is loaded only if something is missing. Returns how
     many texts were embedded."""
     _, available, text_of = _scan(texts, cache)
-    _embed_missing(text_of, embedder, cache, available)
+    embed_missing(text_of, embedder, cache, available)
     return len(text_of)
