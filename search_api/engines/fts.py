@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from search_api.engines.facets import FacetCodes
 from search_api.engines.ranking import BOOST_FIELDS
 
 
@@ -42,6 +43,7 @@ class TermCache:
         self._fields: dict[int, tuple] | None = None
         self._priors: np.ndarray | None = None
         self._facets: dict[int, tuple] | None = None
+        self._facet_codes: FacetCodes | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
         with self._lock:
@@ -123,3 +125,12 @@ class TermCache:
                 r[0]: (*(shared.setdefault(v, v) for v in r[1:]), tuple(topics.get(r[0], ()))) for r in rows
             }
         return self._facets
+
+    def facet_codes(self, conn: sqlite3.Connection) -> FacetCodes:
+        """The facet values as integer codes per rowid, for counting an answering set with numpy."""
+        if self._facet_codes is None:
+            codes = FacetCodes(conn)
+            with self._lock:
+                if self._facet_codes is None:
+                    self._facet_codes = codes
+        return self._facet_codes

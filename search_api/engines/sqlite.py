@@ -24,7 +24,6 @@ from typing import Any
 from ingest.model import Document
 from search_api.db import transaction
 from search_api.engines.base import (
-    FACET_FIELDS,
     FIELD_WEIGHTS,
     EngineUnavailable,
     IndexOutdated,
@@ -36,8 +35,9 @@ from search_api.engines.base import (
     SearchResult,
     validate_query,
 )
+from search_api.engines.facets import FacetCache, query_key
 from search_api.engines.fts import TermCache
-from search_api.engines.ranking import CANDIDATES, Scorer, answering_many, count_facets
+from search_api.engines.ranking import CANDIDATES, Scorer, answering_many
 from search_api.engines.sqlite_schema import (
     COLUMNS,
     LIGHT_SQL,
@@ -70,6 +70,7 @@ class SqliteEngine(SearchEngine):
         self._cache_lock = threading.Lock()
         self._cache: TermCache | None = None
         self._pointer_seen: tuple[tuple[int, int, int], Path] | None = None
+        self.facet_cache = FacetCache()  # per (index version, analysed query)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SqliteEngine:
@@ -270,9 +271,12 @@ class SqliteEngine(SearchEngine):
         page_at = kept[query.offset : query.offset + query.size]
         page = [(int(keys[i]), float(scores[i])) for i in page_at]
         facets = {}
-        if query.facets:
-            values = cache.facet_values(conn)
-            facets = count_facets(dict(zip(FACET_FIELDS, values[rowid], strict=True)) for rowid in keys[kept].tolist())
+        if query.facets:  # the same question on the same index: the counts of last time
+            key = query_key(query, limit)
+            facets = self.facet_cache.get(cache.version, key)
+            if facets is None:
+                facets = cache.facet_codes(conn).count(keys[kept])
+                self.facet_cache.put(cache.version, key, facets)
         hits = self._light_hits(conn, page) if query.light else self._hits(conn, page)
         for hit, i in zip(hits, page_at, strict=True):
             hit.coverage = float(share[i])
@@ -296,6 +300,7 @@ class SqliteEngine(SearchEngine):
             if cache.df(conn, text):
                 cache.top(conn, text, CANDIDATES, "", [], self._bm25_weights)
                 n += 1
+        cache.facet_codes(conn)
         return n
 
     @property
