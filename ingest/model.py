@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("article", "law", "case", "policy", "news")
+KINDS = ("article", "law", "case", "policy", "news", "qa")
 
 # Sub-kinds as the corpus front matter names them.
 LAW_TYPES = (

@@ -17,7 +17,8 @@ from search_api.calc import CALCULATORS, load_local_wages
 from search_api.cases.index import CaseIndex
 from search_api.cases.workflow import CaseService
 from search_api.engines import get_engine
-from search_api.routes import api, calc, docs, lawyers, logs, pages, review
+from search_api.help import help_service
+from search_api.routes import api, calc, desk, docs, help, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
 from search_api.search.service import SearchService
 from search_api.search.steps_config import load_for as load_next_steps
@@ -91,6 +92,9 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     topic_ids = [t.id for t in app.state.service.lexicon.topics]  # next-steps panel; a bad file stops here
     app.state.next_steps, app.state.district_contacts = load_next_steps(settings, topic_ids, CALCULATORS)
     app.state.case_service = CaseService(app.state.store.cases, CaseIndex.for_search(app.state.service))
+    app.state.help = help_service(
+        settings, app.state.store, app.state.case_service.index
+    )  # a bad holidays file stops here
     app.state.querylog = None
     app.state.monitor = ()
     if settings.querylog_enabled:
@@ -112,6 +116,11 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     app.include_router(logs.router)
     app.include_router(review.router)
     app.include_router(calc.api_router)
+    app.include_router(desk.api_router)  # /api/help-requests/{id:int} before the worker's /{ticket}
+    app.include_router(help.api_router)
+    app.include_router(desk.stats_router)
+    app.include_router(desk.router)
+    app.include_router(help.router)
     app.include_router(calc.router)
     app.include_router(pages.router)
     return app

@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from search_api.engines.base import IndexOutdated
+from search_api.engines.es_cli import es
 from search_api.errors import AppError
+from search_api.help.cli import help_group
 from search_api.settings import Settings, get_settings
 
 
@@ -228,19 +230,32 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["lawyer", "reviewer", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["lawyer", "reviewer", "admin", "staff"]), required=True)
+@click.option(
+    "--district",
+    "districts",
+    multiple=True,
+    help="Staff: a district whose help requests they answer (repeat for several; required). Lawyer: a district"
+    " whose rota they are on.",
+)
 @click.password_option(
     help="Prompted for when not given (LABOURKB_NEW_PASSWORD also works).", envvar="LABOURKB_NEW_PASSWORD"
 )
-def user_create(username: str, role: str, password: str) -> None:
+def user_create(username: str, role: str, districts: tuple[str, ...], password: str) -> None:
     """Create an account.
 
-    Example: labourkb user create wang --role lawyer
+    Example: labourkb user create wang --role lawyer; labourkb user create li --role staff --district 崂山区
     """
     from search_api.accounts.users import Users
 
-    Users(_settings().store_path).create(username, password, role)
-    click.echo(f"created {role} {username}")
+    settings = _settings()
+    unknown = [d for d in districts if d not in settings.district_list]
+    if unknown:
+        raise click.ClickException(
+            f"区 {'、'.join(unknown)} 不在 LABOURKB_DISTRICTS 里（{'、'.join(settings.district_list)}）"
+        )
+    Users(settings.store_path).create(username, password, role, districts=districts)
+    click.echo(f"created {role} {username}" + (f" ({', '.join(districts)})" if districts else ""))
 
 
 @cli.command()
@@ -293,7 +308,7 @@ def token() -> None:
     multiple=True,
     default=["logs:read"],
     show_default=True,
-    type=click.Choice(["logs:read"]),
+    type=click.Choice(["logs:read", "help:read", "help:personal"]),
 )
 def token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token; it is printed once and only its hash is stored.
@@ -308,17 +323,22 @@ def token_create(name: str, scopes: tuple[str, ...]) -> None:
 @cli.command()
 @click.option("--days", type=int, default=None, help="Keep this many days (default LABOURKB_RETENTION_DAYS).")
 def purge(days: int | None) -> None:
-    """Delete query-log records older than the retention period, and (under "accounts")
-    sessions expired and form stashes made over a day ago.
+    """Delete query-log records older than the retention period, (under "accounts") sessions
+    expired and form stashes made over a day ago, and (under "help") the personal data of help
+    requests closed more than LABOURKB_HELP_RETENTION_DAYS ago.
 
     Example: labourkb purge --days 180
     """
     from search_api.accounts.store import Store
+    from search_api.help import help_service
     from search_api.monitoring.querylog import QueryLog
 
-    log = QueryLog(_settings())
+    settings = _settings()
+    log = QueryLog(settings)
+    store = Store(settings.store_path)
     try:
-        _echo_json({**log.purge(days), "accounts": Store(_settings().store_path).purge()})
+        help = help_service(settings, store).purge(settings.help_retention_days)
+        _echo_json({**log.purge(days), "accounts": store.purge(), "help": help})
     finally:
         log.close()
 
@@ -338,50 +358,8 @@ def querylog_replay() -> None:
         log.close()
 
 
-@cli.group()
-def es() -> None:
-    """Run a local Elasticsearch for development (scripts/elasticsearch.sh)."""
-
-
-def _es_server():
-    """``engines.es_server``, whose script exists only in a source checkout (not in the wheel)."""
-    from search_api.engines import es_server
-
-    if not es_server.SCRIPT.exists():
-        raise click.ClickException(
-            "labourkb es start/stop 只用于源码目录中的开发环境（scripts/elasticsearch.sh）；"
-            "正式部署请设置 LABOURKB_ENGINE=elasticsearch 和 LABOURKB_ES_URL 连接你的 Elasticsearch"
-        )
-    return es_server
-
-
-@es.command("start")
-def es_start() -> None:
-    """Start (or reuse) the local server and wait for yellow health.
-
-    Example: labourkb es start
-    """
-    click.echo(_es_server().ensure_running())
-
-
-@es.command("stop")
-def es_stop() -> None:
-    """Stop the local server.
-
-    Example: labourkb es stop
-    """
-    _es_server().stop()
-
-
-@es.command("status")
-def es_status() -> None:
-    """Print whether the local server is up.
-
-    Example: labourkb es status
-    """
-    from search_api.engines import es_server
-
-    _echo_json(es_server.status())
+cli.add_command(es)
+cli.add_command(help_group)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,13 @@ class Invalid(AppError):
     message = "请检查标出的字段"
 
 
+class TooMany(AppError):
+    """Too many requests from one client network; the message says when to try again."""
+
+    status = 429
+    message = "请求过于频繁，请稍后再试"
+
+
 class Unavailable(AppError):
     status = 503
     message = "服务暂时不可用，请稍后再试"

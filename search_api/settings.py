@@ -60,8 +60,32 @@ class Settings(BaseSettings):
     )
     districts: str = Field(
         "市南区,市北区,李沧区,崂山区,城阳区,黄岛区,即墨区,胶州市,平度市,莱西市",
-        description="Comma-separated districts a worker may pick on the site (for the union's per-district trends);"
-        " empty hides the choice.",
+        description="Comma-separated districts a worker may pick on the site (for the union's per-district trends)"
+        " and whose desks receive help requests; empty hides the choice.",
+    )
+    # help requests (search_api.help): 我要维权
+    data_keys: str = Field(
+        "",
+        description="Comma-separated Fernet keys that seal workers' personal data in help requests (`labourkb help"
+        " new-key` prints one); the first seals, all open, so a new key goes first to rotate. Empty: a key derived"
+        " from the site secret (then keep LABOURKB_SECRET_KEY outside the data directory).",
+    )
+    help_callback_days: int = Field(
+        2, ge=1, le=10, description="Working days within which district staff call a worker back."
+    )
+    help_retention_days: int = Field(
+        365, ge=1, description="Days after a help request is closed before `labourkb purge` deletes its personal data."
+    )
+    help_per_hour: int = Field(
+        5, ge=1, description="Help requests one client network (an IPv6 /64) may submit in an hour."
+    )
+    help_min_fill_seconds: float = Field(
+        4.0, ge=0, description="A help form sent back sooner than this after it was shown is taken for a bot."
+    )
+    holidays_file: Path | None = Field(
+        None,
+        description="YAML file of public holidays and make-up working days (format: search_api/help/calendar.py) for"
+        " years the shipped schedule does not know yet, or local changes; checked at start-up.",
     )
     # calculators (search_api.calc)
     local_wages_file: Path | None = Field(

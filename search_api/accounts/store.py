@@ -8,6 +8,7 @@ group of tables, each in its own module:
 * ``sessions`` browser sessions and the form stash    (``search_api.accounts.sessions``)
 * ``tokens``   lawyers' personal API tokens           (``search_api.accounts.tokens``)
 * ``cases``    lawyers' cases, versions and events    (``search_api.cases.store``)
+* ``help``     workers' help requests, sealed          (``search_api.help.store``)
 
 The scoped read-only tokens of monitoring systems share the file (``accounts.tokens``);
 the query log keeps its own files. This file is a source of truth: the search index is
@@ -27,6 +28,7 @@ from search_api.accounts.sessions import Sessions
 from search_api.accounts.tokens import ApiTokens
 from search_api.accounts.users import Users
 from search_api.cases.store import CaseStore
+from search_api.help.store import HelpStore
 
 
 class Store:
@@ -40,6 +42,7 @@ class Store:
         self.sessions = Sessions(self.path)
         self.tokens = ApiTokens(self.path)
         self.cases = CaseStore(self.path)
+        self.help = HelpStore(self.path)
         self._last_purge = float("-inf")
         self._purge_lock = threading.Lock()
 

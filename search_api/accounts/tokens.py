@@ -29,7 +29,11 @@ from search_api.settings import Settings
 
 PERSONAL_PREFIX = "lkb_"
 SCOPED_PREFIX = "lkbr_"
-SCOPES = {"logs:read": "读取查询日志流与统计（/api/logs, /api/logs/stats）"}
+SCOPES = {
+    "logs:read": "读取查询日志流与统计（/api/logs, /api/logs/stats）",
+    "help:read": "读取求助统计和事件流，不含个人信息（/api/help/stats, /api/help/events）",
+    "help:personal": "读取求助事件流，含求助人姓名、电话和经过（仅供法律援助平台等对接系统）",
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -96,7 +100,8 @@ class ApiTokens:
         """The active user a live token belongs to (and note its use), else None."""
         with db.connect(self.path) as conn, db.transaction(conn):
             row = conn.execute(
-                "SELECT u.*, t.id AS token_id FROM api_tokens t JOIN users u ON u.id = t.user_id"
+                "SELECT u.*, t.id AS token_id, (SELECT group_concat(d.district, ',') FROM user_districts d"
+                " WHERE d.user_id = u.id) AS districts FROM api_tokens t JOIN users u ON u.id = t.user_id"
                 " WHERE t.token_hash = ? AND t.revoked = 0 AND u.active = 1",
                 (token_digest(token),),
             ).fetchone()

@@ -17,6 +17,7 @@ import math
 import re
 import secrets
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from search_api import db
 from search_api.accounts.throttle import LoginThrottle
 from search_api.errors import BadRequest, Invalid
 
-ROLES = ("lawyer", "reviewer", "admin")
+ROLES = ("lawyer", "reviewer", "admin", "staff")
 PASSWORD_HASHER = PasswordHasher()
 MIN_PASSWORD_CHARS = 10
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
@@ -38,14 +39,25 @@ CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
     username TEXT NOT NULL UNIQUE COLLATE NOCASE,
     password_hash TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('lawyer', 'reviewer', 'admin')),
+    role TEXT NOT NULL CHECK (role IN ('lawyer', 'reviewer', 'admin', 'staff')),
     display_name TEXT NOT NULL DEFAULT '',
     active INTEGER NOT NULL DEFAULT 1,
     failed_logins INTEGER NOT NULL DEFAULT 0,  -- unused since login throttling (kept for old stores)
     locked_until REAL NOT NULL DEFAULT 0,      -- unused since login throttling (kept for old stores)
     created_at TEXT NOT NULL
 );
+-- the districts a staff member answers help requests for, or a lawyer is on the rota of
+CREATE TABLE IF NOT EXISTS user_districts (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    district TEXT NOT NULL,
+    PRIMARY KEY (user_id, district)
+);
 """
+# A user row with their districts (comma-joined, NULL when none).
+_SELECT = (
+    "SELECT u.*, (SELECT group_concat(d.district, ',') FROM user_districts d WHERE d.user_id = u.id) AS districts"
+    " FROM users u"
+)
 
 # Verified against when the user name is unknown, so timing does not reveal which names exist.
 _DUMMY_HASH = PASSWORD_HASHER.hash(secrets.token_hex(16))
@@ -64,10 +76,16 @@ class User:
     active: bool = True
     failed_logins: int = 0
     locked_until: float = 0.0
+    districts: tuple[str, ...] = ()
 
     @property
     def is_reviewer(self) -> bool:
         return self.role in ("reviewer", "admin")
+
+    @property
+    def is_staff(self) -> bool:
+        """Works the help desk: district staff, and admins (every district)."""
+        return self.role in ("staff", "admin")
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> User:
@@ -79,6 +97,9 @@ class User:
             active=bool(row["active"]),
             failed_logins=row["failed_logins"],
             locked_until=row["locked_until"],
+            districts=tuple(sorted((row["districts"] or "").split(",")))
+            if _has(row, "districts") and row["districts"]
+            else (),
         )
 
 
@@ -94,13 +115,22 @@ class Users:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        with db.connect(self.path, SCHEMA):
-            pass
+        with db.connect(self.path) as conn:
+            _allow_new_roles(conn)
+            conn.executescript(SCHEMA)
         self.throttle = LoginThrottle(self.path)
 
-    def create(self, username: str, password: str, role: str, display_name: str = "") -> User:
-        """Create an account with an argon2-hashed password. Raises ``Invalid`` (Chinese message)."""
+    def create(
+        self, username: str, password: str, role: str, display_name: str = "", districts: Iterable[str] = ()
+    ) -> User:
+        """Create an account with an argon2-hashed password; ``districts``: a staff member's desks or
+        a lawyer's rotas (required for staff). Raises ``Invalid`` (Chinese message)."""
         username = (username or "").strip()
+        districts = sorted({d.strip() for d in districts if d.strip()})
+        if role == "staff" and not districts:
+            raise _invalid("districts", "区县工作人员须指定至少一个区（--district）")
+        if districts and role not in ("staff", "lawyer"):
+            raise _invalid("districts", "只有区县工作人员和律师可以绑定区")
         if not USERNAME_RE.match(username):
             raise _invalid("username", "用户名须为 3–32 个字母、数字或 _ . -")
         if role not in ROLES:
@@ -115,6 +145,10 @@ class Users:
                     " VALUES (?, ?, ?, ?, ?)",
                     (username, pw_hash, role, display_name.strip() or username, db.now_iso()),
                 )
+                conn.executemany(
+                    "INSERT INTO user_districts (user_id, district) VALUES (?, ?)",
+                    [(cur.lastrowid, d) for d in districts],
+                )
         except sqlite3.IntegrityError:
             raise _invalid("username", "用户名已存在") from None
         user = self.get(cur.lastrowid)
@@ -123,18 +157,18 @@ class Users:
 
     def get(self, user_id: int) -> User | None:
         with db.connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            row = conn.execute(_SELECT + " WHERE u.id = ?", (user_id,)).fetchone()
         return User.from_row(row) if row else None
 
     def with_hash(self, username: str) -> tuple[User, str] | None:
         """The user and stored password hash, for login only."""
         with db.connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM users WHERE username = ?", ((username or "").strip(),)).fetchone()
+            row = conn.execute(_SELECT + " WHERE u.username = ?", ((username or "").strip(),)).fetchone()
         return (User.from_row(row), row["password_hash"]) if row else None
 
     def list(self) -> list[User]:
         with db.connect(self.path) as conn:
-            rows = conn.execute("SELECT * FROM users ORDER BY username").fetchall()
+            rows = conn.execute(_SELECT + " ORDER BY u.username").fetchall()
         return [User.from_row(r) for r in rows]
 
     def set_password_hash(self, user_id: int, pw_hash: str) -> None:
@@ -163,6 +197,30 @@ class Users:
         if PASSWORD_HASHER.check_needs_rehash(pw_hash):
             self.set_password_hash(user.id, PASSWORD_HASHER.hash(password))
         return user
+
+
+def _has(row: sqlite3.Row, column: str) -> bool:
+    return column in row.keys()  # noqa: SIM118 (a Row iterates its values, not its keys)
+
+
+def _allow_new_roles(conn: sqlite3.Connection) -> None:
+    """Stores made before the ``staff`` role have a CHECK that refuses it; SQLite cannot alter a
+    CHECK, so the table is rebuilt with today's definition (rows, ids and references kept)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").fetchone()
+    if row is None or "'staff'" in row["sql"]:
+        return
+    table = SCHEMA.split("-- the districts")[0].replace("IF NOT EXISTS users", "users_with_staff").strip()
+    # SQLite's recipe: build the new table, copy, drop the old, rename the new one into place
+    # (renaming the old one away would rewrite the other tables' references to follow it).
+    conn.execute("PRAGMA foreign_keys=OFF")  # the rebuild must not cascade into tokens, sessions, cases
+    try:
+        with db.transaction(conn):
+            conn.execute(table.rstrip(";"))
+            conn.execute("INSERT INTO users_with_staff SELECT * FROM users")
+            conn.execute("DROP TABLE users")
+            conn.execute("ALTER TABLE users_with_staff RENAME TO users")
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
 
 
 def _refused(wait: float) -> LoginError:

@@ -38,7 +38,8 @@ def _login_page(
     request: Request, form: dict[str, str], error: str = "", status_code: int = 200, retry_after: int = 0
 ) -> Response:
     ctx = {
-        "next": safe_next(form.get("next")),
+        # only a safe page is carried; none, and each role lands where its work is (see login_submit)
+        "next": form.get("next") if form.get("next") and safe_next(form.get("next")) == form.get("next") else "",
         "restore": form.get("restore", ""),
         "error": error,
         "username": form.get("username", ""),
@@ -89,7 +90,8 @@ async def login_submit(request: Request):
         user = await gate.run(check)
     except LoginError as refused:
         return _login_page(request, form, refused.message, refused.status)
-    next_path = safe_next(form.get("next"))
+    # each role lands where its work is, unless the login was for a given page
+    next_path = safe_next(form.get("next")) if form.get("next") or user.role != "staff" else "/desk"
     if form.get("restore"):
         next_path += ("&" if "?" in next_path else "?") + urlencode({"restore": form["restore"]})
     response = see_other(next_path)

@@ -236,7 +236,7 @@ def case_json(record: CaseRecord) -> dict[str, Any]:
     }
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def json_object(request: Request) -> dict[str, Any]:
     body = await read_body(request, MAX_JSON_BYTES)
     try:
         data = json.loads(body.decode("utf-8"))
@@ -275,7 +275,7 @@ def api_list(
 )
 async def api_create(request: Request, user: ApiUser):
     """Create a draft. Field errors come back as 422 ``{"errors": {field: message}}``."""
-    data = await _json_object(request)
+    data = await json_object(request)
     return case_json(case_service(request).create(user, data))
 
 
@@ -309,7 +309,7 @@ def api_get(request: Request, case_id: CaseId, user: ApiUser):
 )
 async def api_update(request: Request, case_id: CaseId, user: ApiUser):
     """Save an edit as a new version (``base_version`` guards against overwriting a newer one)."""
-    data = await _json_object(request)
+    data = await json_object(request)
     base = data.get("base_version")
     if base is not None and (not isinstance(base, int) or isinstance(base, bool)):
         raise Invalid("base_version 须为整数（所编辑的版本号）", {"base_version": "须为整数"})
@@ -333,7 +333,7 @@ def api_submit(request: Request, case_id: CaseId, user: ApiUser):
 )
 async def api_review(request: Request, case_id: CaseId, user: ApiUser):
     """``{"action": "publish" | "return", "comment": "…"}`` — reviewers and admins."""
-    data = await _json_object(request)
+    data = await json_object(request)
     comment = data.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise Invalid("审核意见须为文本", {"comment": "审核意见须为文本"})

@@ -52,7 +52,7 @@ HOTLINES: tuple[Hotline, ...] = (
 )
 
 # 找工会帮忙: there is no help-request page yet, so the link calls the union's hotline.
-HELP_LINK = {"url": "tel:12351", "text": "找工会帮忙：拨打 12351 职工服务热线"}
+HELP_LINK = {"url": "/help", "text": "找工会帮忙：在线提交求助，所在区的工会工作人员给您回电"}
 
 # Topics whose questions are disputes with an employer: the panel is shown for them.
 DISPUTE_TOPICS = frozenset(

@@ -8,7 +8,7 @@ from ingest.model import Document
 from search_api.engines.base import SearchHit
 from search_api.search.highlight import snippet
 
-KIND_LABELS = {"article": "法条", "law": "法规", "case": "案例", "policy": "政策", "news": "新闻"}
+KIND_LABELS = {"article": "法条", "law": "法规", "case": "案例", "policy": "政策", "news": "新闻", "qa": "问答"}
 KINDS = tuple(KIND_LABELS)
 
 

@@ -8,12 +8,14 @@ from ingest.pipeline import prepare_corpus
 from search_api.cases.index import published_documents
 from search_api.cases.store import CaseStore
 from search_api.engines.base import SearchEngine
+from search_api.help.qa import published_qa_documents
+from search_api.help.store import HelpStore
 from search_api.settings import Settings
 
 
 def rebuild_index(settings: Settings, engine: SearchEngine) -> dict[str, Any]:
     """Atomically replace the index with corpus documents plus published lawyers' cases."""
-    cases = published_documents(CaseStore(settings.store_path))
+    cases = published_documents(CaseStore(settings.store_path)) + published_qa_documents(HelpStore(settings.store_path))
     docs, report = prepare_corpus([settings.corpus_dir], settings.lexicon_dir, extra=cases)
     result = engine.rebuild(docs)
     out = report.as_dict()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from search_api.cases.workflow import CaseState
 
-Kind = Literal["article", "law", "case", "policy", "news"]
+Kind = Literal["article", "law", "case", "policy", "news", "qa"]
 
 
 class Error(BaseModel):

@@ -27,7 +27,7 @@ from search_api.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SCRIPT_COOKIE = "script"
-ROLE_LABELS = {"lawyer": "律师", "reviewer": "审核人", "admin": "管理员"}
+ROLE_LABELS = {"lawyer": "律师", "reviewer": "审核人", "admin": "管理员", "staff": "区县工作人员"}
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
@@ -57,6 +57,26 @@ def linked_text(text: str, citations: Iterable[dict[str, Any]] = (), self_id: st
         last = m.end()
     out.append(escape(text[last:]))
     return Markup("").join(out)
+
+
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def linked_html(html: str, citations: Iterable[dict[str, Any]] = ()) -> Markup:
+    """Sanitised HTML (``render_markdown``) with each resolved citation in its text linked to its
+    article, as ``linked_text`` does for plain text; text already inside a link is left alone."""
+    cites = list(citations)
+    out, in_link = [], False
+    for part in _TAG.split(str(html)):
+        if part.startswith("<"):
+            in_link = part.startswith("<a ") or (in_link and not part.startswith("</a"))
+            out.append(part)
+        elif part and not in_link:
+            # the text is already escaped HTML: unescape-free matching works because citations hold no <>&"
+            out.append(str(linked_text(Markup(part).unescape(), cites)))
+        else:
+            out.append(part)
+    return Markup("".join(out))
 
 
 def paragraphs(text: str, citations: Iterable[dict[str, Any]] = (), self_id: str = "") -> list[Markup]:

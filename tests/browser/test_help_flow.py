@@ -309,12 +309,6 @@ def test_help_request_from_search_to_published_qa(open_page, help_app, live_serv
         assert not holding, f"{needle!r} in plain text in {holding}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the login page always posts next=/lawyer/ (routes/auth.py _login_page: safe_next('') is"
-    " '/lawyer/'), so login_submit's staff default of /desk never applies in a browser",
-)
 def test_staff_login_through_the_form_lands_on_the_desk(open_page):
     w = open_page("phone")
     assert log_in(w, "laoshan-desk") == "/desk"

@@ -91,7 +91,7 @@ def test_dismissal_steps_sit_after_the_third_result(corpus_client):
         "/doc/labor-dispute-mediation-arbitration-law.53",  # 仲裁不收费 (general)
     } <= links
     assert panel.select("ul.evidence li") and "热线" in panel.get_text()
-    assert panel.select_one("p.help a")["href"] == "tel:12351"
+    assert panel.select_one("p.help a")["href"] == "/help"  # 我要维权: the online help request
 
 
 @pytest.mark.parametrize(

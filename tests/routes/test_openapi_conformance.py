@@ -4,8 +4,9 @@ Each run is schemathesis' own engine (what ``st run`` runs) in-process over the 
 examples, coverage (boundaries, missing and invalid values, undeclared methods), fuzzing and
 stateful phases, with every check — no 5xx, and status codes, content types, headers and
 bodies as documented. Anonymous over every operation (a protected one must answer its
-documented 401), then a lawyer's and an admin's personal token over the case API and a
-``logs:read`` token over the monitoring feed, on data where every case state and some log
+documented 401), then a lawyer's and an admin's personal token over the case API, a
+``logs:read`` token over the monitoring feed, a district staff member's token over the help desk
+API and a ``help:read`` token over the union's help figures, on data where every case state and some log
 records exist. Bounded and derandomised: the same requests on every run.
 """
 
@@ -26,8 +27,10 @@ from schemathesis.engine import events, from_schema
 
 from search_api.accounts.tokens import create_token
 from search_api.app import create_app
+from search_api.help.fields import validate_request
 from tests.conftest import make_settings
 from tests.fixtures.cases import CASE, PASSWORD
+from tests.fixtures.help import HELP_REQUEST
 
 SEED = 20240901
 EXAMPLES = 10  # per operation and phase (fuzzing); coverage and examples are explicit sets
@@ -73,6 +76,11 @@ def seeded(tmp_path_factory, corpus_index):
         users[role] = store.users.with_hash(role)[0]
         tokens[role] = store.tokens.create(users[role].id)
     tokens["logs"] = create_token(settings, "monitor", ["logs:read"])
+    tokens["help"] = create_token(settings, "legal-aid-platform", ["help:read"])
+    store.users.create("staff", PASSWORD, "staff", districts=["崂山区"])
+    tokens["staff"] = store.tokens.create(store.users.with_hash("staff")[0].id)
+    for district in ("崂山区", "市南区"):  # one the staff member works, one they may not see
+        app.state.help.submit(validate_request({**HELP_REQUEST, "district": district}, settings.district_list))
     lawyer, reviewer = users["lawyer"], users["reviewer"]
     for state in ("draft", "submitted", "published", "returned", "withdrawn", "published"):
         case_id = service.create(lawyer, CASE).id
@@ -107,6 +115,8 @@ RUNS = {
     # admin run has sent them: the lawyer's own answers (403s, others' drafts) come from fuzzing.
     "lawyer": Run("lawyer", "/api/cases", ("fuzzing", "stateful")),
     "logs-reader": Run("logs", "/api/logs"),
+    "staff": Run("staff", "/api/help-requests"),
+    "help-reader": Run("help", "/api/help/"),
 }
 
 
@@ -175,8 +185,8 @@ def test_the_description_declares_what_the_api_answers(settings):
     assert "security" not in paths["/api/search"]["get"]
     health = paths["/healthz"]["get"]["responses"]["503"]["content"]["application/json"]["schema"]
     assert health == {"$ref": "#/components/schemas/Health"}  # not the Error body: /healthz says why
-    # Validation errors are 400s; only the case rules answer 422.
+    # Validation errors are 400s; only the case rules and a help request's fields answer 422.
     for path, operations in paths.items():
         for operation in operations.values():
             assert "400" in operation["responses"] or not operation.get("parameters"), path
-            assert "422" not in operation["responses"] or path.startswith("/api/cases"), path
+            assert "422" not in operation["responses"] or path.startswith(("/api/cases", "/api/help-requests")), path

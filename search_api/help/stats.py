@@ -1,0 +1,96 @@
+"""The union's figures on help requests, and the event feed other systems read.
+
+Figures count every request ever made, purged ones included (purging drops personal data,
+not the row). Weeks are ISO weeks in Asia/Shanghai time. "Within the deadline" is the
+share of requests whose first contact came by the end of their call-back day, out of
+those contacted plus those already overdue without contact (a request still inside its
+deadline is not counted yet).
+
+The feed (``events``) is NDJSON-shaped dicts without personal data; ``personal=True`` (a
+token whose scope allows it) adds the worker's fields to each event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+from typing import Any
+
+from search_api import db
+from search_api.help.fields import DISPUTE_CHOICES, TOPICS
+from search_api.help.service import SHANGHAI, HelpService, local_day
+
+
+def _week(stamp: str) -> str:
+    year, week, _ = local_day(db.parse_iso(stamp)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def help_stats(
+    help: HelpService, since: dt.date | None = None, districts: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Requests per district, topic and week; time to first contact; dispute share."""
+    where, params = [], []
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(db.iso(dt.datetime.combine(since, dt.time(), SHANGHAI)))
+    if districts is not None:
+        where.append(f"district IN ({','.join('?' for _ in districts) or 'NULL'})")
+        params += list(districts)
+    sql = (
+        "SELECT district, topic, is_dispute, state, outcome, created_at, contact_due, first_contact_at"
+        " FROM help_requests"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    with help.store.connect() as conn:
+        rows = conn.execute(sql, params).fetchall()
+    today = local_day(db.utc_now())
+    hours, met, judged = [], 0, 0
+    for r in rows:
+        due = dt.date.fromisoformat(r["contact_due"])
+        if r["first_contact_at"]:
+            contacted = db.parse_iso(r["first_contact_at"])
+            hours.append((contacted - db.parse_iso(r["created_at"])).total_seconds() / 3600)
+            judged += 1
+            met += local_day(contacted) <= due
+        elif r["state"] == "new" and today > due:
+            judged += 1
+    disputes = Counter(r["is_dispute"] for r in rows)
+    return {
+        "total": len(rows),
+        "open": sum(r["state"] != "closed" for r in rows),
+        "overdue": sum(r["state"] == "new" and today > dt.date.fromisoformat(r["contact_due"]) for r in rows),
+        "by_district": dict(Counter(r["district"] for r in rows).most_common()),
+        "by_topic": {TOPICS.get(t, t): n for t, n in Counter(r["topic"] for r in rows).most_common()},
+        "by_week": dict(sorted(Counter(_week(r["created_at"]) for r in rows).items())),
+        "by_outcome": dict(Counter(r["outcome"] for r in rows if r["outcome"]).most_common()),
+        "dispute": {DISPUTE_CHOICES[k].split("，")[0]: disputes.get(k, 0) for k in DISPUTE_CHOICES},
+        "dispute_share": round(disputes.get("yes", 0) / len(rows), 3) if rows else None,
+        "median_hours_to_first_contact": round(statistics.median(hours), 1) if hours else None,
+        "within_deadline_share": round(met / judged, 3) if judged else None,
+    }
+
+
+EVENT_COLUMNS = (
+    "e.id, e.at, e.action, e.from_state, e.to_state, e.outcome, r.reference, r.district, r.topic, r.is_dispute,"
+    " r.contact_due, r.sealed"
+)
+
+
+def events(help: HelpService, after_id: int = 0, limit: int = 1000, personal: bool = False) -> list[dict[str, Any]]:
+    """Request events after ``after_id``, oldest first (the feed's cursor is the last ``id``)."""
+    with help.store.connect() as conn:
+        rows = conn.execute(
+            f"SELECT {EVENT_COLUMNS} FROM help_events e JOIN help_requests r ON r.id = e.request_id"
+            " WHERE e.id > ? ORDER BY e.id LIMIT ?",
+            (max(0, after_id), limit),
+        ).fetchall()
+    out = []
+    for r in rows:
+        item = {k: r[k] for k in r.keys() if k != "sealed"}  # noqa: SIM118 (a Row iterates its values)
+        if personal:
+            item["personal"] = help.sealer.open(r["sealed"])  # None once purged
+        out.append(item)
+    return out
