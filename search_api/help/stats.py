@@ -19,7 +19,7 @@ from typing import Any
 
 from search_api import db
 from search_api.help.fields import DISPUTE_CHOICES, TOPICS
-from search_api.help.service import SHANGHAI, HelpService, local_day
+from search_api.help.service import HelpService, local_day
 
 
 def _week(stamp: str) -> str:
@@ -28,13 +28,17 @@ def _week(stamp: str) -> str:
 
 
 def help_stats(
-    help: HelpService, since: dt.date | None = None, districts: tuple[str, ...] | None = None
+    help: HelpService, since: str | None = None, until: str | None = None, districts: tuple[str, ...] | None = None
 ) -> dict[str, Any]:
-    """Requests per district, topic and week; time to first contact; dispute share."""
+    """Requests per district, topic and week; time to first contact; dispute share. ``since`` and
+    ``until``: stored UTC timestamps bounding ``created_at`` (``[since, until)``)."""
     where, params = [], []
     if since is not None:
         where.append("created_at >= ?")
-        params.append(db.iso(dt.datetime.combine(since, dt.time(), SHANGHAI)))
+        params.append(since)
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(until)
     if districts is not None:
         where.append(f"district IN ({','.join('?' for _ in districts) or 'NULL'})")
         params += list(districts)

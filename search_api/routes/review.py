@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from search_api.accounts.auth import require_role
 from search_api.accounts.users import User
 from search_api.deps import get_service, get_settings
+from search_api.help.stats import help_stats
 from search_api.monitoring import stats as qs
 from search_api.monitoring.alerts import list_warnings
 from search_api.monitoring.records import open_log, reading_log
@@ -109,7 +110,14 @@ def dashboard(
         stats = qs.stats(conn, flt, qs.Presenter(conn, settings.lexicon_dir))
         alerts = list_warnings(conn, since=flt.since)
         districts = qs.districts(conn)
+    help_figures = help_stats(request.app.state.help, flt.since, flt.until, (flt.district,) if flt.district else None)
     context = {
+        "help": help_figures,
+        "help_charts": {
+            key: bar_chart(list(help_figures[key]), list(help_figures[key].values()))
+            for key in ("by_district", "by_topic", "by_week")
+            if help_figures[key]
+        },
         "form": form,
         "stats": stats,
         "charts": _charts(stats, names),

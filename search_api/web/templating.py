@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -21,6 +22,7 @@ from markupsafe import Markup, escape
 from ingest.normalise import to_traditional
 from search_api.accounts.auth import current_user
 from search_api.accounts.forms import csrf_token, set_csrf_cookie
+from search_api.db import parse_iso
 from search_api.search.nextsteps import COMMON_TROUBLES, HOTLINES
 from search_api.search.present import KIND_LABELS, doc_url
 from search_api.settings import Settings
@@ -85,6 +87,16 @@ def paragraphs(text: str, citations: Iterable[dict[str, Any]] = (), self_id: str
     return [linked_text(p.strip(), cites, self_id) for p in _PARAGRAPH_BREAK.split(text or "") if p.strip()]
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(stamp: str | None) -> str:
+    """A stored UTC timestamp as the union reads it: ``2026-11-30 09:05`` in Asia/Shanghai."""
+    if not stamp:
+        return ""
+    return parse_iso(stamp).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
 def configure(templates: Jinja2Templates, settings: Settings, static_url: Callable[[str], str]) -> Jinja2Templates:
     """The site's Jinja globals and filters; ``static_url(name)`` links a static file (hashed name)."""
     env = templates.env
@@ -96,6 +108,7 @@ def configure(templates: Jinja2Templates, settings: Settings, static_url: Callab
     env.filters["traditional"] = to_traditional
     env.filters["paragraphs"] = paragraphs
     env.filters["linked"] = linked_text
+    env.filters["local_time"] = local_time
     return templates
 
 

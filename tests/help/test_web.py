@@ -208,3 +208,18 @@ def test_staff_role_works_in_a_store_made_before_it(tmp_path):
         assert conn.execute("SELECT user_id FROM api_tokens").fetchall() == [(7,)]
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'api_tokens'").fetchone()[0]
     assert "REFERENCES users(id)" in sql.replace('"', "")
+
+
+def test_the_review_dashboard_shows_the_help_figures(app):
+    service = app.state.help
+    row, _ = service.submit(validate_request(HELP_REQUEST, app.state.settings.district_list), "net1")
+    service.submit(validate_request({**HELP_REQUEST, "district": "市南区", "is_dispute": "no"}, ["市南区"]), "net2")
+    staff = app.state.store.users.with_hash("staff1")[0]
+    service.change_state(staff, row.id, "contacted", note="已联系")
+    page = as_user(app, "reviewer1").get("/review")
+    section = page.text[page.text.index('id="help-requests"') :]
+    section = section[: section.index("</section>")]
+    assert "求助 2 件，未结束 2 件" in section and "劳动争议占 50%" in section
+    assert "在期限内联系的占 100%" in section and section.count("<svg") == 3
+    only = as_user(app, "reviewer1").get("/review", params={"district": "市南区"}).text
+    assert "求助 1 件" in only
