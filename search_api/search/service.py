@@ -87,6 +87,8 @@ class SearchService:
         self.semantic = SemanticLayer(settings, engine)
         # everyday questions recur across searches: each is analysed once (a few thousand in all)
         self._terms_of = functools.lru_cache(maxsize=8192)(self._analyse_terms)
+        # and so do the questions typed: the next page, the filters, another worker asking the same
+        self._analysed = functools.lru_cache(maxsize=4096)(self._analyse)
 
     # -- titles of the laws in the index, for citations typed into the search box
     @property
@@ -95,12 +97,14 @@ class SearchService:
             if self._registry is None or not self._registry.by_key:
                 laws = self.engine.search(SearchQuery(terms=[], filters={"kind": ["law", "policy"]}, size=1000)).hits
                 self._registry = registry_from(h.doc for h in laws)
+                self._analysed.cache_clear()  # analyses resolved citations with the old titles
             return self._registry
 
     def invalidate(self) -> None:
         """Forget cached index facts after an ingest or a publish."""
         with self._lock:
             self._registry = None
+            self._analysed.cache_clear()
 
     def warm_up(self) -> int:
         """Warm the engine's per-term caches with the query terms of every lexicon word.
@@ -116,6 +120,12 @@ class SearchService:
         return self.engine.warm(texts)
 
     def analyse(self, q: str) -> Analysis:
+        """The question analysed; one object per text, shared by the searches asking it: read only."""
+        if self.registry.by_key:  # (rebuilt first when missing, which clears the analyses)
+            return self._analysed(q)
+        return self._analyse(q)  # no law titles yet (an empty index): nothing to keep
+
+    def _analyse(self, q: str) -> Analysis:
         return analyse(q, self.lexicon, self.tok, self.registry, self.settings.max_query_chars)
 
     def search(
@@ -204,7 +214,7 @@ class SearchService:
             corrected=corrected,
             facets=facet_counts,
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
-            tokens=a.tokens,
+            tokens=list(a.tokens),
             confident=confident,
             answer=answer,
             topics=topics,
