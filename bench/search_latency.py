@@ -143,10 +143,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_peak_rss(settings, queries: list[str]) -> float:
-    """Start `labourkb serve`, send the queries over HTTP, read VmHWM (peak RSS) of the process."""
-    port = free_port()
-    env = dict(
+def server_env(settings) -> dict[str, str]:
+    """The environment of a `labourkb serve` on ``settings``' data, engine and semantic layer
+    (query log on, as in production)."""
+    return dict(
         os.environ,
         LABOURKB_DATA_DIR=str(settings.data_dir),
         LABOURKB_ENGINE=settings.engine,
@@ -155,6 +155,12 @@ def server_peak_rss(settings, queries: list[str]) -> float:
         LABOURKB_QUERYLOG_ENABLED="true",
         LABOURKB_SEMANTIC=str(settings.semantic).lower(),
     )
+
+
+def server_peak_rss(settings, queries: list[str]) -> float:
+    """Start `labourkb serve`, send the queries over HTTP, read VmHWM (peak RSS) of the process."""
+    port = free_port()
+    env = server_env(settings)
     proc = subprocess.Popen(
         [str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(port), "--workers", "1"],
         env=env,
