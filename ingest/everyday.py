@@ -5,7 +5,7 @@ The project's ``ingest/resources/everyday/<law file stem>.jsonl`` files hold, on
     {"article": "labor-contract-law.47", "questions": ["被公司辞退能拿几个月工资的补偿", …]}
 
 Each article of the national texts that gives a worker a right, a duty, an amount, a deadline
-or a procedure has three to five questions as different workers would type them. They are the
+or a procedure has three to eight questions as different workers would type them. They are the
 document side of the concept layer: indexed with the article (a field of its own on both
 engines, and embedded for the semantic retriever), so a worker's own words find it, and shown
 on the article page as 常见问题. ``ingest/resources/everyday/README.md`` describes the format.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIN_QUESTIONS = 3
-MAX_QUESTIONS = 5
+MAX_QUESTIONS = 8
 MIN_CHARS, MAX_CHARS = 6, 60
 
 

@@ -100,7 +100,12 @@ def _write(tmp_path: Path, name: str, lines: list[str]) -> Path:
             "<law stem>.<number>",
         ),
         ('{"article": "model-law.2", "questions": ["太短", "一二三四五七", "一二三四五八"]}', "characters"),
-        ('{"article": "model-law.2", "questions": ["一二三四五六"]}', "3 to 5"),
+        ('{"article": "model-law.2", "questions": ["一二三四五六"]}', "3 to 8"),
+        (
+            '{"article": "model-law.2", "questions": ["一二三四五1", "一二三四五2", "一二三四五3", "一二三四五4", '
+            '"一二三四五5", "一二三四五6", "一二三四五7", "一二三四五8", "一二三四五9"]}',
+            "3 to 8",
+        ),
         (
             '{"article": "other-law.2", "questions": ["一二三四五六", "一二三四五七", "一二三四五八"]}',
             "not an article of",
