@@ -9,6 +9,7 @@ group of tables, each in its own module:
 * ``tokens``   lawyers' personal API tokens           (``search_api.accounts.tokens``)
 * ``cases``    lawyers' cases, versions and events    (``search_api.cases.store``)
 * ``help``     workers' help requests, sealed          (``search_api.help.store``)
+* ``employers`` the union's employer list, versioned   (``search_api.monitoring.employer_list``)
 
 The scoped read-only tokens of monitoring systems share the file (``accounts.tokens``);
 the query log keeps its own files. This file is a source of truth: the search index is
@@ -29,6 +30,7 @@ from search_api.accounts.tokens import ApiTokens
 from search_api.accounts.users import Users
 from search_api.cases.store import CaseStore
 from search_api.help.store import HelpStore
+from search_api.monitoring.employer_list import EmployerList
 
 
 class Store:
@@ -43,6 +45,7 @@ class Store:
         self.tokens = ApiTokens(self.path)
         self.cases = CaseStore(self.path)
         self.help = HelpStore(self.path)
+        self.employers = EmployerList(self.path)
         self._last_purge = float("-inf")
         self._purge_lock = threading.Lock()
 

@@ -17,12 +17,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from search_api.db import iso
 from search_api.errors import BadRequest
-from search_api.monitoring.employers import lexicon_aliases, mask_employers
+from search_api.monitoring.employers import Recogniser, hide_tokens
 from search_api.monitoring.records import row_to_record
 
 
@@ -97,18 +96,25 @@ class LogFilter:
 
 
 class Presenter:
-    """Masks employer names below the warning threshold in query texts."""
+    """Masks employer names below the warning threshold in query texts, their tokens and filters.
 
-    def __init__(self, conn: sqlite3.Connection, lexicon_dir: Path | str):
+    An employer is shown only once it has an employer warning (K distinct visitors); every
+    other name the recogniser finds becomes ``[用人单位]``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, recogniser: Recogniser):
         self.allowed = {r[0] for r in conn.execute("SELECT subject FROM warnings WHERE kind = 'employer'")}
-        self.aliases = lexicon_aliases(lexicon_dir)
+        self.recogniser = recogniser
 
     def text(self, text: str) -> str:
-        return mask_employers(text, self.aliases, self.allowed)
+        return self.recogniser.mask(text, self.allowed)
 
     def record(self, row: sqlite3.Row) -> dict[str, Any]:
         rec = row_to_record(row)
-        rec["user_query"] = self.text(rec["user_query"])
+        rec["user_query"], hidden = self.recogniser.mask_found(rec["user_query"], self.allowed)
+        # jieba cut the name into tokens too (宏达, 五金厂): they go wherever the name went
+        rec["tokens"] = hide_tokens(rec["tokens"], hidden)
+        rec["filters"] = {k: [self.text(v) for v in vals] for k, vals in rec["filters"].items()}
         return rec
 
 

@@ -7,12 +7,11 @@ precomputed tables, loaded once, and never raise: a lexicon that does not load m
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from search_api.monitoring import records
-from search_api.monitoring.employers import extract_employers, lexicon_aliases
+from search_api.monitoring.employer_list import recogniser_for
 from search_api.settings import Settings
 
 log = logging.getLogger("search_api.monitoring.querylog")
@@ -80,14 +79,11 @@ def lexicon_topics(settings: Settings) -> records.TopicsFor:
     return topics_for
 
 
-def lexicon_employers(settings: Settings, recheck_s: float = 5.0) -> records.EmployersFor:
-    """Employer names with the lexicon's aliases, the alias file re-read (when changed) every few seconds."""
-    cached: list[Any] = [0.0, ()]
+def lexicon_employers(settings: Settings) -> records.EmployersFor:
+    """Employer names with the union's list, the lexicon's aliases and the built-in brands
+    (``employer_list.recogniser_for``: the list's version is checked on every call)."""
 
     def employers_for(text: str) -> list[str]:
-        now = time.monotonic()
-        if now - cached[0] >= recheck_s:
-            cached[:] = [now, lexicon_aliases(settings.lexicon_dir)]
-        return extract_employers(text, cached[1])
+        return recogniser_for(settings).extract(text)
 
     return employers_for

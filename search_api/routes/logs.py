@@ -16,6 +16,7 @@ from search_api.accounts.tokens import TokenInfo, check_token
 from search_api.deps import client_ip, get_engine, get_querylog, get_settings, user_agent
 from search_api.errors import BadRequest
 from search_api.monitoring import stats as qs
+from search_api.monitoring.employer_list import recogniser_for
 from search_api.monitoring.records import reading_log
 from search_api.web.openapi import errors
 from search_api.web.schemas import LogRecord, LogStats
@@ -105,7 +106,7 @@ def log_feed(
     after = qs.decode_cursor(cursor)
     flt = _filter(since, until, district)
     with reading_log(settings.querylog_path) as conn:
-        presenter = qs.Presenter(conn, settings.lexicon_dir)
+        presenter = qs.Presenter(conn, recogniser_for(settings))
         page = list(qs.feed(conn, after, flt, limit, presenter))
     next_cursor = qs.encode_cursor(page[-1][0] if page else after)
 
@@ -140,7 +141,7 @@ def log_stats(
     settings = get_settings(request)
     flt = _filter(since, until, district)
     with reading_log(settings.querylog_path) as conn:
-        return qs.stats(conn, flt, qs.Presenter(conn, settings.lexicon_dir))
+        return qs.stats(conn, flt, qs.Presenter(conn, recogniser_for(settings)))
 
 
 @router.get("/go", include_in_schema=False)

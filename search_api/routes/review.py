@@ -3,6 +3,7 @@
 Server-rendered; charts are inline SVG whose geometry is computed here and drawn by
 ``search_api/web/templates/review/_charts.html``. The data comes from ``search_api.monitoring``; query
 texts pass through the employer mask (``stats.Presenter``) like every other output of the log.
+``/review/employers`` edits the union's employer list (``monitoring.employer_list``).
 """
 
 from __future__ import annotations
@@ -13,19 +14,24 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from search_api.accounts.auth import require_role
+from search_api.accounts.auth import get_store, require_role
+from search_api.accounts.forms import FormData, handle_form
 from search_api.accounts.users import User
 from search_api.deps import get_service, get_settings
+from search_api.errors import AppError, Conflict, Invalid
 from search_api.help.stats import help_stats
 from search_api.monitoring import stats as qs
 from search_api.monitoring.alerts import list_warnings
+from search_api.monitoring.brands import builtin_aliases
+from search_api.monitoring.employer_list import recogniser_for
 from search_api.monitoring.records import open_log, reading_log
-from search_api.web.templating import render_staff
+from search_api.web.templating import render_staff, see_other
 
 router = APIRouter()
 
 # The dashboard is for union staff only; switch the roles here if the policy changes.
 require_reviewer = require_role("reviewer", "admin")
+MAX_LIST_FORM_BYTES = 1024 * 1024
 
 
 def topic_names(request: Request) -> dict[str, str]:
@@ -107,7 +113,7 @@ def dashboard(
     flt, form = _range(since, until, district)
     names = topic_names(request)
     with reading_log(settings.querylog_path) as conn:
-        stats = qs.stats(conn, flt, qs.Presenter(conn, settings.lexicon_dir))
+        stats = qs.stats(conn, flt, qs.Presenter(conn, recogniser_for(settings)))
         alerts = list_warnings(conn, since=flt.since)
         districts = qs.districts(conn)
     help_figures = help_stats(request.app.state.help, flt.since, flt.until, (flt.district,) if flt.district else None)
@@ -141,7 +147,7 @@ def export_csv(
     settings = get_settings(request)
     flt, form = _range(since, until, district)
     conn = open_log(settings.querylog_path)
-    presenter = qs.Presenter(conn, settings.lexicon_dir)
+    presenter = qs.Presenter(conn, recogniser_for(settings))
     names = topic_names(request)
 
     def lines():
@@ -156,3 +162,55 @@ def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
+
+
+# ---- the union's employer list ------------------------------------------------------------------
+
+
+def _employers_page(
+    request: Request, values: dict[str, str], errors: dict[str, str], note: str = "", status: int = 200
+):
+    employers = get_store(request).employers
+    current = employers.current()
+    context = {
+        "current": current,
+        "values": values,
+        "errors": errors,
+        "note": note,
+        "history": employers.history(),
+        "builtin": sorted({name for _, name in builtin_aliases()}),
+        "k": get_settings(request).warning_min_visitors,
+    }
+    return render_staff(request, "review/employers.html", context, status_code=status)
+
+
+@router.get("/review/employers", response_class=HTMLResponse, include_in_schema=False)
+def employers_page(request: Request, user: User = Depends(require_reviewer)):
+    """The union's list of employers and aliases (and words that are never employers), with its versions."""
+    current = get_store(request).employers.current()
+    values = {"entries": current.entries_text(), "excluded": current.excluded_text(), "base": str(current.version)}
+    return _employers_page(request, values, {})
+
+
+@router.post("/review/employers", response_class=HTMLResponse, include_in_schema=False)
+async def employers_save(request: Request, user: User = Depends(require_reviewer)):
+    """Save the edited list as a new version; on a bad line or a newer version the form comes back as typed."""
+
+    def save(form: FormData):
+        base = form.get("base", "")
+        get_store(request).employers.save(
+            user, form.get("entries", ""), form.get("excluded", ""), int(base) if base.isdigit() else None
+        )
+        return see_other("/review/employers")
+
+    def again(form: FormData, refusal: AppError):
+        values = {
+            "entries": form.get("entries", ""),
+            "excluded": form.get("excluded", ""),
+            "base": form.get("base", ""),
+        }
+        if isinstance(refusal, Conflict):  # show the newer version's number, so a second save goes through
+            values["base"] = str(get_store(request).employers.version())
+        return _employers_page(request, values, refusal.errors, refusal.message, refusal.status)
+
+    return await handle_form(request, save, again, refusals=(Invalid, Conflict), max_bytes=MAX_LIST_FORM_BYTES)

@@ -1,0 +1,248 @@
+"""The union's own list of employers and aliases, kept in the app store, every change a new version.
+
+Reviewers edit it on the dashboard (``/review/employers``): one employer a line,
+``name = alias、alias …``, and words that must never count as an employer. Each save is a
+new row of ``employer_list_versions`` with who saved it and when; nothing is overwritten, so
+the history shows every change.
+
+Every worker process (``labourkb serve --workers N``) reads the same store: before each use,
+:meth:`EmployerList.version` asks for the newest version number (one indexed ``MAX`` on a
+connection kept open), and :func:`recogniser_for` rebuilds its :class:`Recogniser` only when
+that number — or the lexicon's alias file — changed. A save is thus applied by every process
+at its next query, without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.normalise import normalise
+from search_api import db
+from search_api.accounts.users import User
+from search_api.errors import Conflict, Invalid
+from search_api.monitoring import employer_rules as rules
+from search_api.monitoring.brands import builtin_aliases
+from search_api.monitoring.employers import Recogniser, lexicon_aliases
+from search_api.settings import Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS employer_list_versions (
+    version INTEGER PRIMARY KEY,
+    entries TEXT NOT NULL,          -- JSON [[name, [alias, …]], …]
+    excluded TEXT NOT NULL,         -- JSON [word, …]: never an employer
+    changed_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    changed_by_name TEXT NOT NULL,  -- kept when the account is gone
+    changed_at TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+"""
+
+MAX_LINES = 5000
+MAX_LINE_CHARS = 400
+_SPLIT_RE = re.compile(r"[、,，;；]")
+
+
+@dataclass
+class ListVersion:
+    """One saved state of the list (version 0: nothing saved yet)."""
+
+    version: int = 0
+    entries: list[tuple[str, list[str]]] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    changed_by_name: str = ""
+    changed_at: str = ""
+    summary: str = ""
+
+    def aliases(self) -> list[tuple[str, str]]:
+        """``(alias, name)`` pairs, each name first as its own alias."""
+        return [(a, name) for name, aliases in self.entries for a in (name, *aliases)]
+
+    def entries_text(self) -> str:
+        """The list as the form shows it: ``name = alias、alias`` per line."""
+        return "\n".join(f"{n} = {'、'.join(a)}" if a else n for n, a in self.entries)
+
+    def excluded_text(self) -> str:
+        return "\n".join(self.excluded)
+
+
+def _refused_alias(alias: str) -> str | None:
+    """Why ``alias`` cannot stand for one employer (a generic word, a law, a place), or None."""
+    norm = normalise(alias).strip()
+    if len(norm) < 2:
+        return f"“{alias}”太短，至少两个字"
+    if norm in rules.GENERIC or norm in rules.GENERIC_STEMS:
+        return f"“{alias}”是泛指的词，不是某一家用人单位"
+    if norm.endswith(("法", "条例", "规定", "办法", "解释")):
+        return f"“{alias}”像是法律法规的名称"
+    if rules.is_place(norm):
+        return f"“{alias}”是地名"
+    return None
+
+
+def parse_entries(text: str) -> list[tuple[str, list[str]]]:
+    """``name = alias、alias`` lines → ``[(name, [alias, …])]``; raises :class:`Invalid` naming the line."""
+    lines = [line.strip() for line in text.replace("\r", "").split("\n")]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if len(lines) > MAX_LINES:
+        raise Invalid(errors={"entries": f"最多 {MAX_LINES} 行"})
+    entries: list[tuple[str, list[str]]] = []
+    owner: dict[str, str] = {}
+    for no, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise Invalid(errors={"entries": f"第 {no} 行太长（最多 {MAX_LINE_CHARS} 字）"})
+        name, _, rest = (part.strip() for part in line.replace("＝", "=").partition("="))
+        aliases = [a.strip() for a in _SPLIT_RE.split(rest) if a.strip()]
+        for alias in (name, *aliases):
+            why = _refused_alias(alias) if alias else "缺少用人单位名称"
+            if why:
+                raise Invalid(errors={"entries": f"第 {no} 行：{why}"})
+            key = normalise(alias).strip()
+            if owner.get(key, name) != name:
+                raise Invalid(errors={"entries": f"第 {no} 行：“{alias}”已是“{owner[key]}”的别名"})
+            owner[key] = name
+        entries.append((name, list(dict.fromkeys(a for a in aliases if a != name))))
+    return entries
+
+
+def parse_excluded(text: str) -> list[str]:
+    """One word a line (or separated by 、/，); raises :class:`Invalid` on an over-long list."""
+    words = [w.strip() for w in _SPLIT_RE.split(text.replace("\r", "").replace("\n", "、")) if w.strip()]
+    if len(words) > MAX_LINES or any(len(w) > 60 for w in words):
+        raise Invalid(errors={"excluded": f"最多 {MAX_LINES} 个词，每个不超过 60 字"})
+    return list(dict.fromkeys(words))
+
+
+def _summary(old: ListVersion, entries: list[tuple[str, list[str]]], excluded: list[str]) -> str:
+    before, after = dict(old.entries), dict(entries)
+    added = [n for n in after if n not in before]
+    removed = [n for n in before if n not in after]
+    changed = [n for n in after if n in before and before[n] != after[n]]
+    parts = [
+        f"{label} {'、'.join(names[:5])}{'等' if len(names) > 5 else ''}"
+        for label, names in (("新增", added), ("删除", removed), ("修改别名", changed))
+        if names
+    ]
+    if set(excluded) != set(old.excluded):
+        parts.append("修改排除词")
+    return "；".join(parts) or "无变化"
+
+
+class EmployerList:
+    """The ``employer_list_versions`` table of the app store at ``path``."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        with db.connect(self.path, SCHEMA):
+            pass
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def version(self) -> int:
+        """The newest version number (0: none saved): the cheap check made before each use."""
+        with self._lock:
+            if self._conn is None:
+                self._conn = db.open_db(self.path)
+            return self._conn.execute("SELECT COALESCE(MAX(version), 0) FROM employer_list_versions").fetchone()[0]
+
+    def current(self) -> ListVersion:
+        """The newest saved list (an empty version 0 when nothing was saved)."""
+        with db.connect(self.path) as conn:
+            row = conn.execute("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT 1").fetchone()
+        return _from_row(row) if row else ListVersion()
+
+    def get(self, version: int) -> ListVersion | None:
+        with db.connect(self.path) as conn:
+            row = conn.execute("SELECT * FROM employer_list_versions WHERE version = ?", (version,)).fetchone()
+        return _from_row(row) if row else None
+
+    def history(self, limit: int = 50) -> list[ListVersion]:
+        """Saved versions, newest first, with who saved each and when."""
+        with db.connect(self.path) as conn:
+            rows = conn.execute("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT ?", (limit,))
+            return [_from_row(r) for r in rows]
+
+    def save(self, user: User, entries_text: str, excluded_text: str, base_version: int | None = None) -> ListVersion:
+        """Store the edited list as a new version; :class:`Invalid` for a bad line, :class:`Conflict`
+        when someone saved since ``base_version`` (their change is not overwritten)."""
+        entries = parse_entries(entries_text)
+        excluded = parse_excluded(excluded_text)
+        with db.connect(self.path) as conn, db.transaction(conn):
+            row = conn.execute("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT 1").fetchone()
+            old = _from_row(row) if row else ListVersion()
+            if base_version is not None and base_version != old.version:
+                raise Conflict(
+                    f"名单已被 {old.changed_by_name} 更新为第 {old.version} 版，请核对后再保存（您填写的内容仍在下面）"
+                )
+            conn.execute(
+                "INSERT INTO employer_list_versions (version, entries, excluded, changed_by, changed_by_name,"
+                " changed_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    old.version + 1,
+                    json.dumps(entries, ensure_ascii=False),
+                    json.dumps(excluded, ensure_ascii=False),
+                    user.id,
+                    user.display_name or user.username,
+                    db.now_iso(),
+                    _summary(old, entries, excluded),
+                ),
+            )
+        return self.current()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _from_row(row: sqlite3.Row) -> ListVersion:
+    return ListVersion(
+        version=row["version"],
+        entries=[(n, list(a)) for n, a in json.loads(row["entries"])],
+        excluded=json.loads(row["excluded"]),
+        changed_by_name=row["changed_by_name"],
+        changed_at=row["changed_at"],
+        summary=row["summary"],
+    )
+
+
+class _Source:
+    """One process's view of the list: the recogniser, rebuilt when the version or the alias file changes."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.list = EmployerList(settings.store_path)
+        self._key: tuple[int, object] | None = None
+        self._recogniser = Recogniser()
+        self._lock = threading.Lock()
+
+    def recogniser(self) -> Recogniser:
+        version = self.list.version()
+        lexicon = lexicon_aliases(self.settings.lexicon_dir)  # cached per file mtime: same object until edited
+        key = (version, id(lexicon))
+        with self._lock:
+            if key != self._key:
+                saved = self.list.get(version) if version else ListVersion()
+                aliases = (*(saved or ListVersion()).aliases(), *lexicon, *builtin_aliases())
+                self._recogniser = Recogniser(aliases, (saved or ListVersion()).excluded)
+                self._key = key
+            return self._recogniser
+
+
+_sources: dict[tuple[str, str], _Source] = {}
+_sources_lock = threading.Lock()
+
+
+def recogniser_for(settings: Settings) -> Recogniser:
+    """The employer recogniser with the union's newest list, for this process (checked on each call)."""
+    key = (str(settings.store_path), str(settings.lexicon_dir))
+    with _sources_lock:
+        source = _sources.get(key)
+        if source is None:
+            source = _sources[key] = _Source(settings)
+    return source.recogniser()
