@@ -183,7 +183,7 @@ def case_to_document(version: CaseVersion, published_at: str = "") -> Document:
 def published_documents(cases: CaseStore) -> list[Document]:
     """Every published case as a Document, for rebuilding the index from corpus plus store."""
     docs = []
-    for record in cases.list(states=("published",)):
+    for record in cases.list(live=True):  # a correction under review: its published version
         version = cases.get_version(record.id, record.published_version or record.current_version)
         if version is not None:
             docs.append(case_to_document(version, record.published_at or ""))

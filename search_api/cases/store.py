@@ -92,6 +92,11 @@ class CaseRecord:
     def doc_id(self) -> str:
         return f"lawyer-case-{self.id}"
 
+    @property
+    def live(self) -> bool:
+        """A version of it is published and searchable (a correction may be in the works on top of it)."""
+        return self.published_version is not None and self.state != "withdrawn"
+
 
 def _valid_id(n: int) -> bool:
     # Ids come from URLs; SQLite overflows (a crash, not a miss) beyond 64 bits.
@@ -158,6 +163,10 @@ class CaseStore:
         )
         return published_at
 
+    def clear_published(self, conn: sqlite3.Connection, case_id: int) -> None:
+        """No version is published any more (the case was withdrawn)."""
+        conn.execute("UPDATE cases SET published_version = NULL WHERE id = ?", (case_id,))
+
     def add_event(
         self, conn: sqlite3.Connection, case_id: int, version: int, user_id: int, action: str, comment: str = ""
     ) -> None:
@@ -192,10 +201,15 @@ class CaseStore:
         row = conn.execute(f"{_VERSION_SELECT} WHERE v.case_id = ? AND v.number = ?", (case_id, number)).fetchone()
         return _version_from_row(row) if row else None
 
-    def list(self, *, author_id: int | None = None, states: tuple[str, ...] = ()) -> list[CaseRecord]:
-        """Cases (with current versions), newest first, optionally by author and states."""
+    def list(
+        self, *, author_id: int | None = None, states: tuple[str, ...] = (), live: bool = False
+    ) -> list[CaseRecord]:
+        """Cases (with current versions), newest first, optionally by author and states; ``live``:
+        only those with a published version in the index (``CaseRecord.live``)."""
         sql = f"{_CASE_SELECT} WHERE 1=1"
         args: list[Any] = []
+        if live:
+            sql += " AND c.published_version IS NOT NULL AND c.state != 'withdrawn'"
         if author_id is not None:
             sql += " AND c.author_id = ?"
             args.append(author_id)

@@ -12,6 +12,10 @@ logged-in user sees a published case's published version only, and gets 403 for 
 versions, diffs and history (earlier drafts can hold party names; a return comment is
 internal); a case that is not published is 403 for them altogether.
 
+A published case is corrected without taking it down: an edit starts a new version (state
+draft, then submitted and reviewed as usual) while the published version stays in the index
+and is what everyone else sees (``CaseRecord.live``); publishing the correction replaces it.
+
 Every save is a new version. Each operation runs in one store transaction; publishing
 indexes the case inside that transaction, so a failed index call leaves the case
 unpublished rather than half-done. Refusals are the app's errors (``search_api.errors``):
@@ -68,7 +72,7 @@ class CaseService:
             raise NotFound("案例不存在")
         if self.can_see_history(user, record):
             return record
-        if record.state != "published" or record.published_version is None:
+        if not record.live:
             raise Forbidden("无权查看此案例")
         if record.published_version != record.current_version:
             record.current = self.cases.get_version(case_id, record.published_version)
@@ -183,9 +187,10 @@ class CaseService:
             record = self._load(conn, case_id)
             if user.id != record.author_id and not user.is_reviewer:
                 raise Forbidden("只能撤回自己的案例")
-            if record.state != "published":
+            if not record.live:
                 raise Conflict("只有已发布的案例可以撤回")
             self._set_state(conn, record, user, "withdrawn", (comment or "").strip()[:10_000])
+            self.cases.clear_published(conn, case_id)
             self._index_call(lambda: self.index.unpublish(record.doc_id))
         return self.get(user, case_id)
 
@@ -205,14 +210,10 @@ class CaseService:
     def _check_edit(self, user: User, record: CaseRecord) -> None:
         if user.id != record.author_id and not user.is_reviewer:
             raise Forbidden("只能修改自己的案例")
-        editable = (
-            ("draft", "returned", "withdrawn", "submitted") if user.is_reviewer else ("draft", "returned", "withdrawn")
-        )
-        if record.state not in editable:
-            raise Conflict(
-                f"当前状态（{STATE_LABELS[record.state]}）不能修改"
-                + ("，请先撤回" if record.state == "published" else "")
-            )
+        # a published case is corrected by a new version, reviewed before it replaces the published one
+        editable = ("draft", "returned", "withdrawn", "published")
+        if record.state not in editable + (("submitted",) if user.is_reviewer else ()):
+            raise Conflict(f"当前状态（{STATE_LABELS[record.state]}）不能修改，请等审核结束")
 
     def _set_state(
         self, conn: sqlite3.Connection, record: CaseRecord, user: User, state: str, comment: str = ""

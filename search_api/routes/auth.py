@@ -30,6 +30,8 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger("labourkb")
 
 SMALL_FORM_BYTES = 64 * 1024
+# where each role's work is, after a login that was not for a given page
+LANDING = {"staff": "/desk", "reviewer": "/review", "admin": "/review", "lawyer": "/lawyer/"}
 
 # ---- login / logout --------------------------------------------------------------
 
@@ -91,7 +93,7 @@ async def login_submit(request: Request):
     except LoginError as refused:
         return _login_page(request, form, refused.message, refused.status)
     # each role lands where its work is, unless the login was for a given page
-    next_path = safe_next(form.get("next")) if form.get("next") or user.role != "staff" else "/desk"
+    next_path = safe_next(form.get("next")) if form.get("next") else LANDING.get(user.role, "/lawyer/")
     if form.get("restore"):
         next_path += ("&" if "?" in next_path else "?") + urlencode({"restore": form["restore"]})
     response = see_other(next_path)

@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse
 from search_api.accounts.auth import ApiUser, LoggedIn, get_store
 from search_api.accounts.forms import FormData, check_csrf, handle_form, read_body, read_form
 from search_api.accounts.users import User
-from search_api.cases.fields import FIELD_LABELS, FIELDS, LONG_FIELDS, MAX_KEYWORDS, diff_text, diff_versions
+from search_api.cases.diffview import side_by_side
+from search_api.cases.fields import FIELD_LABELS, FIELDS, LONG_FIELDS, MAX_KEYWORDS, diff_text
 from search_api.cases.importer import import_jsonl
 from search_api.cases.index import unresolved_warnings
 from search_api.cases.store import CaseRecord
@@ -73,8 +74,18 @@ def _form_page(
         "long_fields": LONG_FIELDS,
         "max_keywords": MAX_KEYWORDS,
         "note": note,
+        "returned": _return_comment(request, record),
     }
     return render_staff(request, "lawyer/form.html", ctx, status_code=status_code)
+
+
+def _return_comment(request: Request, record: CaseRecord | None) -> dict | None:
+    """Why the case was returned (the reviewer's comment), while it is returned or being reworked."""
+    if record is None or record.state not in ("returned", "draft"):
+        return None
+    events = get_store(request).cases.list_events(record.id)
+    last = next((e for e in reversed(events) if e["action"] in ("returned", "submitted", "published")), None)
+    return dict(last) if last is not None and last["action"] == "returned" else None
 
 
 def _restored(request: Request, user: User, restore: str) -> dict | None:
@@ -117,6 +128,13 @@ async def new_case_submit(request: Request, user: LoggedIn):
 @router.get("/lawyer/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, case_id: int, user: LoggedIn):
     """A case as it will appear, with its cited articles, history and the allowed actions."""
+    return _case_page(request, case_id, user)
+
+
+def _case_page(
+    request: Request, case_id: int, user: User, errors: dict | None = None, values: dict | None = None, status=200
+):
+    """The case page; a refused action (a return without a comment) comes back here with what was typed."""
     service = case_service(request)
     record = service.get(user, case_id)
     data = record.current.data
@@ -132,8 +150,10 @@ def case_page(request: Request, case_id: int, user: LoggedIn):
         "events": service.events(user, case_id) if history else [],
         "state_labels": STATE_LABELS,
         "is_author": record.author_id == user.id,
+        "errors": errors or {},
+        "values": values or {},
     }
-    return render_staff(request, "lawyer/case.html", ctx)
+    return render_staff(request, "lawyer/case.html", ctx, status_code=status)
 
 
 @router.get("/lawyer/cases/{case_id}/edit", response_class=HTMLResponse)
@@ -173,21 +193,30 @@ async def _action(request: Request, case_id: int, call: Callable[[CaseService, F
 async def submit_case(request: Request, case_id: int, user: LoggedIn):
     """Send for review, after the lawyer confirmed the detected citations."""
 
-    def call(service: CaseService, form: FormData) -> None:
-        record = service.get(user, case_id)
-        if record.current.citations and form.get("confirm_citations") != "1":
-            raise Invalid("请先核对并确认识别出的法条引用", {"confirm_citations": "请勾选确认"})
+    form = await read_form(request, max_bytes=MAX_ACTION_FORM_BYTES)
+    check_csrf(request, form)
+    service = case_service(request)
+    try:
+        if service.get(user, case_id).current.citations and form.get("confirm_citations") != "1":
+            raise Invalid("请先核对并确认识别出的法条引用", {"confirm_citations": "请先核对上面的法条引用并勾选确认"})
         service.submit(user, case_id)
+    except Invalid as refusal:
+        errors = refusal.errors if "confirm_citations" in refusal.errors else {"submit": refusal.message}
+        return _case_page(request, case_id, user, errors, dict(form), refusal.status)
+    return see_other(f"/lawyer/cases/{case_id}")
 
-    return await _action(request, case_id, call)
 
-
-@router.post("/lawyer/cases/{case_id}/review")
+@router.post("/lawyer/cases/{case_id}/review", response_class=HTMLResponse)
 async def review_case(request: Request, case_id: int, user: LoggedIn):
-    """Publish (searchable at once) or return with a comment."""
-    return await _action(
-        request, case_id, lambda s, f: s.review(user, case_id, f.get("action", ""), f.get("comment", ""))
-    )
+    """Publish (searchable at once) or return with a comment; a return without one comes back to
+    the case page with the message at the comment and nothing typed lost."""
+    form = await read_form(request, max_bytes=MAX_ACTION_FORM_BYTES)
+    check_csrf(request, form)
+    try:
+        case_service(request).review(user, case_id, form.get("action", ""), form.get("comment", ""))
+    except Invalid as refusal:
+        return _case_page(request, case_id, user, refusal.errors, dict(form), refusal.status)
+    return see_other(f"/lawyer/cases/{case_id}")
 
 
 @router.post("/lawyer/cases/{case_id}/withdraw")
@@ -202,13 +231,15 @@ def diff_page(request: Request, case_id: int, user: LoggedIn, a: int = 0, b: int
     service = case_service(request)
     record = service.get_with_history(user, case_id)
     b = b or record.current_version
-    a = a or max(1, b - 1)
+    # a correction of a published case is compared with what is online; otherwise with the version before
+    online = record.published_version if record.live and record.published_version != b else None
+    a = a or online or max(1, b - 1)
     old, new = service.version_pair(user, case_id, a, b)
     ctx = {
         "record": record,
         "old": old,
         "new": new,
-        "diffs": diff_versions(old, new),
+        "diffs": side_by_side(old, new),
         "versions": service.versions(user, case_id),
     }
     return render_staff(request, "lawyer/diff.html", ctx)

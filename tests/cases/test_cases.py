@@ -159,11 +159,44 @@ def test_permissions(service, users):
     with pytest.raises(Forbidden):
         service.review(reviewer, own.id, "publish")  # nobody reviews their own case …
     assert service.review(admin, own.id, "publish").state == "published"  # … except an admin
-    with pytest.raises(Conflict):
-        service.update(reviewer, own.id, CASE)  # published: withdraw first
+    with pytest.raises(Forbidden):
+        service.update(other, own.id, CASE)  # a published case is corrected by its author or a reviewer only
     with pytest.raises(Forbidden):
         service.withdraw(other, own.id)
     assert service.get(other, own.id).state == "published"  # published cases are public
+
+
+def test_a_published_case_is_corrected_without_taking_it_down(store, users, both_engines, tok):
+    """Found: a published case had to be withdrawn (gone from search) before a typo could be fixed."""
+    engine = both_engines
+    service = CaseService(
+        store.cases, CaseIndex(engine, registry=registry_from(law_documents()), prepare=preparer(tok))
+    )
+    lawyer, reviewer, other = users["lawyer"], users["reviewer"], users["other"]
+    case = service.create(lawyer, CASE)
+    service.submit(lawyer, case.id)
+    service.review(reviewer, case.id, "publish")
+    corrected = {**CASE, "facts": CASE["facts"] + "同事王某出庭作证。"}
+    draft = service.update(lawyer, case.id, corrected)
+    assert (draft.state, draft.current_version, draft.published_version, draft.live) == ("draft", 2, 1, True)
+    # while the correction is drafted and reviewed, version 1 stays public and searchable
+    seen = service.get(other, case.id)
+    assert seen.current_version == 1 and "王某出庭作证" not in seen.current.data["facts"]
+    assert search_ids(engine, tok, "餐饮公司拖欠工资")[0] == "lawyer-case-1"
+    assert "王某出庭作证" not in engine.get("lawyer-case-1").text
+    assert [d.id for d in published_documents(store.cases)] == ["lawyer-case-1"]  # a rebuild keeps it too
+    service.submit(lawyer, case.id)
+    assert service.get(other, case.id).current_version == 1
+    republished = service.review(reviewer, case.id, "publish")
+    assert (republished.state, republished.published_version) == ("published", 2)
+    assert "王某出庭作证" in engine.get("lawyer-case-1").text
+    assert service.get(other, case.id).current_version == 2
+    # withdrawing takes it down; an edit after that is not public until published again
+    service.withdraw(lawyer, case.id)
+    service.update(lawyer, case.id, CASE)
+    with pytest.raises(Forbidden):
+        service.get(other, case.id)
+    assert engine.get("lawyer-case-1") is None and published_documents(store.cases) == []
 
 
 def test_stale_edit_is_refused(service, users):

@@ -273,3 +273,34 @@ def test_api_case_ids_are_digits_so_import_is_never_taken_for_one(app):
     assert client.get("/api/cases/import", headers=headers).status_code == 405
     assert client.get("/api/cases/abc", headers=headers).status_code == 404
     assert client.get("/api/cases/0", headers=headers).status_code == 400
+
+
+def test_no_dead_ends_in_the_review_workflow(app):
+    """Found: a reviewer landed on the lawyer page with no way to /review; /review had no navigation
+    or logout; a return without a comment gave a bare 422 page; the edit page did not say why."""
+    reviewer = TestClient(app)
+    landed = login(reviewer, "reviewer1")
+    assert landed.headers["location"] == "/review"
+    dashboard = reviewer.get("/review").text
+    assert 'action="/logout"' in dashboard and 'href="/lawyer/"' in dashboard and 'href="/review/qa"' in dashboard
+    lawyer = client_for(app, "lawyer1")
+    assert login(TestClient(app), "lawyer1").headers["location"] == "/lawyer/"
+    case_url = post_form(lawyer, "/lawyer/cases/new", CASE).headers["location"]
+    token = csrf_from(lawyer.get(case_url).text)
+    lawyer.post(f"{case_url}/submit", data={"csrf_token": token, "confirm_citations": "1"})
+    page = reviewer.get(case_url)
+    typed = "   "
+    refused = reviewer.post(
+        f"{case_url}/review", data={"csrf_token": csrf_from(page.text), "action": "return", "comment": typed}
+    )
+    assert refused.status_code == 422 and "退回时请写明原因" in refused.text
+    assert refused.text.count("退回时请写明原因") == 1 and 'name="comment"' in refused.text  # the form, once
+    assert 'action="/logout"' in refused.text
+    reviewer.post(
+        f"{case_url}/review", data={"csrf_token": csrf_from(page.text), "action": "return", "comment": "请补充证据清单"}
+    )
+    edit = lawyer.get(f"{case_url}/edit").text
+    assert "审核人退回的原因" in edit and "请补充证据清单" in edit
+    unconfirmed = lawyer.post(f"{case_url}/submit", data={"csrf_token": token})
+    assert unconfirmed.status_code == 422 and "请先核对上面的法条引用并勾选确认" in unconfirmed.text
+    assert 'action="/logout"' in unconfirmed.text
