@@ -9,7 +9,10 @@ query log on, as in production) over the real corpus, and prints p50/p95/p99 in 
 * ``filtered``: page 2 with a kind filter (facet links followed)
 
 The target is page p95 ≤ 50 ms. Usage:
-    .venv/bin/python bench/render_latency.py [--queries 300] [--data-dir DIR] [--json]
+    .venv/bin/python bench/render_latency.py [--queries 300] [--data-dir DIR] [--warm-first] [--json]
+
+At ×20 (the ×20 data directory of ``bench/http_load.py --data-root DIR``), without the semantic layer:
+    LABOURKB_SEMANTIC=false .venv/bin/python bench/render_latency.py --data-dir DIR/data-sqlite-x20 --warm-first
 """
 
 from __future__ import annotations
@@ -52,12 +55,12 @@ def timed(fn, items) -> list[float]:
     return out
 
 
-def run(settings, queries: list[str]) -> dict:
+def run(settings, queries: list[str], warm_first: bool = False) -> dict:
     from fastapi.testclient import TestClient
 
     from search_api.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, warm_first=warm_first)
     with TestClient(app) as client:
 
         def page(params: dict):
@@ -80,11 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--data-dir", type=Path, help="reuse this data directory (ingested when empty)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--warm-first",
+        action="store_true",
+        help="finish the start-up warm-up before the first request, as each `labourkb serve` worker does "
+        "(else it runs in the background during the first queries)",
+    )
     args = parser.parse_args(argv)
     queries = worker_queries(args.queries)
     with tempfile.TemporaryDirectory(prefix="labourkb-render-") as tmp:
         settings = build(args.data_dir or Path(tmp) / "data")
-        results = run(settings, queries)
+        results = run(settings, queries, args.warm_first)
     if args.json:
         print(json.dumps({"queries": len(queries), "target_p95_ms": TARGET_P95_MS, **results}, ensure_ascii=False))
     else:
