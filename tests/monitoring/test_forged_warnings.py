@@ -23,20 +23,13 @@ from search_api.monitoring.redact import make_network_id
 from search_api.monitoring.webhooks import verify
 from search_api.settings import Settings
 from tests.conftest import make_settings
-from tests.monitoring.test_warnings import SECRET, Receiver
+from tests.monitoring.test_warnings import SECRET
 
 QUESTION = "深圳华强电子厂欠薪怎么办"
 CHROME = "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 SAFARI = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"
 WECHAT = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.40"
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 class Site:

@@ -9,12 +9,11 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from search_api.accounts.sessions import SESSION_COOKIE
 from search_api.app import create_app
 from search_api.monitoring.webhooks import attach_monitoring
 from search_api.routes import logs, review
 from search_api.settings import Settings
-from tests.monitoring.helpers import index_docs
+from tests.monitoring.helpers import index_docs, login
 
 ID_CARD = "440301199508082316"
 PHONE = "13912345678"
@@ -30,13 +29,6 @@ def app(tmp_path):
     if "/go" not in paths:
         app.include_router(logs.router)
     return app
-
-
-def login(client, app, role):
-    store = app.state.store
-    user = store.users.create(f"u-{role}", "a-long-password-1", role)
-    token, _ = store.sessions.create(user.id, 3600)
-    client.cookies.set(SESSION_COOKIE, token)
 
 
 def ask(app, q, ip, total=2, district="天河区", tokens=("欠薪",)):

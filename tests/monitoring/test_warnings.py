@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,47 +14,10 @@ from search_api.monitoring.employers import extract_employers
 from search_api.monitoring.querylog import QueryLog
 from search_api.monitoring.webhooks import attach_monitoring, deliveries, verify
 from search_api.settings import Settings
+from tests.monitoring.helpers import Receiver
 
 SECRET = "webhook-test-secret"
 UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1 Mobile"
-
-
-class Receiver:
-    """A tiny webhook endpoint answering from a list of status codes (last one repeats)."""
-
-    def __init__(self, statuses=(200,)):
-        self.statuses = list(statuses)
-        self.calls: list[tuple[dict[str, str], bytes]] = []
-        self.got = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                receiver.got.set()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
