@@ -110,8 +110,10 @@ def test_the_union_edits_its_list_and_it_applies_at_once(app):
         ask(app, "小蜜蜂的加班费怎么算", "10.9.0.1")
         app.state.querylog.flush()
         login(client, app, "reviewer")
-        assert "小蜜蜂的加班费怎么算" in client.get("/review").text  # on no list, in no question shape
-        form = BeautifulSoup(client.get("/review/employers").text, "html.parser")
+        dashboard = BeautifulSoup(client.get("/review").text, "html.parser")
+        assert "小蜜蜂的加班费怎么算" in dashboard.get_text()  # on no list, in no question shape
+        link = dashboard.select_one("#warnings a[href='/review/employers']")
+        form = BeautifulSoup(client.get(link["href"]).text, "html.parser")
         csrf = form.select_one("input[name=csrf_token]")["value"]
         data = {"csrf_token": csrf, "base": "0", "entries": "蜜蜂速配 = 小蜜蜂", "excluded": ""}
         assert client.post("/review/employers", data={**data, "csrf_token": "x"}).status_code == 403
