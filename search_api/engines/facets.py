@@ -63,6 +63,8 @@ class FacetCodes:
     def count(self, rowids: np.ndarray) -> dict[str, dict[str, int]]:
         """Facet counts over ``rowids`` (the answering set, best first), as ``ranking.count_facets``."""
         rowids = np.asarray(rowids, dtype=np.int64)
+        # a document written by another process after these codes were read counts from the next search on
+        rowids = rowids[rowids < len(self.start) - 1]
         if not len(rowids):
             return {}
         out = {f: self._top(self.scalar[f][rowids]) for f in SCALAR_FIELDS}
