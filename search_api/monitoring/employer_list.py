@@ -18,6 +18,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,22 +215,30 @@ def _from_row(row: sqlite3.Row) -> ListVersion:
 class _Source:
     """One process's view of the list: the recogniser, rebuilt when the version or the alias file changes."""
 
+    LEXICON_RECHECK_S = 2.0  # the alias file is a deployment's file: looked at every few seconds
+
     def __init__(self, settings: Settings):
-        self.settings = settings
+        self.lexicon_dir = settings.lexicon_dir
         self.list = EmployerList(settings.store_path)
-        self._key: tuple[int, object] | None = None
+        self._key: tuple[int, tuple] | None = None
         self._recogniser = Recogniser()
+        self._lexicon: tuple = ()
+        self._lexicon_checked = float("-inf")
         self._lock = threading.Lock()
 
     def recogniser(self) -> Recogniser:
+        """The recogniser for the newest list version (one indexed query per call)."""
         version = self.list.version()
-        lexicon = lexicon_aliases(self.settings.lexicon_dir)  # cached per file mtime: same object until edited
-        key = (version, id(lexicon))
+        if time.monotonic() - self._lexicon_checked >= self.LEXICON_RECHECK_S:
+            self._lexicon = lexicon_aliases(self.lexicon_dir)  # re-read only when the file changed
+            self._lexicon_checked = time.monotonic()
+        lexicon = self._lexicon
+        key = (version, lexicon)
         with self._lock:
             if key != self._key:
-                saved = self.list.get(version) if version else ListVersion()
-                aliases = (*(saved or ListVersion()).aliases(), *lexicon, *builtin_aliases())
-                self._recogniser = Recogniser(aliases, (saved or ListVersion()).excluded)
+                saved = (self.list.get(version) if version else None) or ListVersion()
+                aliases = (*saved.aliases(), *lexicon, *builtin_aliases())
+                self._recogniser = Recogniser(aliases, saved.excluded)
                 self._key = key
             return self._recogniser
 
@@ -238,11 +247,16 @@ _sources: dict[tuple[str, str], _Source] = {}
 _sources_lock = threading.Lock()
 
 
-def recogniser_for(settings: Settings) -> Recogniser:
-    """The employer recogniser with the union's newest list, for this process (checked on each call)."""
+def source_for(settings: Settings) -> _Source:
+    """This process's view of the list in ``settings``' store (one per store and lexicon)."""
     key = (str(settings.store_path), str(settings.lexicon_dir))
     with _sources_lock:
         source = _sources.get(key)
         if source is None:
             source = _sources[key] = _Source(settings)
-    return source.recogniser()
+    return source
+
+
+def recogniser_for(settings: Settings) -> Recogniser:
+    """The employer recogniser with the union's newest list, for this process (checked on each call)."""
+    return source_for(settings).recogniser()

@@ -214,6 +214,7 @@ _CITIES = """
 李沧 市南 市北 西海岸 浦东 浦西 朝阳 海淀 南山 福田 宝安 龙岗 龙华 天河 白云 番禺 越秀 海珠 黄埔
 """
 PLACES = frozenset((_PROVINCES + _CITIES).split())
+_LONGEST_PLACE = max(map(len, PLACES))
 _PLACE_END_RE = re.compile(r"(?:省|市|县|区|镇|乡|村|街道|路|街|大道|开发区|新区|园区|工业园|广场)$")
 _TIME_RE = re.compile(
     r"[0-9一二三四五六七八九十两几半]+(?:个)?(?:年|月|日|号|天|周|星期|小时)|^(?:上|下|这|本)(?:个)?月"
@@ -304,16 +305,12 @@ _STRIP_HEAD = tuple(
 )
 
 
+_HEAD_RE = re.compile(rf"^(?:{_ALT(_STRIP_HEAD)})+(?=.)")
+
+
 def trim_head(name: str) -> str:
-    """``name`` without the lead words and time words before it (请问…, 最近…)."""
-    changed = True
-    while changed and name:
-        changed = False
-        for head in _STRIP_HEAD:
-            if name.startswith(head) and len(name) > len(head):
-                name, changed = name[len(head) :], True
-                break
-    return name
+    """``name`` without the lead words and time words before it (请问…, 最近…); never all of it."""
+    return _HEAD_RE.sub("", name, count=1)
 
 
 def trim(name: str) -> str:
@@ -368,7 +365,7 @@ def plausible_stem(stem: str, excluded: frozenset[str] = frozenset()) -> bool:
     if any(part in stem for part in _GENERIC_PARTS):
         return False
     # "深圳电子厂", "青岛服装公司": a place and a kind of business is still a kind
-    for place in PLACES:
-        if stem.startswith(place) and (stem[len(place) :] in GENERIC_STEMS or not stem[len(place) :]):
+    for n in range(2, min(len(stem), _LONGEST_PLACE) + 1):
+        if stem[:n] in PLACES and stem[n:] in GENERIC_STEMS:
             return False
     return True

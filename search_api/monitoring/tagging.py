@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from search_api.monitoring import records
-from search_api.monitoring.employer_list import recogniser_for
+from search_api.monitoring.employer_list import source_for
 from search_api.settings import Settings
 
 log = logging.getLogger("search_api.monitoring.querylog")
@@ -81,9 +81,11 @@ def lexicon_topics(settings: Settings) -> records.TopicsFor:
 
 def lexicon_employers(settings: Settings) -> records.EmployersFor:
     """Employer names with the union's list, the lexicon's aliases and the built-in brands
-    (``employer_list.recogniser_for``: the list's version is checked on every call)."""
+    (``employer_list.source_for``: the list's version is checked on every call)."""
+
+    source = source_for(settings)
 
     def employers_for(text: str) -> list[str]:
-        return recogniser_for(settings).extract(text)
+        return source.recogniser().extract(text)
 
     return employers_for
