@@ -141,10 +141,11 @@ class Settings(BaseSettings):
     )
     semantic: bool = Field(True, description="Fuse a semantic retriever (an embedding model) with the lexical ranking.")
     semantic_weight: float = Field(
-        0.4,
+        0.5,
         ge=0.0,
         le=1.0,
-        description="Weight of the semantic score in the fused ranking (the lexical one has the rest).",
+        description="Weight of the semantic score in the fused ranking (the lexical one has the rest); 0.5 was"
+        " best over the 413 questions of the development sets (docs/benchmarks.md, 2026-11-30).",
     )
     model_dir: Path = Field(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labourkb" / "bge-small-zh-v1.5-q",

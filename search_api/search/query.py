@@ -52,6 +52,7 @@ class Analysis:
     filler_only: bool = False
     article_ids: list[str] = field(default_factory=list)  # articles named in the query
     region: str | None = None
+    semantic_text: str = ""  # what the embedding model reads: the corrected sentence without filler at its ends
 
     @property
     def highlight_terms(self) -> list[str]:
@@ -179,7 +180,8 @@ def analyse(
     raw = clean_query(q, max_chars)
     normalised = normalise(raw)
     corrected, _ = fixer_for(lexicon, tok).fix(lexicon.fix_typos(normalised))
-    precise = _content_words(tok.cut_precise(corrected), lexicon, tok)
+    cut = tok.cut_precise(corrected)
+    precise = _content_words(cut, lexicon, tok)
     tokens: list[str] = []
     by_text: dict[str, Term] = {}
 
@@ -219,7 +221,26 @@ def analyse(
         filler_only=bool(raw) and not terms,
         article_ids=article_ids,
         region=region,
+        semantic_text=_trim_filler(cut, lexicon) or corrected,
     )
+
+
+_EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+
+
+def _trim_filler(cut: list[str], lexicon: Lexicon) -> str:
+    """The sentence without the politeness and particles at its ends (请问 … 呢？谢谢): they say
+    nothing about the problem but move its embedding; the inside stays whole, as it was typed."""
+
+    def empty(word: str) -> bool:
+        return not _EDGE_PUNCT.sub("", word) or lexicon.is_filler(word)
+
+    start, end = 0, len(cut)
+    while start < end and empty(cut[start]):
+        start += 1
+    while end > start and empty(cut[end - 1]):
+        end -= 1
+    return "".join(cut[start:end])
 
 
 def suggest(analysis: Analysis, lexicon: Lexicon, tok: Tokeniser) -> str | None:

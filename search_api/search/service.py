@@ -166,7 +166,7 @@ class SearchService:
             hits, total, facet_counts, best_cos, cos = result.hits, result.total, result.facets, None, {}
         else:
             # both sides at once: the model run releases the GIL while the engine ranks
-            vectors = self.semantic.pool.submit(retriever.semantic_scores, a.corrected or a.normalised, SEMANTIC_K)
+            vectors = self.semantic.pool.submit(retriever.semantic_scores, a.semantic_text, SEMANTIC_K)
             pool = max(LEXICAL_POOL, offset + size)
             # light documents while ranking (a citation filter needs the full ones); the page's in full below
             light = "cites" not in filters
