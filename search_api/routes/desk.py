@@ -94,6 +94,13 @@ def desk(request: Request, user: DeskUser, show: str = "open"):
     return render_staff(request, "desk/queue.html", ctx)
 
 
+@router.get("/desk/audit", response_class=HTMLResponse)
+def desk_audit(request: Request, user: Annotated[User, Depends(require_role("admin"))]):
+    """Who saw which worker's phone number, newest first (admins; kept after requests are purged)."""
+    rows = help_service(request).store.audit_log(limit=500)
+    return render_staff(request, "desk/audit.html", {"rows": rows})
+
+
 @router.get("/desk/{request_id:int}", response_class=HTMLResponse)
 def desk_request(request: Request, request_id: int, user: DeskUser):
     service = help_service(request)

@@ -223,3 +223,13 @@ def test_the_review_dashboard_shows_the_help_figures(app):
     assert "在期限内联系的占 100%" in section and section.count("<svg") == 3
     only = as_user(app, "reviewer1").get("/review", params={"district": "市南区"}).text
     assert "求助 1 件" in only
+
+
+def test_admins_read_who_saw_which_phone_number(app):
+    row, _ = app.state.help.submit(validate_request(HELP_REQUEST, app.state.settings.district_list))
+    app.state.store.users.create("admin1", PASSWORD, "admin")
+    TestClient(app).post(f"/api/help-requests/{row.id}/reveal-phone", headers=bearer(app, "staff1"))
+    page = as_user(app, "admin1").get("/desk/audit")
+    assert page.status_code == 200 and row.reference in page.text and "staff1" in page.text
+    assert PHONE not in page.text
+    assert as_user(app, "staff1").get("/desk/audit").status_code == 403
