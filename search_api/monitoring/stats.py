@@ -16,13 +16,18 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from search_api.db import iso
+from search_api.db import iso, parse_iso
 from search_api.errors import BadRequest
 from search_api.monitoring.employers import Recogniser, hide_tokens
 from search_api.monitoring.records import row_to_record
+
+# The union reads every time in Beijing time; China has no daylight saving, so it is always UTC+8.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+UTC_OFFSET_SQL = "'+8 hours'"
 
 
 class BadParameter(BadRequest):
@@ -51,15 +56,16 @@ def decode_cursor(cursor: str | None) -> int:
         raise BadParameter("无效的游标（cursor）：请使用上一次响应返回的值") from None
 
 
-def parse_when(value: str | None, *, end: bool = False) -> str | None:
-    """``YYYY-MM-DD`` or an ISO 8601 time → fixed-width UTC text. A bare date as ``end`` means
-    the end of that day (exclusive bound). Raises :class:`BadParameter`."""
+def parse_when(value: str | None, *, end: bool = False, tz: tzinfo = UTC) -> str | None:
+    """``YYYY-MM-DD`` or an ISO 8601 time → fixed-width UTC text. A bare date is a day in ``tz``
+    (the API: UTC; the dashboard: Asia/Shanghai); as ``end`` it means the end of that day
+    (exclusive bound). Raises :class:`BadParameter`."""
     if value is None or value == "":
         return None
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            ts = datetime(day.year, day.month, day.day, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
+            ts = datetime(day.year, day.month, day.day, tzinfo=tz) + (timedelta(days=1) if end else timedelta())
         else:
             ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if ts.tzinfo is None:
@@ -67,6 +73,16 @@ def parse_when(value: str | None, *, end: bool = False) -> str | None:
     except (ValueError, OverflowError):
         raise BadParameter(f"无效的日期 {value[:40]!r}：请用 YYYY-MM-DD 或 ISO 8601 时间") from None
     return iso(ts)
+
+
+def local_stamp(stamp: str) -> str:
+    """A stored UTC timestamp as Beijing time to the second: ``2026-11-30 09:05:00``."""
+    return parse_iso(stamp).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_today() -> date:
+    """Today in Asia/Shanghai."""
+    return datetime.now(SHANGHAI).date()
 
 
 @dataclass
@@ -198,8 +214,9 @@ def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: i
         presenter,
         top,
     )
-    # Weeks start on Monday: date(ts, '-6 days', 'weekday 1') is the Monday on or before ts.
-    week = "date(q.timestamp, '-6 days', 'weekday 1')"
+    # Weeks are Beijing-time weeks starting on Monday: shift to UTC+8, then
+    # date(ts, '-6 days', 'weekday 1') is the Monday on or before ts.
+    week = f"date(q.timestamp, {UTC_OFFSET_SQL}, '-6 days', 'weekday 1')"
     by_week: dict[str, dict[str, int]] = defaultdict(dict)
     for r in conn.execute(
         f"SELECT {week} AS week, j.value AS topic, COUNT(*) AS n FROM queries q, json_each(q.topics) j"
@@ -214,6 +231,16 @@ def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: i
         qargs,
     ):
         by_district[r["district"] or "未选择"][r["topic"]] = r["n"]
+    # Queries per district, counted once each: a query can have several topics (or none), so the
+    # topic counts above do not add up to the number of queries.
+    queries_by_district = {
+        r[0] or "未选择": r[1]
+        for r in conn.execute(
+            f"SELECT COALESCE(q.district, '') AS district, COUNT(*) FROM queries q"
+            f" WHERE {qwhere} GROUP BY 1 ORDER BY 1",
+            qargs,
+        )
+    }
     return {
         "since": flt.since,
         "until": flt.until,
@@ -230,6 +257,7 @@ def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: i
         "unclicked_queries": unclicked,
         "topics_by_week": dict(by_week),
         "topics_by_district": dict(by_district),
+        "queries_by_district": queries_by_district,
     }
 
 
@@ -240,8 +268,9 @@ def districts(conn: sqlite3.Connection) -> list[str]:
 
 # ---------------------------------------------------------------- CSV export
 
+# The time column says its zone in its name; the stored UTC stays in the log and the API.
 CSV_FIELDS = (
-    "timestamp",
+    "time_asia_shanghai",
     "user_query",
     "topics",
     "district",
@@ -276,7 +305,7 @@ def export_csv(
         buf.truncate()
         writer.writerow(
             [
-                row["timestamp"],
+                local_stamp(row["timestamp"]),
                 _csv_safe(presenter.text(row["user_query"])),
                 "、".join(topic_names.get(t, t) for t in json.loads(row["topics"])),
                 row["district"] or "",

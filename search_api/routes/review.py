@@ -8,11 +8,12 @@ texts pass through the employer mask (``stats.Presenter``) like every other outp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from search_api.accounts.auth import get_store, require_role
 from search_api.accounts.forms import FormData, handle_form
@@ -25,6 +26,7 @@ from search_api.monitoring.alerts import list_warnings
 from search_api.monitoring.brands import builtin_aliases
 from search_api.monitoring.employer_list import recogniser_for
 from search_api.monitoring.records import open_log, reading_log
+from search_api.web.charts import bar_chart, column_chart, iso_week, mondays
 from search_api.web.templating import render_staff, see_other
 
 router = APIRouter()
@@ -32,6 +34,9 @@ router = APIRouter()
 # The dashboard is for union staff only; switch the roles here if the policy changes.
 require_reviewer = require_role("reviewer", "admin")
 MAX_LIST_FORM_BYTES = 1024 * 1024
+# The last filter a reviewer chose, so returning to /review (or exporting) keeps it.
+FILTER_COOKIE = "review_filter"
+FILTER_KEYS = ("since", "until", "district")
 
 
 def topic_names(request: Request) -> dict[str, str]:
@@ -39,51 +44,65 @@ def topic_names(request: Request) -> dict[str, str]:
     return {t.id: t.name for t in get_service(request).lexicon.topics}
 
 
-def bar_chart(labels: list[str], values: list[int], width: int = 320, height: int = 90) -> dict[str, Any]:
-    """Geometry of a vertical bar chart: bars scaled to the largest value, labels kept as given."""
-    top = max(values, default=0) or 1
-    n = max(len(values), 1)
-    slot = width / n
-    bars = []
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        h = round(value / top * (height - 14), 1)
-        bars.append(
-            {
-                "x": round(i * slot + 1, 1),
-                "y": round(height - h, 1),
-                "w": round(max(slot - 2, 1), 1),
-                "h": h,
-                "label": label,
-                "value": value,
-            }
+class ReviewFilter:
+    """The dashboard's date range (Beijing days, both included) and district.
+
+    Values come from the query string; without any, from the cookie the last visit set;
+    without that, the last 28 days. ``query`` is the same filter as a query string, put on
+    every link of the dashboard so it survives a click, a bookmark and the CSV export.
+    """
+
+    def __init__(self, request: Request, since: str | None, until: str | None, district: str | None):
+        given = {k: v for k, v in (("since", since), ("until", until), ("district", district)) if v is not None}
+        self.remembered = False
+        if not given and "reset" not in request.query_params:
+            given = dict(parse_qsl(request.cookies.get(FILTER_COOKIE, "")))
+            self.remembered = bool(given)
+        today = qs.local_today()
+        self.form = {
+            "since": given.get("since") or (today - timedelta(days=27)).isoformat(),
+            "until": given.get("until") or today.isoformat(),
+            "district": given.get("district") or "",
+        }
+        self.log = qs.LogFilter(
+            qs.parse_when(self.form["since"], tz=qs.SHANGHAI),
+            qs.parse_when(self.form["until"], end=True, tz=qs.SHANGHAI),
+            self.form["district"] or None,
         )
-    return {"width": width, "height": height, "bars": bars, "max": top}
+        self.query = urlencode({k: v for k, v in self.form.items() if v})
+
+    def days(self) -> tuple[date, date]:
+        """First and last Beijing day of the range (for a bare date; otherwise their date part)."""
+        return date.fromisoformat(self.form["since"][:10]), date.fromisoformat(self.form["until"][:10])
+
+    def remember(self, request: Request, response: Response) -> Response:
+        """Keep this filter for the next visit (30 days, this section of the site only)."""
+        response.set_cookie(
+            FILTER_COOKIE,
+            self.query,
+            max_age=30 * 86400,
+            path="/review",
+            httponly=True,
+            samesite="lax",
+            secure=get_settings(request).cookie_secure,
+        )
+        return response
 
 
-def _range(since: str | None, until: str | None, district: str | None) -> tuple[qs.LogFilter, dict[str, str]]:
-    """The filter from the form; by default the last 28 days."""
-    today = datetime.now(UTC).date()
-    form = {
-        "since": since or (today - timedelta(days=27)).isoformat(),
-        "until": until or today.isoformat(),
-        "district": district or "",
-    }
-    flt = qs.LogFilter(qs.parse_when(form["since"]), qs.parse_when(form["until"], end=True), district or None)
-    return flt, form
-
-
-def _charts(stats: dict[str, Any], names: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    weeks = sorted(stats["topics_by_week"])
+def _charts(stats: dict[str, Any], names: dict[str, str], weeks: list[date]) -> dict[str, list[dict[str, Any]]]:
+    """One chart per leading topic with a bar for every week of the range, and one per district."""
     totals: dict[str, int] = {}
     for counts in stats["topics_by_week"].values():
         for topic, n in counts.items():
             totals[topic] = totals.get(topic, 0) + n
     leading = sorted(totals, key=lambda t: (-totals[t], t))[:8]
+    labels = [f"{m.month}/{m.day}" for m in weeks]
+    keys = [m.isoformat() for m in weeks]
     by_week = [
         {
             "title": names.get(t, t),
             "total": totals[t],
-            "chart": bar_chart([w[5:] for w in weeks], [stats["topics_by_week"][w].get(t, 0) for w in weeks]),
+            "chart": column_chart(labels, [stats["topics_by_week"].get(k, {}).get(t, 0) for k in keys]),
         }
         for t in leading
     ]
@@ -93,11 +112,24 @@ def _charts(stats: dict[str, Any], names: dict[str, str]) -> dict[str, list[dict
         by_district.append(
             {
                 "title": district,
-                "total": sum(counts.values()),
+                "total": stats["queries_by_district"].get(district, 0),
                 "chart": bar_chart([names.get(t, t) for t in topics], [counts[t] for t in topics]),
             }
         )
     return {"by_week": by_week, "by_district": by_district}
+
+
+def _help_charts(figures: dict[str, Any], weeks: list[date]) -> dict[str, dict[str, Any]]:
+    charts = {
+        key: bar_chart([k or "未选择" for k in figures[key]], list(figures[key].values()))
+        for key in ("by_district", "by_topic")
+        if figures[key]
+    }
+    if figures["by_week"]:
+        charts["by_week"] = column_chart(
+            [f"{m.month}/{m.day}" for m in weeks], [figures["by_week"].get(iso_week(m), 0) for m in weeks]
+        )
+    return charts
 
 
 @router.get("/review", response_class=HTMLResponse, include_in_schema=False)
@@ -110,29 +142,30 @@ def dashboard(
 ):
     """Top, zero-result and unclicked queries, topic trends, warnings — for a date range and district."""
     settings = get_settings(request)
-    flt, form = _range(since, until, district)
+    view = ReviewFilter(request, since, until, district)
+    flt = view.log
     names = topic_names(request)
     with reading_log(settings.querylog_path) as conn:
         stats = qs.stats(conn, flt, qs.Presenter(conn, recogniser_for(settings)))
         alerts = list_warnings(conn, since=flt.since)
         districts = qs.districts(conn)
     help_figures = help_stats(request.app.state.help, flt.since, flt.until, (flt.district,) if flt.district else None)
+    weeks = mondays(*view.days())
     context = {
         "help": help_figures,
-        "help_charts": {
-            key: bar_chart(list(help_figures[key]), list(help_figures[key].values()))
-            for key in ("by_district", "by_topic", "by_week")
-            if help_figures[key]
-        },
-        "form": form,
+        "help_charts": _help_charts(help_figures, weeks),
+        "form": view.form,
+        "remembered": view.remembered,
         "stats": stats,
-        "charts": _charts(stats, names),
+        "charts": _charts(stats, names, weeks),
         "alerts": alerts,
         "districts": districts,
         "topic_names": names,
-        "export_query": "&".join(f"{k}={v}" for k, v in form.items() if v),
+        "filter_query": view.query,
+        "export_query": view.query,
+        "weekly_week": iso_week(weeks[-1]) if weeks else "",
     }
-    return render_staff(request, "review/dashboard.html", context)
+    return view.remember(request, render_staff(request, "review/dashboard.html", context))
 
 
 @router.get("/review/export.csv", include_in_schema=False)
@@ -143,20 +176,23 @@ def export_csv(
     district: str | None = None,
     user: User = Depends(require_reviewer),
 ):
-    """The filtered log as CSV (UTF-8 with BOM for Excel): redacted, masked, without visitor ids."""
+    """The filtered log as CSV (UTF-8 with BOM for Excel): redacted, masked, without visitor ids.
+
+    Times are Beijing time (the first column's name says so); the filter is the dashboard's.
+    """
     settings = get_settings(request)
-    flt, form = _range(since, until, district)
+    view = ReviewFilter(request, since, until, district)
     conn = open_log(settings.querylog_path)
     presenter = qs.Presenter(conn, recogniser_for(settings))
     names = topic_names(request)
 
     def lines():
         try:
-            yield from qs.export_csv(conn, flt, presenter, names)
+            yield from qs.export_csv(conn, view.log, presenter, names)
         finally:
             conn.close()
 
-    filename = f"querylog-{form['since']}-{form['until']}.csv"
+    filename = f"querylog-{view.form['since']}-{view.form['until']}.csv"
     return StreamingResponse(
         lines(),
         media_type="text/csv; charset=utf-8",
