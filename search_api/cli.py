@@ -13,6 +13,7 @@ from search_api.engines.base import IndexOutdated
 from search_api.engines.es_cli import es
 from search_api.errors import AppError
 from search_api.help.cli import help_group
+from search_api.monitoring.report_cli import report_group
 from search_api.settings import Settings, get_settings
 
 
@@ -360,6 +361,7 @@ def querylog_replay() -> None:
 
 cli.add_command(es)
 cli.add_command(help_group)
+cli.add_command(report_group)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
 """The query-log file: its tables, and the records written to and read back from them.
 
 ``<data_dir>/querylog.sqlite3`` holds one row per search (``queries``), one per result
-click (``events``), the warnings raised from them (``warnings``) and their webhook
-deliveries (``webhook_deliveries``). Records follow the query and event shapes of
-OpenSearch User Behavior Insights (UBI): ``query_id``, ``client_id``, ``timestamp``,
-``user_query``, ``query_response_hit_ids`` for queries; ``action_name="click"`` with
-``event_attributes.position.ordinal`` for clicks. Our own fields (tokens, filters, engine,
-total, took_ms, failed, source, district, topics) sit beside them, and three the log never shows:
-``employers`` (names in the query), ``network_id`` (day-salted hash of the visitor's /24 or /64)
-and ``browser`` (coarse family such as ``chrome/mobile``) — what early warnings count. Columns
-added after the first release are added to an older file when it is opened.
+click (``events``), the warnings raised from them (``warnings``), their webhook
+deliveries (``webhook_deliveries``) and those of the weekly report (``weekly_deliveries``).
+Records follow the query and event shapes of OpenSearch User Behavior Insights (UBI);
+:func:`ubi_query` turns a stored query into the ``ubi_queries`` document the feed and the
+Elasticsearch sink give out, with our own fields (tokens, filters, engine, total, took_ms,
+failed, source, district, topics) inside ``query_attributes`` — see docs/monitoring-ubi.md.
+Three stored fields are never shown: ``employers`` (names in the query), ``network_id``
+(day-salted hash of the visitor's /24 or /64) and ``browser`` (coarse family such as
+``chrome/mobile``) — what early warnings count. Columns added after the first release are
+added to an older file when it is opened.
 
 Everything stored here is already redacted (:mod:`search_api.monitoring.redact`): the shaping
 functions below are the only way a record reaches the file.
@@ -102,6 +103,16 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     last_error TEXT,
     delivered_at TEXT,
     PRIMARY KEY (warning_id, url)
+);
+CREATE TABLE IF NOT EXISTS weekly_deliveries (
+    week TEXT NOT NULL,
+    url TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT,
+    PRIMARY KEY (week, url)
 );
 """
 

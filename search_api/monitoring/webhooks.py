@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ class WebhookSender:
         self.conn = open_log(db_path)
         self._lock = threading.Lock()
         self._queue: queue.Queue[int | None] = queue.Queue()
+        self.weekly: Any = None  # the weekly report job, when attach_monitoring started one
         self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
         self._idle = threading.Event()
         self._idle.set()
@@ -106,6 +108,8 @@ class WebhookSender:
         return self._idle.wait(timeout)
 
     def close(self) -> None:
+        if self.weekly is not None:
+            self.weekly.close()
         self._queue.put(None)
         self._thread.join(timeout=self.timeout + 1)
         self.conn.close()
@@ -147,27 +151,10 @@ class WebhookSender:
             self._deliver_one(client, wid, url, body, headers)
 
     def _deliver_one(self, client: httpx.Client, wid: int, url: str, body: bytes, headers: dict[str, str]) -> None:
-        delay = self.backoff
-        for attempt in range(1, self.max_attempts + 1):
-            error = None
-            try:
-                resp = client.post(url, content=body, headers=headers)
-                if 200 <= resp.status_code < 300:
-                    self._mark(wid, url, "delivered", attempt, None)
-                    return
-                error = f"HTTP {resp.status_code}"
-                retry = resp.status_code == 429 or resp.status_code >= 500
-            except httpx.HTTPError as exc:  # timeouts, refused connections …
-                error, retry = f"{type(exc).__name__}: {exc}"[:200], True
-            except Exception as exc:
-                error, retry = f"{type(exc).__name__}: {exc}"[:200], False
-            if not retry or attempt == self.max_attempts:
-                self._mark(wid, url, "failed", attempt, error)
-                log.warning("webhook %s gave up on warning %s: %s", url, wid, error)
-                return
-            self._mark(wid, url, "pending", attempt, error)
-            time.sleep(delay)
-            delay = min(delay * 2, 300)
+        def mark(state: str, attempts: int, error: str | None) -> None:
+            self._mark(wid, url, state, attempts, error)
+
+        post_with_retries(client, url, body, headers, self.max_attempts, self.backoff, mark)
 
     def _mark(self, wid: int, url: str, state: str, attempts: int, error: str | None) -> None:
         with self._lock:
@@ -176,6 +163,40 @@ class WebhookSender:
                 " WHERE warning_id = ? AND url = ?",
                 (state, attempts, error, now_iso() if state == "delivered" else None, wid, url),
             )
+
+
+def post_with_retries(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    max_attempts: int,
+    backoff: float,
+    mark: Callable[[str, int, str | None], None],
+) -> None:
+    """POST ``body`` until a 2xx, a final 4xx or ``max_attempts``; ``mark(state, attempts, error)``
+    records each outcome (``pending`` between attempts, then ``delivered`` or ``failed``)."""
+    delay = backoff
+    for attempt in range(1, max_attempts + 1):
+        error = None
+        try:
+            resp = client.post(url, content=body, headers=headers)
+            if 200 <= resp.status_code < 300:
+                mark("delivered", attempt, None)
+                return
+            error = f"HTTP {resp.status_code}"
+            retry = resp.status_code == 429 or resp.status_code >= 500
+        except httpx.HTTPError as exc:  # timeouts, refused connections …
+            error, retry = f"{type(exc).__name__}: {exc}"[:200], True
+        except Exception as exc:
+            error, retry = f"{type(exc).__name__}: {exc}"[:200], False
+        if not retry or attempt == max_attempts:
+            mark("failed", attempt, error)
+            log.warning("webhook %s gave up: %s", url, error)
+            return
+        mark("pending", attempt, error)
+        time.sleep(delay)
+        delay = min(delay * 2, 300)
 
 
 def deliveries(db_path: Path | str) -> list[dict[str, Any]]:
@@ -187,9 +208,14 @@ def deliveries(db_path: Path | str) -> list[dict[str, Any]]:
 def attach_monitoring(querylog: QueryLog, settings: Settings) -> tuple[WarningMonitor, WebhookSender]:
     """Wire warnings and webhooks onto a query log: thresholds and webhooks come from ``settings``.
 
-    Returns ``(WarningMonitor, WebhookSender)``; close both on shutdown.
+    Returns ``(WarningMonitor, WebhookSender)``; close both on shutdown. With webhooks configured,
+    the sender also owns the weekly report job (:class:`search_api.monitoring.weekly.WeeklyJob`).
     """
     sender = WebhookSender(querylog.path, settings)
+    if settings.webhook_url_list:
+        from search_api.monitoring.weekly import WeeklyJob, help_for
+
+        sender.weekly = WeeklyJob(settings, lambda: help_for(settings))
     watcher = WarningMonitor(querylog.path, distress_topics(settings), settings, notify=sender.send)
     querylog.listeners.append(watcher.on_records)
     sender.resume()

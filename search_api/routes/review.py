@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from search_api.accounts.auth import get_store, require_role
 from search_api.accounts.forms import FormData, handle_form
@@ -22,6 +22,7 @@ from search_api.deps import get_service, get_settings
 from search_api.errors import AppError, Conflict, Invalid
 from search_api.help.stats import help_stats
 from search_api.monitoring import stats as qs
+from search_api.monitoring import weekly
 from search_api.monitoring.alerts import list_warnings
 from search_api.monitoring.brands import builtin_aliases
 from search_api.monitoring.employer_list import recogniser_for
@@ -198,6 +199,29 @@ def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
+
+
+@router.get("/review/weekly", response_class=HTMLResponse, include_in_schema=False)
+def weekly_report(
+    request: Request, week: str | None = None, district: str | None = None, user: User = Depends(require_reviewer)
+):
+    """The week's report for the union's meeting (prints on A4); ``?format=json`` gives the webhook's JSON."""
+    monday = weekly.parse_week(week)
+    report = weekly.build_report(
+        get_settings(request), request.app.state.help, monday, district=district, topic_names=topic_names(request)
+    )
+    if request.query_params.get("format") == "json":
+        return JSONResponse(report, headers={"Cache-Control": "no-store"})
+    topics = report["top_topics"]
+    context = {
+        "report": report,
+        "previous": weekly.week_key(monday - timedelta(weeks=1)),
+        "next": weekly.week_key(monday + timedelta(weeks=1)),
+        "district_query": f"&district={quote(district)}" if district else "",
+        "help_charts": _help_charts(report["help_requests"], [monday]) if report["help_requests"] else {},
+        "topic_chart": bar_chart([t["name"] for t in topics], [t["queries"] for t in topics]) if topics else None,
+    }
+    return render_staff(request, "review/weekly.html", context)
 
 
 # ---- the union's employer list ------------------------------------------------------------------
