@@ -186,7 +186,7 @@ def test_hostile_case_is_inert_from_draft_to_search(xss_app, open_page):
     rw.page.wait_for_url(f"**{case_path}/diff*")
     v1 = case_version(False)
     assert_inert(rw, v1["title"], v2["title"], v1["facts"], v2["annotation"].split("\n")[-1], SOURCE_TEXT, SOURCE_URL)
-    assert rw.page.locator("table.diff").count() == len(FIELDS) - 1  # every field changed but the date
+    assert rw.page.locator("div.sbs").count() == len(FIELDS) - 1  # every field changed but the date
     rw.go(case_path)
     rw.page.get_by_label("审核意见（退回时必填）").fill(EVIL_COMMENT)
     rw.page.get_by_role("button", name="发布").click()
