@@ -2,8 +2,13 @@
 
 Queries go to ``{prefix}-querylog-YYYY.MM.DD`` and click events to
 ``{prefix}-queryevents-YYYY.MM.DD`` (dated indices, because the stripped ES
-distribution has no data-streams module). An index template maps the UBI fields so
-Kibana can read them. Every document is written with ``op_type=create`` and
+distribution has no data-streams module), as OpenSearch UBI documents
+(:func:`records.ubi_query`, :func:`records.ubi_event`; docs/monitoring-ubi.md). The index
+templates map the UBI fields and put every dated index under the aliases
+``{prefix}-ubi_queries`` and ``{prefix}-ubi_events``, so UBI tools can point at those.
+Like every other output of the log, the query text is masked first: an employer name
+below the warning threshold becomes ``[用人单位]`` (:class:`stats.Presenter`) before the
+record is sent or spooled. Every document is written with ``op_type=create`` and
 ``_id = query_id`` (or ``event_id``), and the index follows from the record's own
 timestamp, so a record sent twice is a 409 conflict, never a duplicate.
 
@@ -27,6 +32,9 @@ from elasticsearch import Elasticsearch
 
 from search_api.db import utc_now
 from search_api.engines.es_client import make_client as make_es_client
+from search_api.monitoring.employer_list import recogniser_for
+from search_api.monitoring.records import reading_log, ubi_event, ubi_query
+from search_api.monitoring.stats import Presenter
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,29 +43,36 @@ log = logging.getLogger(__name__)
 # so an outage costs the writer thread one timeout, not one per batch.
 RETRY_AFTER_S = 5.0
 
+# The UBI ``ubi_queries`` fields as OpenSearch's UBI plugin maps them (user_query a keyword, so
+# it aggregates), plus a ``text`` sub-field for full-text search and our own attributes.
 _QUERY_PROPS = {
-    "application": {"type": "keyword"},
-    "query_id": {"type": "keyword"},
-    "client_id": {"type": "keyword"},
+    "application": {"type": "keyword", "ignore_above": 100},
+    "query_id": {"type": "keyword", "ignore_above": 100},
+    "query_response_id": {"type": "keyword", "ignore_above": 100},
+    "client_id": {"type": "keyword", "ignore_above": 100},
     "timestamp": {"type": "date"},
-    "user_query": {"type": "text", "analyzer": "standard", "fields": {"raw": {"type": "keyword", "ignore_above": 256}}},
+    "user_query": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "standard"}}},
     "query_response_hit_ids": {"type": "keyword"},
     "object_id_field": {"type": "keyword"},
-    "tokens": {"type": "keyword"},
-    "engine": {"type": "keyword"},
-    "total": {"type": "integer"},
-    "took_ms": {"type": "float"},
-    "failed": {"type": "boolean"},
-    "source": {"type": "keyword"},
-    "district": {"type": "keyword"},
-    "topics": {"type": "keyword"},
+    "query_attributes": {
+        "properties": {
+            "tokens": {"type": "keyword"},
+            "engine": {"type": "keyword"},
+            "total": {"type": "integer"},
+            "took_ms": {"type": "float"},
+            "failed": {"type": "boolean"},
+            "source": {"type": "keyword"},
+            "district": {"type": "keyword"},
+            "topics": {"type": "keyword"},
+        }
+    },
 }
 _EVENT_PROPS = {
-    "application": {"type": "keyword"},
-    "action_name": {"type": "keyword"},
+    "application": {"type": "keyword", "ignore_above": 100},
+    "action_name": {"type": "keyword", "ignore_above": 100},
     "event_id": {"type": "keyword"},
-    "query_id": {"type": "keyword"},
-    "client_id": {"type": "keyword"},
+    "query_id": {"type": "keyword", "ignore_above": 100},
+    "client_id": {"type": "keyword", "ignore_above": 100},
     "timestamp": {"type": "date"},
     "message_type": {"type": "keyword"},
     "event_attributes": {
@@ -79,6 +94,7 @@ class EsLogSink:
     """Writes UBI records to dated indices; owns the spool file. Thread-safe."""
 
     def __init__(self, settings: Settings, client: Elasticsearch | None = None):
+        self.settings = settings
         self.prefix = settings.es_index_prefix
         self.spool_path = settings.data_dir / "querylog-spool.jsonl"
         self.client = client or make_client(settings)
@@ -95,9 +111,22 @@ class EsLogSink:
 
     # -- writing
 
+    def shape(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Query records (internal shape) masked and as UBI documents, as they are sent and spooled."""
+        if not queries:
+            return []
+        try:
+            with reading_log(self.settings.querylog_path) as conn:
+                presenter = Presenter(conn, recogniser_for(self.settings))
+                return [ubi_query(presenter.mask(r)) for r in queries]
+        except Exception:
+            # never ship a name unmasked: without the recogniser, the query text is left out
+            log.exception("query log: employer mask failed, sending queries without their text")
+            return [ubi_query({**r, "user_query": "", "tokens": [], "filters": {}}) for r in queries]
+
     def write(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
         """Send records, spooling whatever Elasticsearch did not acknowledge. Never raises."""
-        items = [("query", r) for r in queries] + [("event", e) for e in events]
+        items = [("query", r) for r in self.shape(queries)] + [("event", ubi_event(e)) for e in events]
         if not items:
             return
         with self._lock:
@@ -157,11 +186,15 @@ class EsLogSink:
         if self._templates_ok:
             return
         settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
-        for name, props in (("querylog", _QUERY_PROPS), ("queryevents", _EVENT_PROPS)):
+        for name, alias, props in (
+            ("querylog", "ubi_queries", _QUERY_PROPS),
+            ("queryevents", "ubi_events", _EVENT_PROPS),
+        ):
             self.client.indices.put_index_template(
                 name=f"{self.prefix}-{name}",
                 index_patterns=[f"{self.prefix}-{name}-*"],
                 template={
+                    "aliases": {f"{self.prefix}-{alias}": {}},
                     "settings": settings,
                     "mappings": {"dynamic_templates": _STRINGS_AS_KEYWORDS, "properties": props},
                 },

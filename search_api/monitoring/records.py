@@ -215,6 +215,42 @@ def click_record(item: dict[str, Any], *, secret: bytes) -> dict[str, Any]:
     }
 
 
+# Our own fields of a query record: in the UBI document they sit inside ``query_attributes``.
+QUERY_ATTRIBUTES = ("tokens", "filters", "engine", "total", "took_ms", "failed", "source", "district", "topics")
+_RESPONSE_NS = uuid.UUID("5d0f5a3e-2b7c-4c61-9d1e-6a4c0b1f7e21")
+
+
+def query_response_id(query_id: str) -> str:
+    """The id of the one response a query got: derived from ``query_id``, so the feed and
+    Elasticsearch give the same value without storing it."""
+    return str(uuid.uuid5(_RESPONSE_NS, query_id))
+
+
+def ubi_query(record: dict[str, Any]) -> dict[str, Any]:
+    """A query record (as stored, or as :func:`row_to_record` reads it) as an OpenSearch UBI
+    ``ubi_queries`` document: the UBI fields at the top, ours in ``query_attributes``."""
+    return {
+        "application": record.get("application", APPLICATION),
+        "query_id": record["query_id"],
+        "query_response_id": query_response_id(record["query_id"]),
+        "client_id": record.get("client_id", ""),
+        "timestamp": record["timestamp"],
+        "user_query": record.get("user_query", ""),
+        "query_response_hit_ids": record.get("query_response_hit_ids", []),
+        "object_id_field": record.get("object_id_field", "id"),
+        "query_attributes": {k: record[k] for k in QUERY_ATTRIBUTES if k in record},
+    }
+
+
+def ubi_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A click event as a UBI ``ubi_events`` document. It is one already, except that UBI wants
+    an integer ``position.ordinal``: a click of unknown rank carries no ``position``."""
+    if event.get("event_attributes", {}).get("position", {}).get("ordinal") is not None:
+        return event
+    attributes = {k: v for k, v in event.get("event_attributes", {}).items() if k != "position"}
+    return {**event, "event_attributes": attributes}
+
+
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A query record without its internal (``_``-prefixed) fields, as shipped to Elasticsearch."""
     return {k: v for k, v in record.items() if not k.startswith("_")}

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from search_api.db import iso, parse_iso
 from search_api.errors import BadRequest
 from search_api.monitoring.employers import Recogniser, hide_tokens
-from search_api.monitoring.records import row_to_record
+from search_api.monitoring.records import row_to_record, ubi_query
 
 # The union reads every time in Beijing time; China has no daylight saving, so it is always UTC+8.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -126,11 +126,15 @@ class Presenter:
         return self.recogniser.mask(text, self.allowed)
 
     def record(self, row: sqlite3.Row) -> dict[str, Any]:
-        rec = row_to_record(row)
+        return self.mask(row_to_record(row))
+
+    def mask(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A query record (internal shape) with employer names below the threshold masked."""
+        rec = dict(rec)
         rec["user_query"], hidden = self.recogniser.mask_found(rec["user_query"], self.allowed)
         # jieba cut the name into tokens too (宏达, 五金厂): they go wherever the name went
-        rec["tokens"] = hide_tokens(rec["tokens"], hidden)
-        rec["filters"] = {k: [self.text(v) for v in vals] for k, vals in rec["filters"].items()}
+        rec["tokens"] = hide_tokens(rec.get("tokens", []), hidden)
+        rec["filters"] = {k: [self.text(v) for v in vals] for k, vals in rec.get("filters", {}).items()}
         return rec
 
 
@@ -140,7 +144,7 @@ class Presenter:
 def feed(
     conn: sqlite3.Connection, after: int, flt: LogFilter, limit: int, presenter: Presenter
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(seq, record)`` after sequence number ``after``, in log order, at most ``limit``.
+    """``(seq, UBI query document)`` after sequence number ``after``, in log order, at most ``limit``.
 
     ``seq`` only grows (AUTOINCREMENT, one writer thread), so "after the last seq I saw"
     resumes exactly: nothing skipped, nothing repeated.
@@ -150,7 +154,7 @@ def feed(
         f"SELECT * FROM queries WHERE seq > ? AND {where} ORDER BY seq LIMIT ?", [after, *args, limit]
     ).fetchall()
     for row in rows:
-        yield row["seq"], presenter.record(row)
+        yield row["seq"], ubi_query(presenter.record(row))
 
 
 # ---------------------------------------------------------------- aggregates

@@ -192,25 +192,33 @@ class CaseDiff(BaseModel):
 # ---- monitoring ---------------------------------------------------------------------------
 
 
+class QueryAttributes(BaseModel):
+    """Our own fields of a logged search (UBI's ``query_attributes``)."""
+
+    tokens: list[str] = Field(description="The query's words as the search used them (redacted, masked).")
+    filters: dict[str, Any]
+    engine: str
+    total: int | None = Field(description="How many documents matched; null if the search failed.")
+    took_ms: float | None
+    failed: bool
+    source: str = Field(description="site or api.")
+    district: str | None
+    topics: list[str] = Field(description="Topic ids of the lexicon.")
+
+
 class LogRecord(BaseModel):
-    """One search as the feed gives it: redacted, employer names below the threshold masked."""
+    """One search as an OpenSearch UBI ``ubi_queries`` document (docs/monitoring-ubi.md): redacted,
+    employer names below the threshold masked."""
 
     application: str
     query_id: str
+    query_response_id: str = Field(description="The id of the response (one per query).")
     client_id: str = Field(description="A salted hash, never an address.")
-    timestamp: str
+    timestamp: str = Field(description="UTC, ISO 8601 with a trailing Z.")
     user_query: str
     query_response_hit_ids: list[str]
     object_id_field: str
-    tokens: list[str]
-    filters: dict[str, Any]
-    engine: str
-    total: int | None
-    took_ms: float | None
-    failed: bool
-    source: str
-    district: str | None
-    topics: list[str]
+    query_attributes: QueryAttributes
     cursor: str = Field(description="Resume after this record: pass it as ``cursor``.")
 
 

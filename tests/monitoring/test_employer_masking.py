@@ -93,7 +93,7 @@ def test_a_brand_warns_at_k_and_every_employer_below_k_is_masked_everywhere(app,
         "dashboard": page,
         "csv": csv_text,
         "feed text": "\n".join(r["user_query"] for r in records),
-        "feed tokens": "\n".join(t for r in records for t in r["tokens"]),
+        "feed tokens": "\n".join(t for r in records for t in r["query_attributes"]["tokens"]),
         "stats": json.dumps(json.loads(stats), ensure_ascii=False),
         "webhooks": "\n".join(body.decode("utf-8") for _, body in receiver.calls),
     }
@@ -102,7 +102,7 @@ def test_a_brand_warns_at_k_and_every_employer_below_k_is_masked_everywhere(app,
             assert name not in text, f"{name!r} shown in {output}"
     masked = [r["user_query"] for r in records[settings.warning_min_visitors :]]
     assert all("[用人单位]" in q for q in masked)
-    assert "[用人单位]" in {t for r in records for t in r["tokens"]}
+    assert "[用人单位]" in {t for r in records for t in r["query_attributes"]["tokens"]}
 
 
 def test_the_union_edits_its_list_and_it_applies_at_once(app):

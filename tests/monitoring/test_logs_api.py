@@ -106,15 +106,16 @@ def test_feed_resumes_exactly_from_its_cursor(client, app, token):
     tail, _ = read_feed(client, token, cursor=cur3)
     assert [r["query_id"] for r in tail] == more
     rec = first[0]
-    for field in ("query_id", "client_id", "timestamp", "user_query", "query_response_hit_ids", "topics", "district"):
+    for field in ("query_id", "query_response_id", "client_id", "timestamp", "user_query", "query_response_hit_ids"):
         assert field in rec
+    assert {"topics", "district", "tokens"} <= set(rec["query_attributes"])
 
 
 def test_feed_filters_by_district_and_time(client, app, token):
     log_many(app, 3, district="天河区")
     log_many(app, 2, district="越秀区")
     rows, _ = read_feed(client, token, district="越秀区")
-    assert len(rows) == 2 and {r["district"] for r in rows} == {"越秀区"}
+    assert len(rows) == 2 and {r["query_attributes"]["district"] for r in rows} == {"越秀区"}
     assert len(read_feed(client, token, since="2000-01-01")[0]) == 5
     assert read_feed(client, token, until="2000-01-01")[0] == []
     assert read_feed(client, token, since="2999-01-01T00:00:00Z")[0] == []

@@ -74,7 +74,8 @@ def test_records_reach_dated_indices_idempotently(es_url, tmp_path):
         assert ID_CARD not in str(hit["_source"]) and "192.0.2.1" not in str(hit["_source"])
         assert "_employers" not in hit["_source"]
         mapping = client.indices.get_mapping(index=hit["_index"])[hit["_index"]]["mappings"]["properties"]
-        assert mapping["timestamp"]["type"] == "date" and mapping["topics"]["type"] == "keyword"
+        assert mapping["timestamp"]["type"] == "date"
+        assert mapping["query_attributes"]["properties"]["topics"]["type"] == "keyword"
         # sending the same record again is a no-op, not a duplicate
         ql.log_search(q="again", query_id=qid, engine="elasticsearch", total=1)
         ql.flush()
