@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import serve
+from tests.browser.conftest import SCREENSHOTS, serve
 from tests.conftest import make_settings
 from tests.fixtures.cases import PASSWORD
 from tests.monitoring.test_dashboard_glance import ask
@@ -36,9 +36,15 @@ def test_reviewer_prints_the_weekly_report_on_a4(open_page):
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/review")
-    w.go("/review?since=2026-11-16&until=2026-11-22")
+    w.go("/review?since=2026-11-02&until=2026-11-29")
+    labels = page.locator("#topics-by-week svg").first.locator("text.x-label")
+    assert labels.count() == 4 and labels.first.bounding_box()["height"] >= 10  # readable, not 7 px
+    w.shot("review-dashboard-desktop")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#topics-by-week").screenshot(path=str(SCREENSHOTS / "review-dashboard-weeks.png"))
     page.get_by_role("link", name="周报（可打印）").click()
-    page.wait_for_url("**/review/weekly?week=2026-W47*")
+    page.wait_for_url("**/review/weekly?week=2026-W48*")
+    w.go("/review/weekly?week=2026-W47")
     assert page.get_by_role("heading", level=1).inner_text() == "劳动法知识库周报 2026-W47"
     assert page.locator("#weekly-searches").inner_text().count("7") >= 1
     w.shot("weekly-report-desktop")
