@@ -243,8 +243,13 @@ class LogStats(BaseModel):
     top_queries: list[QueryCount]
     zero_result_queries: list[QueryCount]
     unclicked_queries: list[QueryCount]
-    topics_by_week: dict[str, dict[str, int]]
+    topics_by_week: dict[str, dict[str, int]] = Field(
+        description="Monday (Asia/Shanghai) → topic → queries; a query with several topics counts for each."
+    )
     topics_by_district: dict[str, dict[str, int]]
+    queries_by_district: dict[str, int] = Field(
+        description="District (未选择: none chosen) → queries, each counted once: these add up to ``queries``."
+    )
 
 
 # ---- request bodies the routes read themselves (``openapi_extra``) ------------------------

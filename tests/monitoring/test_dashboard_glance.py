@@ -10,7 +10,9 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from search_api.app import create_app
-from search_api.monitoring.records import open_log
+from search_api.monitoring import stats as qs
+from search_api.monitoring.employer_list import recogniser_for
+from search_api.monitoring.records import open_log, reading_log
 from search_api.settings import Settings
 from search_api.web.charts import column_chart, nice_ticks
 from tests.monitoring.helpers import login
@@ -50,6 +52,9 @@ def test_district_totals_count_queries_not_topics(app):
         assert "查询 4 次" in soup.select_one("#summary").get_text()
         caption = soup.select_one("#topics-by-district figcaption").get_text()
         assert caption == "未选择（查询 4 次）"
+    with reading_log(app.state.settings.querylog_path) as conn:
+        figures = qs.stats(conn, qs.LogFilter(), qs.Presenter(conn, recogniser_for(app.state.settings)))
+    assert sum(figures["queries_by_district"].values()) == figures["queries"] == 4
 
 
 def test_dates_are_beijing_days_and_csv_is_local_time(app):
