@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -261,7 +261,23 @@ def _terms(path: Path, no: int, side: str) -> list[str]:
     return terms
 
 
-def _parse_thesaurus(path: Path) -> tuple[dict[str, list[tuple[str, float]]], int]:
+def with_thesaurus(lexicon: Lexicon, lines: Iterable[str], label: str = "thesaurus additions") -> Lexicon:
+    """``lexicon`` with more thesaurus lines on top (the app store's reviewed additions; the files
+    stay as they are). Raises :class:`LexiconError` naming the first bad line."""
+    numbered = ((no, ln.split("#", 1)[0].strip()) for no, ln in enumerate(lines, 1))
+    extra, n_lines = _parse_thesaurus(Path(label), [(no, ln) for no, ln in numbered if ln])
+    merged = {src: dict(terms) for src, terms in lexicon.thesaurus.items()}
+    for src, terms in extra.items():
+        slot = merged.setdefault(src, {})
+        for dst, weight in terms:
+            slot[dst] = max(weight, slot.get(dst, 0.0))
+    ordered = {src: sorted(d.items(), key=lambda kv: -kv[1]) for src, d in merged.items()}
+    return replace(lexicon, thesaurus=ordered, thesaurus_lines=lexicon.thesaurus_lines + n_lines)
+
+
+def _parse_thesaurus(
+    path: Path, lines: Iterable[tuple[int, str]] | None = None
+) -> tuple[dict[str, list[tuple[str, float]]], int]:
     best: dict[str, dict[str, float]] = {}
     n_lines = 0
 
@@ -270,7 +286,7 @@ def _parse_thesaurus(path: Path) -> tuple[dict[str, list[tuple[str, float]]], in
             slot = best.setdefault(src, {})
             slot[dst] = max(weight, slot.get(dst, 0.0))
 
-    for no, line in _lines(path):
+    for no, line in _lines(path) if lines is None else lines:
         line = line.replace("，", ",")  # a full-width comma is an easy slip when typing Chinese
         body, weight = line, None
         if "|" in line:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -171,16 +171,24 @@ def load_corpus(paths: Iterable[Path], report: IngestReport) -> list[tuple[RawDo
     return loaded
 
 
-def annotate(docs: list[Document], registry: TitleRegistry, lexicon_dir: Path | None) -> None:
+def annotate(
+    docs: list[Document],
+    registry: TitleRegistry,
+    lexicon_dir: Path | None,
+    extra_questions: Mapping[str, list[str]] | None = None,
+) -> None:
     """What a document learns from the rest of the corpus and the project's files (in place):
-    whether another law repealed it, and the everyday questions its article answers. Either
-    changes ``content_hash``, so an unchanged file whose annotations changed is re-indexed."""
+    whether another law repealed it, and the everyday questions its article answers (the files'
+    and ``extra_questions``: the app store's reviewed additions, after them). Either changes
+    ``content_hash``, so an unchanged file whose annotations changed is re-indexed."""
     apply_repeals(docs, registry)
     laws = {d.id for d in docs if d.kind == "law"}
     articles = {d.id: d for d in docs if d.kind == "article"}
-    for article_id, questions in questions_by_article(
-        load_entries(default_dir(lexicon_dir)), laws, set(articles)
-    ).items():
+    by_article = questions_by_article(load_entries(default_dir(lexicon_dir)), laws, set(articles))
+    for article_id, added in (extra_questions or {}).items():
+        if article_id in articles:
+            by_article[article_id] = list(dict.fromkeys([*by_article.get(article_id, []), *added]))
+    for article_id, questions in by_article.items():
         doc = articles[article_id]
         doc.questions = questions
         doc.content_hash += ":q" + hashlib.sha256("\n".join(questions).encode("utf-8")).hexdigest()[:12]
@@ -190,16 +198,18 @@ def prepare_corpus(
     paths: Iterable[Path],
     lexicon_dir: Path | None = None,
     extra: Iterable[Document] = (),
+    extra_questions: Mapping[str, list[str]] | None = None,
 ) -> tuple[list[Document], IngestReport]:
     """Every document of ``paths`` plus ``extra`` (e.g. published lawyers' cases), linked and
-    tokenised, without touching an engine: the input of an atomic ``engine.rebuild``."""
+    tokenised, without touching an engine: the input of an atomic ``engine.rebuild``.
+    ``extra_questions``: reviewed everyday questions from the app store (see ``annotate``)."""
     report = IngestReport()
     start = time.perf_counter()
     tok = get_tokeniser(lexicon_dir)
     topics_for = _topic_function(lexicon_dir)
     docs = [d for _, ds in load_corpus(paths, report) for d in ds] + list(extra)
     registry = registry_from(docs)
-    annotate(docs, registry, lexicon_dir)
+    annotate(docs, registry, lexicon_dir, extra_questions)
     known = {d.id for d in docs if d.kind == "article"} or None
     with _Timer(report, "cite+tokenise"):
         for d in docs:
@@ -218,11 +228,13 @@ def ingest(
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
     force: bool = False,
+    extra_questions: Mapping[str, list[str]] | None = None,
 ) -> IngestReport:
     """Ingest files or directories into ``engine``; returns the report.
 
     ``registry`` may carry the titles of laws already indexed, so a case ingested
     on its own still links to them. ``force`` re-indexes unchanged files.
+    ``extra_questions``: reviewed everyday questions from the app store (see ``annotate``).
     """
     report = IngestReport()
     start = time.perf_counter()
@@ -233,7 +245,7 @@ def ingest(
     # Citations need every law's title and article ids before any document is linked.
     all_docs = [d for _, docs in loaded for d in docs]
     registry = registry_from(all_docs, registry)
-    annotate(all_docs, registry, lexicon_dir)
+    annotate(all_docs, registry, lexicon_dir, extra_questions)
     known = {d.id for d in all_docs if d.kind == "article"}
     known_or_none = known if known else None
 

@@ -18,8 +18,11 @@ from search_api.cases.index import CaseIndex
 from search_api.cases.workflow import CaseService
 from search_api.engines import get_engine
 from search_api.help import help_service
-from search_api.routes import api, calc, desk, docs, help, lawyers, logs, pages, review
+from search_api.monitoring.gap_actions import GapActions
+from search_api.routes import api, calc, desk, docs, gaps, help, lawyers, logs, pages, review
 from search_api.routes import auth as auth_routes
+from search_api.search.additions import AdditionStore
+from search_api.search.live_additions import LiveAdditions
 from search_api.search.service import SearchService
 from search_api.search.steps_config import load_for as load_next_steps
 from search_api.settings import Settings, get_settings
@@ -88,6 +91,11 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     app.state.engine = engine
     app.state.service = SearchService(settings, engine)
     app.state.store = Store(settings.store_path)
+    # reviewed everyday questions and thesaurus lines (the gap report's fixes), checked before each search
+    app.state.additions = AdditionStore(settings.store_path)
+    app.state.live_additions = LiveAdditions(app.state.additions, app.state.service)
+    app.state.service.before_search = app.state.live_additions.sync
+    app.state.gap_actions = GapActions(settings.store_path)
     app.state.local_wages = load_local_wages(settings.local_wages_file)  # calculators; a bad file stops here
     topic_ids = [t.id for t in app.state.service.lexicon.topics]  # next-steps panel; a bad file stops here
     app.state.next_steps, app.state.district_contacts = load_next_steps(settings, topic_ids, CALCULATORS)
@@ -115,6 +123,7 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     app.include_router(lawyers.router)
     app.include_router(logs.router)
     app.include_router(review.router)
+    app.include_router(gaps.router)
     app.include_router(calc.api_router)
     app.include_router(desk.api_router)  # /api/help-requests/{id:int} before the worker's /{ticket}
     app.include_router(help.api_router)

@@ -83,8 +83,10 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
     Example: labourkb ingest ../shared/corpus
     """
     from ingest.pipeline import ingest as run_ingest
+    from search_api.search.additions import AdditionStore, approved_questions
 
     settings = _settings()
+    questions = approved_questions(AdditionStore(settings.store_path))  # reviewed additions on top of the files
     targets = list(paths) or [_corpus_dir(settings)]
     for p in targets:
         if not p.exists():
@@ -97,14 +99,18 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
             bar.update(n)
 
         try:
-            report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
+            report = run_ingest(
+                targets, engine, settings.lexicon_dir, progress=progress, force=force, extra_questions=questions
+            )
         except IndexOutdated:
             from search_api.search.rebuild import rebuild_index
 
             click.echo("index built by an older version: rebuilding it (corpus + lawyers' cases)", err=True)
             _corpus_dir(settings)  # the rebuild reads the whole corpus, not just the paths given
             rebuild_index(settings, engine)
-            report = run_ingest(targets, engine, lexicon_dir=settings.lexicon_dir, progress=progress, force=force)
+            report = run_ingest(
+                targets, engine, settings.lexicon_dir, progress=progress, force=force, extra_questions=questions
+            )
     _embed(settings, engine, quiet=as_json)
     if as_json:
         _echo_json(report.as_dict())

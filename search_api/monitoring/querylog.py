@@ -18,8 +18,7 @@ warnings read it). A background thread then does what may lag: the warning monit
 indices (``search_api.monitoring.es_sink``), spooled locally while Elasticsearch is down.
 Logging never raises into the search path.
 
-Query ids are signed (:meth:`QueryLog.new_query_id`): ``/go`` stores a click only for a
-query id this site issued.
+Query ids are signed (:meth:`QueryLog.new_query_id`): ``/go`` stores a click only for a query id this site issued.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from search_api.db import iso, utc_now
-from search_api.monitoring import records
+from search_api.monitoring import records, signals
 from search_api.monitoring.tagging import lexicon_employers, lexicon_topics
 from search_api.settings import Settings
 
@@ -110,6 +109,7 @@ class QueryLog:
         self._closed = False
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._conn = records.open_log(self.path)
+        signals.ensure(self._conn)
         # Checkpoints copy the WAL into the file and fsync: the background thread runs them on
         # its own connection, never a search (see _maybe_checkpoint).
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -153,6 +153,7 @@ class QueryLog:
         client_ip: str | None = None,
         user_agent: str | None = None,
         query_id: str | None = None,
+        confident: bool | None = None,
     ) -> str:
         """Store one search record (redacted); returns its ``query_id`` (for click links).
 
@@ -190,6 +191,7 @@ class QueryLog:
             self.failed += 1
             log.exception("query log: dropped a malformed search record")
             return query_id
+        record["_unconfident"] = confident is False  # a signal for the gap report (monitoring.signals)
         self._store([record], [])
         return query_id
 
@@ -223,6 +225,11 @@ class QueryLog:
             log.exception("query log: dropped a malformed click")
             return
         self._store([], [event])
+
+    def mark_help(self, query_id: str) -> None:
+        """A help request was sent from the result page of ``query_id``: a signal of that search only."""
+        if self.enabled and not self._closed and self.issued(query_id):
+            signals.mark_help(self._conn, query_id, self._lock)
 
     def _store(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
         try:
@@ -325,6 +332,7 @@ class QueryLog:
             events.extend(es)
         if not queries and not events:
             return
+        signals.record_searches(self._ckpt_conn, queries)  # off the search path; never raises
         if self.es_sink is not None:
             self.es_sink.write([records.public(r) for r in queries], events)
         for listener in self.listeners:
@@ -386,6 +394,7 @@ def logged_search(
             top_ids=[h["id"] for h in response.hits],
             took_ms=response.took_ms,
             failed=False,
+            confident=response.confident,
             **visitor,
         )
     return response

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from search_api.accounts.forms import FormData, read_body, read_form
 from search_api.accounts.throttle import client_network
-from search_api.deps import client_ip
+from search_api.deps import client_ip, get_querylog
 from search_api.errors import BadRequest, Conflict, Invalid, TooMany
 from search_api.help.fields import CALL_TIMES, DISPUTE_CHOICES, LIMITS, TOPICS, validate_request
 from search_api.help.service import OUTCOMES, HelpService, HelpView
@@ -94,10 +94,10 @@ def _form_page(request: Request, values: dict[str, Any], errs: dict[str, str], m
 
 
 @router.get("/help", response_class=HTMLResponse)
-def help_form(request: Request, q: str = "", district: str = "", topic: str = ""):
-    """The form, with the question the worker searched for carried over."""
+def help_form(request: Request, q: str = "", district: str = "", topic: str = "", qid: str = ""):
+    """The form, with the question the worker searched for (and that search's query id) carried over."""
     limit = request.app.state.settings.max_query_chars
-    values = {"question": q[:limit], "district": district, "topic": topic if topic in TOPICS else ""}
+    values = {"question": q[:limit], "district": district, "topic": topic if topic in TOPICS else "", "qid": qid[:64]}
     return _form_page(request, values, {})
 
 
@@ -114,6 +114,9 @@ async def help_submit(request: Request):
         _, ticket = help_service(request).submit(inp, client_network(client_ip(request)))
     except (Invalid, BadRequest, TooMany) as refusal:
         return _form_page(request, values, refusal.errors, refusal.message, refusal.status)
+    querylog = get_querylog(request)
+    if querylog is not None and form.get("qid"):  # the gap report's signal: nothing of the request itself
+        querylog.mark_help(form.get("qid", ""))
     return see_other(f"/help/{ticket}?sent=1")
 
 

@@ -101,6 +101,7 @@ def dashboard(request: Request, user: LoggedIn):
     cases = get_store(request).cases
     queue = cases.list(states=("submitted",)) if user.is_reviewer else []
     ctx = {"mine": cases.list(author_id=user.id), "queue": queue, "state_labels": STATE_LABELS}
+    ctx["qa_requests"] = request.app.state.gap_actions.requests()  # 问答 the union asked for (routes.gaps)
     return render_staff(request, "lawyer/dashboard.html", ctx)
 
 

@@ -10,13 +10,15 @@ from search_api.cases.store import CaseStore
 from search_api.engines.base import SearchEngine
 from search_api.help.qa import published_qa_documents
 from search_api.help.store import HelpStore
+from search_api.search.additions import AdditionStore, approved_questions
 from search_api.settings import Settings
 
 
 def rebuild_index(settings: Settings, engine: SearchEngine) -> dict[str, Any]:
     """Atomically replace the index with corpus documents plus published lawyers' cases."""
     cases = published_documents(CaseStore(settings.store_path)) + published_qa_documents(HelpStore(settings.store_path))
-    docs, report = prepare_corpus([settings.corpus_dir], settings.lexicon_dir, extra=cases)
+    questions = approved_questions(AdditionStore(settings.store_path))  # the gap report's reviewed additions
+    docs, report = prepare_corpus([settings.corpus_dir], settings.lexicon_dir, extra=cases, extra_questions=questions)
     result = engine.rebuild(docs)
     out = report.as_dict()
     out.update(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -89,6 +90,7 @@ class SearchService:
         self._terms_of = functools.lru_cache(maxsize=8192)(self._analyse_terms)
         # and so do the questions typed: the next page, the filters, another worker asking the same
         self._analysed = functools.lru_cache(maxsize=4096)(self._analyse)
+        self.before_search: Callable[[], None] | None = None  # e.g. LiveAdditions.sync: the store's additions
 
     # -- titles of the laws in the index, for citations typed into the search box
     @property
@@ -105,6 +107,7 @@ class SearchService:
         with self._lock:
             self._registry = None
             self._analysed.cache_clear()
+            self._terms_of.cache_clear()
 
     def warm_up(self) -> int:
         """Warm the engine's per-term caches with the query terms of every lexicon word.
@@ -140,6 +143,8 @@ class SearchService:
     ) -> SearchResponse:
         """Run one search. Raises ``EngineError`` subclasses; callers map them (503/400)."""
         t0 = time.perf_counter()
+        if self.before_search is not None:
+            self.before_search()
         size = max(1, min(int(size), MAX_PAGE_SIZE))
         page = max(1, int(page))
         a = self.analyse(q)

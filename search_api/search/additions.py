@@ -1,0 +1,176 @@
+"""Reviewed additions to what search knows: everyday questions of articles and thesaurus lines.
+
+A reviewer closing a gap (``/review/gaps``) proposes one addition; a second reviewer approves
+(or rejects) it on ``/review/additions``. Everything stays in ``search_additions`` of the app
+store, with who proposed and who reviewed it, and when: the shipped files
+(``ingest/resources/everyday``, ``ingest/resources/lexicon/thesaurus.txt``) are never
+written. Each approval takes the next ``version`` number, so the newest version (one indexed
+``MAX``) tells a worker process whether it must apply something
+(:mod:`search_api.search.live_additions`); ``labourkb ingest``/``rebuild`` read the approved
+questions through :func:`approved_questions` so a rebuilt index keeps them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.everyday import MAX_CHARS, MIN_CHARS
+from ingest.lexicon import Lexicon, LexiconError, with_thesaurus
+from ingest.normalise import normalise
+from search_api import db
+from search_api.accounts.users import User
+from search_api.errors import Conflict, Invalid
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS search_additions (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,               -- 'question' | 'thesaurus'
+    article_id TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    gap TEXT NOT NULL DEFAULT '',     -- the gap it closes (monitoring.gaps key)
+    proposed_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    proposed_by_name TEXT NOT NULL,
+    proposed_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',  -- pending | approved | rejected
+    reviewed_by_name TEXT NOT NULL DEFAULT '',
+    reviewed_at TEXT NOT NULL DEFAULT '',
+    version INTEGER UNIQUE            -- set on approval: 1, 2, …
+);
+"""
+
+KINDS = {"question": "常见问法", "thesaurus": "同义词"}
+STATES = {"pending": "待复核", "approved": "已生效", "rejected": "未通过"}
+
+
+@dataclass(frozen=True)
+class Addition:
+    id: int
+    kind: str
+    article_id: str
+    text: str
+    gap: str
+    proposed_by: int | None
+    proposed_by_name: str
+    proposed_at: str
+    state: str
+    reviewed_by_name: str
+    reviewed_at: str
+    version: int | None
+
+
+def check_question(text: str) -> str:
+    """An everyday question as the shipped files require it; raises :class:`Invalid`."""
+    text = " ".join(text.split())
+    if not MIN_CHARS <= len(text) <= MAX_CHARS:
+        raise Invalid(errors={"text": f"问法要 {MIN_CHARS} 到 {MAX_CHARS} 个字（现在 {len(text)} 个）"})
+    return text
+
+
+def check_thesaurus_line(base: Lexicon, line: str) -> str:
+    """One thesaurus line (``口语词 => 法律用语 |0.8`` or ``甲 = 乙``); raises :class:`Invalid`."""
+    line = normalise(" ".join(line.split()))
+    if not line or "#" in line:
+        raise Invalid(errors={"text": "请填写一行同义词，例如：讨薪 => 拖欠工资, 劳动报酬 |0.8"})
+    try:
+        with_thesaurus(base, [line])
+    except LexiconError as exc:
+        raise Invalid(errors={"text": f"这一行的格式不对：{exc.reason}"}) from None
+    return line
+
+
+class AdditionStore:
+    """The ``search_additions`` table of the app store at ``path``."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        with db.connect(self.path, SCHEMA):
+            pass
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def version(self) -> int:
+        """The newest approval's number (0: none): the cheap check made before each search."""
+        with self._lock:
+            if self._conn is None:
+                self._conn = db.open_db(self.path)
+            return int(self._conn.execute("SELECT COALESCE(MAX(version), 0) FROM search_additions").fetchone()[0])
+
+    def propose(self, user: User, kind: str, text: str, article_id: str = "", gap: str = "") -> Addition:
+        """Store a checked addition as pending (a second reviewer approves it)."""
+        if kind not in KINDS:
+            raise Invalid(errors={"kind": "未知的补充类型"})
+        with db.connect(self.path) as conn, db.transaction(conn):
+            dup = conn.execute(
+                "SELECT 1 FROM search_additions WHERE kind = ? AND article_id = ? AND text = ? AND state != 'rejected'",
+                (kind, article_id, text),
+            ).fetchone()
+            if dup:
+                raise Invalid(errors={"text": "同样的内容已经提交过了"})
+            cur = conn.execute(
+                "INSERT INTO search_additions (kind, article_id, text, gap, proposed_by, proposed_by_name, proposed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, article_id, text, gap, user.id, user.display_name or user.username, db.now_iso()),
+            )
+            return self._get(conn, int(cur.lastrowid))
+
+    def review(self, user: User, addition_id: int, approve: bool) -> Addition:
+        """Approve (it takes the next version and goes live) or reject a pending addition.
+
+        The reviewer must not be the one who proposed it: every addition is seen by two people.
+        """
+        with db.connect(self.path) as conn, db.transaction(conn):
+            item = self._get(conn, addition_id)
+            if item is None:
+                raise Invalid(errors={"id": "没有这条补充"})
+            if item.state != "pending":
+                raise Conflict(f"这条补充已经{STATES[item.state]}")
+            if item.proposed_by == user.id:
+                raise Invalid(errors={"id": "不能复核自己提交的补充，请另一位审阅人复核"})
+            version = None
+            if approve:
+                version = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM search_additions").fetchone()[0]
+            conn.execute(
+                "UPDATE search_additions SET state = ?, reviewed_by_name = ?, reviewed_at = ?, version = ? "
+                "WHERE id = ?",
+                (
+                    "approved" if approve else "rejected",
+                    user.display_name or user.username,
+                    db.now_iso(),
+                    version,
+                    addition_id,
+                ),
+            )
+            return self._get(conn, addition_id)
+
+    def list(self, state: str | None = None, limit: int = 200) -> list[Addition]:
+        """Additions, newest first (``state`` narrows them)."""
+        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        with db.connect(self.path) as conn:
+            rows = conn.execute(f"SELECT * FROM search_additions {where} ORDER BY id DESC LIMIT ?", (*args, limit))
+            return [Addition(**dict(r)) for r in rows]
+
+    def approved(self) -> list[Addition]:
+        """Every approved addition in the order it was approved."""
+        with db.connect(self.path) as conn:
+            rows = conn.execute("SELECT * FROM search_additions WHERE state = 'approved' ORDER BY version")
+            return [Addition(**dict(r)) for r in rows]
+
+    def _get(self, conn: sqlite3.Connection, addition_id: int) -> Addition | None:
+        row = conn.execute("SELECT * FROM search_additions WHERE id = ?", (addition_id,)).fetchone()
+        return Addition(**dict(row)) if row else None
+
+
+def approved_questions(store: AdditionStore) -> dict[str, list[str]]:
+    """Article id → its approved everyday questions, for ``ingest``/``rebuild`` (added to the files' ones)."""
+    out: dict[str, list[str]] = {}
+    for a in store.approved():
+        if a.kind == "question":
+            out.setdefault(a.article_id, []).append(a.text)
+    return out
+
+
+def approved_thesaurus(store: AdditionStore) -> list[str]:
+    return [a.text for a in store.approved() if a.kind == "thesaurus"]

@@ -1,0 +1,84 @@
+"""The signals of each logged search (no confident answer, refined within a minute, no click, a help
+request after it) and the gap report built from them: grouped by meaning, worst first, noise hidden."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import parse_qs, urlparse
+
+from fastapi.testclient import TestClient
+
+from search_api.monitoring.records import reading_log
+from search_api.monitoring.signals import signals_of
+from tests.conftest import make_settings
+from tests.fixtures.cases import PASSWORD, csrf_from, login, make_app
+from tests.fixtures.help import HELP_REQUEST
+
+FORM = {k: ("1" if v is True else v) for k, v in HELP_REQUEST.items()}
+UNANSWERED = "干满三年走人老板要给几个月钱"
+
+
+def _signals(app) -> list[tuple[str, dict[str, int]]]:
+    """(text, signals) of every logged search, in log order."""
+    app.state.querylog.flush()
+    with reading_log(app.state.settings.querylog_path) as conn:
+        flags = signals_of(conn, "2000-01-01", "2999-01-01")
+        rows = conn.execute("SELECT query_id, user_query FROM queries ORDER BY seq").fetchall()
+    return [(text, flags[qid]) for qid, text in rows]
+
+
+def test_signals_of_a_search_and_a_help_request_after_it(tmp_path):
+    app = make_app(make_settings(tmp_path / "data", help_min_fill_seconds=0))
+    with TestClient(app) as client:
+        page = client.get("/search", params={"q": UNANSWERED})
+        link = re.search(r'href="(/help\?[^"]+)"', page.text).group(1)
+        qid = parse_qs(urlparse(html.unescape(link)).query)["qid"][0]
+        form = client.get(html.unescape(link))
+        assert f'name="qid" value="{qid}"' in form.text  # carried as a hidden field
+        stamp = re.search(r'name="stamp" value="([^"]+)"', form.text).group(1)
+        # a refused form keeps the query id
+        refused = client.post("/help", data={**FORM, "phone": "12", "stamp": stamp, "qid": qid})
+        assert refused.status_code == 422 and f'name="qid" value="{qid}"' in refused.text
+        sent = client.post("/help", data={**FORM, "stamp": stamp, "qid": qid}, follow_redirects=False)
+        assert sent.status_code == 303
+        client.get("/search", params={"q": "拖欠工资 解除劳动合同"})  # answered, clicked below
+        answered = client.get("/api/search", params={"q": "拖欠工资 解除劳动合同"}).json()
+        client.get("/go", params={"qid": answered["query_id"], "id": answered["hits"][0]["id"], "pos": 1})
+        client.get("/search", params={"q": "拖欠工资 解除劳动合同 经济补偿"})  # reworded at once
+        (q1, unanswered), (q2, _), (q3, clicked), (q4, last) = _signals(app)
+    assert (q1, q2, q3, q4) == (
+        UNANSWERED,
+        "拖欠工资 解除劳动合同",
+        "拖欠工资 解除劳动合同",
+        "拖欠工资 解除劳动合同 经济补偿",
+    )
+    assert unanswered == {"unconfident": 1, "refined": 1, "helped": 1, "no_click": 1}
+    # the API search was clicked, then reworded within a minute; nothing came after the last one
+    assert clicked["no_click"] == 0 and clicked["refined"] == 1 and clicked["helped"] == 0
+    assert last["refined"] == 0 and last["helped"] == 0
+    with reading_log(app.state.settings.querylog_path) as conn:  # nothing of the request itself
+        dump = "\n".join(str(tuple(r)) for r in conn.execute("SELECT * FROM queries"))
+    assert HELP_REQUEST["description"] not in dump and "王女士" not in dump
+
+
+def test_near_identical_wordings_are_one_gap_and_noise_is_hidden(tmp_path):
+    app = make_app(make_settings(tmp_path / "data"))
+    app.state.store.users.create("reviewer1", PASSWORD, "reviewer")
+    with TestClient(app) as client:
+        for agent, q in (("a", "老板不发工资怎么办"), ("b", "老板不给发工资怎么办啊"), ("c", "老板不发工资怎么办")):
+            client.get("/search", params={"q": q}, headers={"User-Agent": agent})
+        client.get("/search", params={"q": "asdfgh qwerty"}, headers={"User-Agent": "d"})
+        app.state.querylog.flush()
+        login(client, "reviewer1")
+        report = client.get("/review/gaps")
+        rows = re.findall(r"<tr>\s*<td><a href=\"/review/gaps/([0-9a-f]{16})\?[^\"]*\">([^<]+)</a>", report.text)
+        texts = [t for _, t in rows]
+        assert texts.count("老板不发工资怎么办") == 1 and "老板不给发工资怎么办啊" not in texts
+        assert "另有 1 种说法" in report.text
+        noise_key = {t: k for k, t in rows}["asdfgh qwerty"]
+        page = client.get(f"/review/gaps/{noise_key}")
+        marked = client.post(f"/review/gaps/{noise_key}/noise", data={"csrf_token": csrf_from(page.text)})
+        assert marked.status_code == 200 and "asdfgh qwerty" not in marked.text
+        bad = client.get("/review/gaps", params={"since": "2026-13-01"})
+        assert bad.status_code == 400 and "2026-13-01" in bad.text and "看不懂" in bad.text
