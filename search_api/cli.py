@@ -162,6 +162,8 @@ def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...
 
     Example: labourkb search "被炒鱿鱼了有没有赔偿" --json --size 5
     """
+    from search_api.search.additions import AdditionStore
+    from search_api.search.live_additions import LiveAdditions
     from search_api.search.present import filters_from
     from search_api.search.service import SearchService
 
@@ -169,6 +171,7 @@ def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...
         raise click.ClickException("请输入要搜索的问题或关键词")
     settings = _settings()
     service = SearchService(settings, _engine(settings))
+    LiveAdditions(AdditionStore(settings.store_path), service).sync()  # reviewed additions, as the site has them
     service.semantic.start(background=False)  # from the vector cache ingest filled; lexical without the model
     result = service.search(query, size=size, page=page, filters=filters_from(list(kind), None, None))
     if as_json:

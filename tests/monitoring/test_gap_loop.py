@@ -6,15 +6,18 @@ directory (another worker process) without a restart.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ingest.pipeline import prepare_corpus
+from ingest.tokenise import get_tokeniser
+from search_api.accounts.store import Store
 from search_api.search.additions import AdditionStore, approved_questions
 from tests.conftest import CORPUS, LEXICON, make_settings
-from tests.fixtures.cases import PASSWORD, csrf_from, login, make_app
+from tests.fixtures.cases import PASSWORD, csrf_from, law_documents, login, make_app
 from tests.fixtures.es import es_settings
 
 # No document matches it at first (0 results): the worker's own words for article 47.
@@ -105,8 +108,6 @@ def test_a_gap_closed_by_an_everyday_question_ranks_the_article_first(loop_setti
 def test_rebuild_keeps_the_approved_questions(settings):
     """``labourkb rebuild``/``ingest`` read the store's approved questions on top of the files."""
     additions = AdditionStore(settings.store_path)
-    from search_api.accounts.store import Store
-
     users = Store(settings.store_path).users
     a, b = users.create("rev1", PASSWORD, "reviewer"), users.create("rev2", PASSWORD, "reviewer")
     item = additions.propose(a, "question", QUESTION, TARGET)
@@ -117,3 +118,29 @@ def test_rebuild_keeps_the_approved_questions(settings):
     article = next(d for d in docs if d.id == TARGET)
     assert article.questions[-1] == QUESTION and len(article.questions) > 1  # the files' questions stay
     assert "干满" in article.tokens["questions"].split()
+
+
+def test_the_cli_search_uses_the_approved_additions(env, monkeypatch):
+    """``labourkb search`` answers like the site: the store's thesaurus lines apply there too."""
+    from click.testing import CliRunner
+
+    from search_api.cases.index import preparer
+    from search_api.cli import cli
+    from search_api.engines import get_engine
+    from search_api.settings import get_settings
+
+    monkeypatch.setenv("LABOURKB_SEMANTIC", "false")  # lexical: the thesaurus line is what finds it
+    get_settings.cache_clear()
+    settings = get_settings()
+    engine = get_engine(settings)
+    prepare = preparer(get_tokeniser(settings.lexicon_dir))
+    engine.index_documents([prepare(d) for d in law_documents()])
+    engine.refresh()
+    engine.close()
+    assert json.loads(CliRunner().invoke(cli, ["search", QUESTION, "--json"]).output)["total"] == 0
+    users = Store(settings.store_path).users
+    a, b = users.create("rev1", PASSWORD, "reviewer"), users.create("rev2", PASSWORD, "reviewer")
+    additions = AdditionStore(settings.store_path)
+    additions.review(b, additions.propose(a, "thesaurus", "干满 => 工作, 年限 |0.8").id, approve=True)
+    found = json.loads(CliRunner().invoke(cli, ["search", QUESTION, "--json"]).output)
+    assert TARGET in [h["id"] for h in found["hits"]]
