@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS search_additions (
 );
 """
 
+THESAURUS_FORMAT = (
+    "这一行的格式不对：写成“口语词 => 法律用语, 法律用语 |0.8”或“甲 = 乙”，"
+    "每个词中间不能有空格，权重写在“|”后面、在 0 和 1 之间"
+)
 KINDS = {"question": "常见问法", "thesaurus": "同义词"}
 STATES = {"pending": "待复核", "approved": "已生效", "rejected": "未通过"}
 
@@ -77,7 +81,7 @@ def check_thesaurus_line(base: Lexicon, line: str) -> str:
     try:
         with_thesaurus(base, [line])
     except LexiconError as exc:
-        raise Invalid(errors={"text": f"这一行的格式不对：{exc.reason}"}) from None
+        raise Invalid(errors={"text": THESAURUS_FORMAT}, detail=exc.reason) from None
     return line
 
 

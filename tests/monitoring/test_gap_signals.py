@@ -78,6 +78,10 @@ def test_near_identical_wordings_are_one_gap_and_noise_is_hidden(tmp_path):
         assert "另有 1 种说法" in report.text
         noise_key = {t: k for k, t in rows}["asdfgh qwerty"]
         page = client.get(f"/review/gaps/{noise_key}")
+        bad_line = client.post(
+            f"/review/gaps/{noise_key}/thesaurus", data={"csrf_token": csrf_from(page.text), "line": "asdfgh qwerty"}
+        )
+        assert bad_line.status_code == 422 and "格式不对" in bad_line.text and 'value="asdfgh qwerty"' in bad_line.text
         marked = client.post(f"/review/gaps/{noise_key}/noise", data={"csrf_token": csrf_from(page.text)})
         assert marked.status_code == 200 and "asdfgh qwerty" not in marked.text
         bad = client.get("/review/gaps", params={"since": "2026-13-01"})
