@@ -86,3 +86,24 @@ def test_near_identical_wordings_are_one_gap_and_noise_is_hidden(tmp_path):
         assert marked.status_code == 200 and "asdfgh qwerty" not in marked.text
         bad = client.get("/review/gaps", params={"since": "2026-13-01"})
         assert bad.status_code == 400 and "2026-13-01" in bad.text and "看不懂" in bad.text
+
+
+def test_a_lawyer_sees_the_request_for_a_qa(tmp_path):
+    app = make_app(make_settings(tmp_path / "data"))
+    app.state.store.users.create("reviewer1", PASSWORD, "reviewer")
+    app.state.store.users.create("lawyer1", PASSWORD, "lawyer")
+    with TestClient(app) as client:
+        client.get("/search", params={"q": UNANSWERED})
+        app.state.querylog.flush()
+        login(client, "reviewer1")
+        key = re.search(r'href="/review/gaps/([0-9a-f]{16})\?', client.get("/review/gaps").text).group(1)
+        page = client.get(f"/review/gaps/{key}")
+        asked = client.post(
+            f"/review/gaps/{key}/lawyer",
+            data={"csrf_token": csrf_from(page.text), "lawyer_question": UNANSWERED, "note": "按工作年限讲清楚"},
+        )
+        assert asked.status_code == 200 and "已请律师写问答" in asked.text  # the report shows what was done
+        client.post("/logout", data={"csrf_token": csrf_from(asked.text)})
+        login(client, "lawyer1")
+        mine = client.get("/lawyer/").text
+        assert "工会请律师撰写的问答" in mine and UNANSWERED in mine and "按工作年限讲清楚" in mine
