@@ -23,7 +23,7 @@ from search_api.accounts.sessions import end_session, start_session
 from search_api.accounts.throttle import client_network, login_gate
 from search_api.accounts.users import ROLES, LoginError, User
 from search_api.deps import client_ip, request_scheme
-from search_api.errors import AppError, NotFound
+from search_api.errors import AppError, Invalid, NotFound
 from search_api.web.templating import ROLE_LABELS, render_staff, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -129,18 +129,25 @@ def users_page(request: Request, user: AdminUser):
     return _users_page(request)
 
 
-def _user_values(form: FormData) -> dict[str, str]:
-    return {name: form.get(name, "") for name in ("username", "role", "display_name")}
+def _user_values(form: FormData) -> dict[str, Any]:
+    values: dict[str, Any] = {name: form.get(name, "") for name in ("username", "role", "display_name")}
+    # one checkbox per district (``district:崂山区``): a form field name holds one value only
+    values["districts"] = [key.split(":", 1)[1] for key in form if key.startswith("district:")]
+    return values
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def create_user(request: Request, user: AdminUser):
-    """Create a lawyer, reviewer or admin account."""
+    """Create an account: a lawyer (optionally on district rotas), reviewer, admin or district staff."""
 
     def save(form: FormData) -> Response:
         values = _user_values(form)
+        known = request.app.state.settings.district_list
+        unknown = [d for d in values["districts"] if d not in known]
+        if unknown:
+            raise Invalid(f"没有这个区：{'、'.join(unknown)}", {"districts": "请从列表中选择"})
         created = get_store(request).users.create(
-            values["username"], form.get("password", ""), values["role"], values["display_name"]
+            values["username"], form.get("password", ""), values["role"], values["display_name"], values["districts"]
         )
         return _users_page(request, notice=f"已创建账户 {created.username}（{ROLE_LABELS[created.role]}）")
 

@@ -233,3 +233,19 @@ def test_admins_read_who_saw_which_phone_number(app):
     assert page.status_code == 200 and row.reference in page.text and "staff1" in page.text
     assert PHONE not in page.text
     assert as_user(app, "staff1").get("/desk/audit").status_code == 403
+
+
+def test_admins_create_district_staff_on_the_accounts_page(app):
+    app.state.store.users.create("admin2", PASSWORD, "admin")
+    admin = as_user(app, "admin2")
+    page = admin.get("/admin/users")
+    form = {"csrf_token": csrf_from(page.text), "username": "desk9", "password": PASSWORD, "role": "staff"}
+    refused = admin.post("/admin/users", data=form)
+    assert refused.status_code == 422 and "至少一个区" in refused.text and 'value="desk9"' in refused.text
+    created = admin.post("/admin/users", data={**form, "district:崂山区": "1", "district:市南区": "1"})
+    assert created.status_code == 200 and "已创建账户 desk9" in created.text
+    staff = app.state.store.users.with_hash("desk9")[0]
+    assert set(staff.districts) == {"崂山区", "市南区"}
+    assert login(TestClient(app), "desk9").headers["location"] == "/desk"
+    bad = admin.post("/admin/users", data={**form, "username": "desk10", "district:火星区": "1"})
+    assert bad.status_code == 422 and "没有这个区" in bad.text
