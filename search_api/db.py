@@ -13,6 +13,7 @@ only compared with the clock (sessions, form stashes, login delays) are epoch se
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -59,6 +60,28 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+class ScalarProbe:
+    """One cheap scalar query (a version counter) asked before each use, from many threads, on one
+    long-lived connection opened at the first ask: cheaper than opening a connection per search."""
+
+    def __init__(self, path: Path | str, sql: str):
+        self.path, self.sql = Path(path), sql
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            if self._conn is None:
+                self._conn = open_db(self.path)
+            return int(self._conn.execute(self.sql).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 def utc_now() -> datetime:

@@ -18,7 +18,7 @@ from ingest.model import Document
 from search_api import db
 from search_api.accounts.users import User
 from search_api.cases.index import CaseIndex
-from search_api.errors import Conflict, Forbidden, Invalid, NotFound
+from search_api.errors import Conflict, Invalid
 from search_api.help.fields import TOPICS
 from search_api.help.service import HelpService
 from search_api.help.store import HelpStore
@@ -52,14 +52,9 @@ def publish_qa(
     help: HelpService, index: CaseIndex, user: User, request_id: int, title: str, question: str, answer: str
 ) -> str:
     """Publish an anonymised question and answer from request ``request_id``; returns its document id."""
-    if not user.is_reviewer:
-        raise Forbidden("只有审核人可以公开问答")
-    row = help.store.get(request_id)
-    if row is None or row.purged_at:
-        raise NotFound("求助不存在")
-    if not row.publish_consent:
-        raise Conflict("求助人没有同意公开这个问答")
-    if help.store.answer(request_id) is None:
+    view = help.for_reviewer(user, request_id)  # a reviewer, a request not purged, the worker's consent
+    row = view.row
+    if view.answer is None:
         raise Conflict("律师还没有答复，不能公开")
     values = {"title": (title or "").strip(), "question": (question or "").strip(), "answer": (answer or "").strip()}
     _check(values, help.sealer.open(row.sealed) or {})

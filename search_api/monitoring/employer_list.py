@@ -140,15 +140,11 @@ class EmployerList:
         self.path = Path(path)
         with db.connect(self.path, SCHEMA):
             pass
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._version = db.ScalarProbe(self.path, "SELECT COALESCE(MAX(version), 0) FROM employer_list_versions")
 
     def version(self) -> int:
         """The newest version number (0: none saved): the cheap check made before each use."""
-        with self._lock:
-            if self._conn is None:
-                self._conn = db.open_db(self.path)
-            return self._conn.execute("SELECT COALESCE(MAX(version), 0) FROM employer_list_versions").fetchone()[0]
+        return self._version()
 
     def current(self) -> ListVersion:
         """The newest saved list (an empty version 0 when nothing was saved)."""
@@ -195,10 +191,7 @@ class EmployerList:
         return self.current()
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._version.close()
 
 
 def _from_row(row: sqlite3.Row) -> ListVersion:

@@ -13,7 +13,6 @@ questions through :func:`approved_questions` so a rebuilt index keeps them.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,15 +91,11 @@ class AdditionStore:
         self.path = Path(path)
         with db.connect(self.path, SCHEMA):
             pass
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._version = db.ScalarProbe(self.path, "SELECT COALESCE(MAX(version), 0) FROM search_additions")
 
     def version(self) -> int:
         """The newest approval's number (0: none): the cheap check made before each search."""
-        with self._lock:
-            if self._conn is None:
-                self._conn = db.open_db(self.path)
-            return int(self._conn.execute("SELECT COALESCE(MAX(version), 0) FROM search_additions").fetchone()[0])
+        return self._version()
 
     def propose(self, user: User, kind: str, text: str, article_id: str = "", gap: str = "") -> Addition:
         """Store a checked addition as pending (a second reviewer approves it)."""
