@@ -15,7 +15,7 @@ CORPUS = SHARED / "corpus"
 SAMPLES = SHARED / "samples"
 EVAL = REPO_ROOT / "corpus" / "eval"
 
-pytest_plugins = ["tests.fixtures.es"]
+pytest_plugins = ["tests.fixtures.es", "tests.pg"]
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
