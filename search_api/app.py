@@ -12,6 +12,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.calc import CALCULATORS, load_local_wages
 from search_api.cases.index import CaseIndex
@@ -90,12 +91,13 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     app.state.settings = settings
     app.state.engine = engine
     app.state.service = SearchService(settings, engine)
-    app.state.store = Store(settings.store_path)
+    app_db = db.app_database(settings)  # accounts, cases, help requests …: SQLite file or PostgreSQL
+    app.state.store = Store(app_db)
     # reviewed everyday questions and thesaurus lines (the gap report's fixes), checked before each search
-    app.state.additions = AdditionStore(settings.store_path)
+    app.state.additions = AdditionStore(app_db)
     app.state.live_additions = LiveAdditions(app.state.additions, app.state.service)
     app.state.service.before_search = app.state.live_additions.sync
-    app.state.gap_actions = GapActions(settings.store_path)
+    app.state.gap_actions = GapActions(app_db)
     app.state.local_wages = load_local_wages(settings.local_wages_file)  # calculators; a bad file stops here
     topic_ids = [t.id for t in app.state.service.lexicon.topics]  # next-steps panel; a bad file stops here
     app.state.next_steps, app.state.district_contacts = load_next_steps(settings, topic_ids, CALCULATORS)

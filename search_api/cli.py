@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from search_api import db
 from search_api.engines.base import IndexOutdated
 from search_api.engines.es_cli import es
 from search_api.errors import AppError
@@ -86,7 +87,7 @@ def ingest(paths: tuple[Path, ...], force: bool, as_json: bool) -> None:
     from search_api.search.additions import AdditionStore, approved_questions
 
     settings = _settings()
-    questions = approved_questions(AdditionStore(settings.store_path))  # reviewed additions on top of the files
+    questions = approved_questions(AdditionStore(db.app_database(settings)))  # reviewed additions on top of the files
     targets = list(paths) or [_corpus_dir(settings)]
     for p in targets:
         if not p.exists():
@@ -171,7 +172,7 @@ def search(query: str, as_json: bool, size: int, page: int, kind: tuple[str, ...
         raise click.ClickException("请输入要搜索的问题或关键词")
     settings = _settings()
     service = SearchService(settings, _engine(settings))
-    LiveAdditions(AdditionStore(settings.store_path), service).sync()  # reviewed additions, as the site has them
+    LiveAdditions(AdditionStore(db.app_database(settings)), service).sync()  # reviewed additions, as the site has them
     service.semantic.start(background=False)  # from the vector cache ingest filled; lexical without the model
     result = service.search(query, size=size, page=page, filters=filters_from(list(kind), None, None))
     if as_json:
@@ -264,7 +265,7 @@ def user_create(username: str, role: str, districts: tuple[str, ...], password: 
         raise click.ClickException(
             f"区 {'、'.join(unknown)} 不在 LABOURKB_DISTRICTS 里（{'、'.join(settings.district_list)}）"
         )
-    Users(settings.store_path).create(username, password, role, districts=districts)
+    Users(db.app_database(settings)).create(username, password, role, districts=districts)
     click.echo(f"created {role} {username}" + (f" ({', '.join(districts)})" if districts else ""))
 
 
@@ -345,7 +346,7 @@ def purge(days: int | None) -> None:
 
     settings = _settings()
     log = QueryLog(settings)
-    store = Store(settings.store_path)
+    store = Store(db.app_database(settings))
     try:
         help = help_service(settings, store).purge(settings.help_retention_days)
         _echo_json({**log.purge(days), "accounts": store.purge(), "help": help})

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         " the package, `ingest/resources/lexicon`); the everyday questions are read from `everyday/` beside it.",
     )
     sqlite_path: Path | None = Field(None, description="SQLite index file; default `<data_dir>/index.sqlite3`.")
+    database_url: str | None = Field(
+        None,
+        description="The app store (accounts, sessions, cases, help requests, query log, warnings): unset, SQLite"
+        " files in the data directory; `postgresql://user:password@host:port/database`, one PostgreSQL database"
+        " shared by every app server (see docs/deploy.md).",
+    )
     # Elasticsearch
     es_url: str = Field("http://127.0.0.1:9250", description="Elasticsearch URL (one node or a comma-separated list).")
     es_api_key: str | None = Field(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from search_api import db
+
 
 @click.group("help")
 def help_group() -> None:
@@ -33,5 +35,5 @@ def help_reseal() -> None:
     from search_api.settings import get_settings
 
     settings = get_settings()
-    service = help_service(settings, Store(settings.store_path))
+    service = help_service(settings, Store(db.app_database(settings)))
     click.echo(f"resealed {service.store.reseal(service.sealer.reseal)} values")

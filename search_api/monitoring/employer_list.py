@@ -212,7 +212,7 @@ class _Source:
 
     def __init__(self, settings: Settings):
         self.lexicon_dir = settings.lexicon_dir
-        self.list = EmployerList(settings.store_path)
+        self.list = EmployerList(db.app_database(settings))
         self._key: tuple[int, tuple] | None = None
         self._recogniser = Recogniser()
         self._lexicon: tuple = ()

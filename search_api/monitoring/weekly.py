@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from search_api import db
 from search_api.db import iso, now_iso, transaction
 from search_api.help.service import HelpService
 from search_api.help.stats import help_stats
@@ -243,7 +244,7 @@ def help_for(settings: Settings):
         from search_api.accounts.store import Store
         from search_api.help import help_service
 
-        return help_service(settings, Store(settings.store_path))
+        return help_service(settings, Store(db.app_database(settings)))
     except Exception:
         log.exception("weekly report: help figures unavailable")
         return None

@@ -1,9 +1,11 @@
-"""The app's SQLite files: one way to open them, one write transaction, one timestamp format.
+"""Databases: the app store (:mod:`search_api.db.database`), local SQLite files, timestamps.
 
-Every table the app owns (accounts, cases, tokens, query log, warnings, webhooks) lives in
-files under the data directory and is opened here, so each connection gets the same
-settings: WAL (readers never block the writer), a 30 s busy timeout, foreign keys on,
-rows addressable by column name, and autocommit unless a ``transaction`` is open.
+The app's own tables (accounts, cases, tokens, help requests, query log, warnings, webhooks)
+are reached through :class:`Database` (SQLite files in the data directory, or one PostgreSQL
+database: ``LABOURKB_DATABASE_URL``). Local files that are never shared between servers (the
+SQLite search index, the vector cache) use ``open_db`` / ``connect`` / ``transaction`` here:
+WAL (readers never block the writer), a 30 s busy timeout, foreign keys on, rows addressable
+by column name, and autocommit unless a ``transaction`` is open.
 
 Stored timestamps are UTC text in one fixed-width format (``2026-11-29T21:30:05.123Z``),
 which sorts as text and parses with ``datetime.fromisoformat``. Expiry deadlines that are
@@ -13,13 +15,39 @@ only compared with the clock (sessions, form stashes, login delays) are epoch se
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-BUSY_TIMEOUT_SECONDS = 30
+from search_api.db.database import (
+    BUSY_TIMEOUT_SECONDS,
+    Conn,
+    Database,
+    app_database,
+    dispose_all,
+    log_database,
+    open_database,
+)
+
+__all__ = [
+    "BUSY_TIMEOUT_SECONDS",
+    "Conn",
+    "Database",
+    "ScalarProbe",
+    "app_database",
+    "backup",
+    "connect",
+    "dispose_all",
+    "iso",
+    "log_database",
+    "now_iso",
+    "open_database",
+    "open_db",
+    "parse_iso",
+    "transaction",
+    "utc_now",
+]
 
 
 def open_db(path: Path | str, schema: str = "") -> sqlite3.Connection:
@@ -63,25 +91,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 class ScalarProbe:
-    """One cheap scalar query (a version counter) asked before each use, from many threads, on one
-    long-lived connection opened at the first ask: cheaper than opening a connection per search."""
+    """One cheap scalar query (a version counter) asked before each use, from many threads:
+    one pooled connection per ask, so an edit made on any app server is seen at the next one."""
 
-    def __init__(self, path: Path | str, sql: str):
-        self.path, self.sql = Path(path), sql
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+    def __init__(self, database: Database, sql: str):
+        if not isinstance(database, Database):  # TRANSITIONAL: a SQLite path
+            database = open_database(database, "app")
+        self.database, self.sql = database, sql
 
     def __call__(self) -> int:
-        with self._lock:
-            if self._conn is None:
-                self._conn = open_db(self.path)
-            return int(self._conn.execute(self.sql).fetchone()[0])
+        with self.database.connect() as conn:
+            return int(conn.scalar(self.sql))
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Nothing to close: the connection goes back to the store's pool after each ask."""
 
 
 def utc_now() -> datetime:
