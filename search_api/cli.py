@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from search_api import db
+from search_api.db.cli import store_group
 from search_api.engines.base import IndexOutdated
 from search_api.engines.es_cli import es
 from search_api.errors import AppError
@@ -371,6 +372,7 @@ def querylog_replay() -> None:
 
 cli.add_command(es)
 cli.add_command(help_group)
+cli.add_command(store_group)
 cli.add_command(report_group)
 
 
