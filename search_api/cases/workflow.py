@@ -25,11 +25,11 @@ unpublished rather than half-done. Refusals are the app's errors (``search_api.e
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
+from search_api import db
 from search_api.accounts.users import User
 from search_api.cases.fields import validate_case
 from search_api.cases.index import CaseIndex, case_text, case_to_document
@@ -90,7 +90,7 @@ class CaseService:
         self.get_with_history(user, case_id)
         return self.cases.list_versions(case_id)
 
-    def events(self, user: User | None, case_id: int) -> list[sqlite3.Row]:
+    def events(self, user: User | None, case_id: int) -> list[dict[str, Any]]:
         """The history (with reviewers' comments)."""
         self.get_with_history(user, case_id)
         return self.cases.list_events(case_id)
@@ -201,7 +201,7 @@ class CaseService:
             raise Invalid("请修改标出的字段后再保存", errors)
         return data
 
-    def _load(self, conn: sqlite3.Connection, case_id: int) -> CaseRecord:
+    def _load(self, conn: db.Conn, case_id: int) -> CaseRecord:
         record = self.cases.get(case_id, conn)
         if record is None or record.current is None:
             raise NotFound("案例不存在")
@@ -215,9 +215,7 @@ class CaseService:
         if record.state not in editable + (("submitted",) if user.is_reviewer else ()):
             raise Conflict(f"当前状态（{STATE_LABELS[record.state]}）不能修改，请等审核结束")
 
-    def _set_state(
-        self, conn: sqlite3.Connection, record: CaseRecord, user: User, state: str, comment: str = ""
-    ) -> None:
+    def _set_state(self, conn: db.Conn, record: CaseRecord, user: User, state: str, comment: str = "") -> None:
         """Move the case to ``state``; the history records the same word as the action."""
         self.cases.set_state(conn, record.id, state)
         self.cases.add_event(conn, record.id, record.current_version, user.id, state, comment)

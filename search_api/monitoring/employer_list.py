@@ -5,22 +5,22 @@ Reviewers edit it on the dashboard (``/review/employers``): one employer a line,
 new row of ``employer_list_versions`` with who saved it and when; nothing is overwritten, so
 the history shows every change.
 
-Every worker process (``labourkb serve --workers N``) reads the same store: before each use,
-:meth:`EmployerList.version` asks for the newest version number (one indexed ``MAX`` on a
-connection kept open), and :func:`recogniser_for` rebuilds its :class:`Recogniser` only when
-that number — or the lexicon's alias file — changed. A save is thus applied by every process
-at its next query, without a restart.
+Every worker process (``labourkb serve --workers N``), on every app server sharing the store,
+reads the same table: before each use, :meth:`EmployerList.version` asks for the newest version
+number (one indexed ``MAX`` on a pooled connection), and :func:`recogniser_for` rebuilds its
+:class:`Recogniser` only when that number — or the lexicon's alias file — changed. A save is
+thus applied by every process at its next query, without a restart.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from ingest.normalise import normalise
 from search_api import db
@@ -30,18 +30,6 @@ from search_api.monitoring import employer_rules as rules
 from search_api.monitoring.brands import builtin_aliases
 from search_api.monitoring.employers import Recogniser, lexicon_aliases
 from search_api.settings import Settings
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS employer_list_versions (
-    version INTEGER PRIMARY KEY,
-    entries TEXT NOT NULL,          -- JSON [[name, [alias, …]], …]
-    excluded TEXT NOT NULL,         -- JSON [word, …]: never an employer
-    changed_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
-    changed_by_name TEXT NOT NULL,  -- kept when the account is gone
-    changed_at TEXT NOT NULL,
-    summary TEXT NOT NULL
-);
-"""
 
 MAX_LINES = 5000
 MAX_LINE_CHARS = 400
@@ -134,13 +122,11 @@ def _summary(old: ListVersion, entries: list[tuple[str, list[str]]], excluded: l
 
 
 class EmployerList:
-    """The ``employer_list_versions`` table of the app store at ``path``."""
+    """The ``employer_list_versions`` table of the app store ``database``."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        with db.connect(self.path, SCHEMA):
-            pass
-        self._version = db.ScalarProbe(self.path, "SELECT COALESCE(MAX(version), 0) FROM employer_list_versions")
+    def __init__(self, database: db.Database):
+        self.database = database
+        self._version = db.ScalarProbe(database, "SELECT COALESCE(MAX(version), 0) FROM employer_list_versions")
 
     def version(self) -> int:
         """The newest version number (0: none saved): the cheap check made before each use."""
@@ -148,53 +134,63 @@ class EmployerList:
 
     def current(self) -> ListVersion:
         """The newest saved list (an empty version 0 when nothing was saved)."""
-        with db.connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT 1").fetchone()
-        return _from_row(row) if row else ListVersion()
+        with self.database.connect() as conn:
+            return _newest(conn)
 
     def get(self, version: int) -> ListVersion | None:
-        with db.connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM employer_list_versions WHERE version = ?", (version,)).fetchone()
+        with self.database.connect() as conn:
+            row = conn.row("SELECT * FROM employer_list_versions WHERE version = :v", {"v": version})
         return _from_row(row) if row else None
 
     def history(self, limit: int = 50) -> list[ListVersion]:
         """Saved versions, newest first, with who saved each and when."""
-        with db.connect(self.path) as conn:
-            rows = conn.execute("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT ?", (limit,))
-            return [_from_row(r) for r in rows]
+        with self.database.connect() as conn:
+            rows = conn.rows("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT :n", {"n": limit})
+        return [_from_row(r) for r in rows]
 
     def save(self, user: User, entries_text: str, excluded_text: str, base_version: int | None = None) -> ListVersion:
         """Store the edited list as a new version; :class:`Invalid` for a bad line, :class:`Conflict`
-        when someone saved since ``base_version`` (their change is not overwritten)."""
-        entries = parse_entries(entries_text)
-        excluded = parse_excluded(excluded_text)
-        with db.connect(self.path) as conn, db.transaction(conn):
-            row = conn.execute("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT 1").fetchone()
-            old = _from_row(row) if row else ListVersion()
+        when someone saved since ``base_version`` (their change is not overwritten).
+
+        The newest version is read and the next one written under the store's write lock, so
+        two reviewers saving at once on different app servers get two versions, in turn."""
+        entries = parse_entries(_no_nul(entries_text))
+        excluded = parse_excluded(_no_nul(excluded_text))
+        with self.database.transaction() as conn:
+            old = _newest(conn)
             if base_version is not None and base_version != old.version:
                 raise Conflict(
                     f"名单已被 {old.changed_by_name} 更新为第 {old.version} 版，请核对后再保存（您填写的内容仍在下面）"
                 )
             conn.execute(
                 "INSERT INTO employer_list_versions (version, entries, excluded, changed_by, changed_by_name,"
-                " changed_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    old.version + 1,
-                    json.dumps(entries, ensure_ascii=False),
-                    json.dumps(excluded, ensure_ascii=False),
-                    user.id,
-                    user.display_name or user.username,
-                    db.now_iso(),
-                    _summary(old, entries, excluded),
-                ),
+                " changed_at, summary) VALUES (:version, :entries, :excluded, :by, :by_name, :at, :summary)",
+                {
+                    "version": old.version + 1,
+                    "entries": json.dumps(entries, ensure_ascii=False),
+                    "excluded": json.dumps(excluded, ensure_ascii=False),
+                    "by": user.id,
+                    "by_name": user.display_name or user.username,
+                    "at": db.now_iso(),
+                    "summary": _summary(old, entries, excluded),
+                },
             )
-        return self.current()
+            return _newest(conn)
 
     def close(self) -> None:
         self._version.close()
 
 
-def _from_row(row: sqlite3.Row) -> ListVersion:
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+def _newest(conn: db.Conn) -> ListVersion:
+    row = conn.row("SELECT * FROM employer_list_versions ORDER BY version DESC LIMIT 1")
+    return _from_row(row) if row else ListVersion()
+
+
+def _from_row(row: Mapping[str, Any]) -> ListVersion:
     return ListVersion(
         version=row["version"],
         entries=[(n, list(a)) for n, a in json.loads(row["entries"])],
@@ -242,7 +238,7 @@ _sources_lock = threading.Lock()
 
 def source_for(settings: Settings) -> _Source:
     """This process's view of the list in ``settings``' store (one per store and lexicon)."""
-    key = (str(settings.store_path), str(settings.lexicon_dir))
+    key = (db.app_database(settings).url, str(settings.lexicon_dir))
     with _sources_lock:
         source = _sources.get(key)
         if source is None:

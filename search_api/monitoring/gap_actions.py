@@ -10,30 +10,10 @@ The additions themselves (everyday questions, thesaurus lines) are in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from search_api import db
 from search_api.accounts.users import User
 from search_api.errors import Invalid
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS gap_noise (
-    concept_key TEXT PRIMARY KEY,
-    gap TEXT NOT NULL,
-    question TEXT NOT NULL,
-    marked_by_name TEXT NOT NULL,
-    marked_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS gap_requests (
-    id INTEGER PRIMARY KEY,
-    gap TEXT NOT NULL,
-    question TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT '',
-    requested_by_name TEXT NOT NULL,
-    requested_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'open'   -- open | done
-);
-"""
 
 MAX_NOTE = 500
 
@@ -50,48 +30,62 @@ class LawyerRequest:
 
 
 class GapActions:
-    """The ``gap_noise`` and ``gap_requests`` tables of the app store at ``path``."""
+    """The ``gap_noise`` and ``gap_requests`` tables of the app store ``database``."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        with db.connect(self.path, SCHEMA):
-            pass
+    def __init__(self, database: db.Database):
+        self.database = database
 
     def hidden(self) -> set[str]:
         """Concept keys marked as noise."""
-        with db.connect(self.path) as conn:
-            return {r[0] for r in conn.execute("SELECT concept_key FROM gap_noise")}
+        with self.database.connect() as conn:
+            return set(conn.column("SELECT concept_key FROM gap_noise"))
 
     def mark_noise(self, user: User, gap: str, question: str, member_keys: set[str]) -> None:
-        name = user.display_name or user.username
-        with db.connect(self.path) as conn, db.transaction(conn):
-            conn.executemany(
-                "INSERT OR IGNORE INTO gap_noise VALUES (?, ?, ?, ?, ?)",
-                [(k, gap, question, name, db.now_iso()) for k in sorted(member_keys)],
+        """Hide the gap's concept keys from the report (a key marked before keeps its first mark)."""
+        if not member_keys:
+            return
+        name, now = user.display_name or user.username, db.now_iso()
+        rows = [
+            {"key": k, "gap": gap, "question": _no_nul(question), "name": name, "at": now} for k in sorted(member_keys)
+        ]
+        with self.database.transaction() as conn:
+            conn.execute(
+                "INSERT INTO gap_noise (concept_key, gap, question, marked_by_name, marked_at)"
+                " VALUES (:key, :gap, :question, :name, :at) ON CONFLICT DO NOTHING",
+                rows,
             )
 
     def ask_lawyer(self, user: User, gap: str, question: str, note: str) -> LawyerRequest:
-        question, note = " ".join(question.split()), note.strip()
+        question, note = " ".join(_no_nul(question).split()), _no_nul(note).strip()
         if not 2 <= len(question) <= 200:
             raise Invalid(errors={"question": "请写明要律师解答的问题（2 到 200 个字）"})
         if len(note) > MAX_NOTE:
             raise Invalid(errors={"note": f"说明最多 {MAX_NOTE} 个字"})
-        with db.connect(self.path) as conn, db.transaction(conn):
-            cur = conn.execute(
+        with self.database.transaction() as conn:
+            row = conn.row(
                 "INSERT INTO gap_requests (gap, question, note, requested_by_name, requested_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (gap, question, note, user.display_name or user.username, db.now_iso()),
+                " VALUES (:gap, :question, :note, :name, :at) RETURNING *",
+                {
+                    "gap": gap,
+                    "question": question,
+                    "note": note,
+                    "name": user.display_name or user.username,
+                    "at": db.now_iso(),
+                },
             )
-            row = conn.execute("SELECT * FROM gap_requests WHERE id = ?", (cur.lastrowid,)).fetchone()
-            return LawyerRequest(**dict(row))
+            return LawyerRequest(**row)
 
     def requests(self, state: str | None = "open") -> list[LawyerRequest]:
-        where, args = ("WHERE state = ?", (state,)) if state else ("", ())
-        with db.connect(self.path) as conn:
-            rows = conn.execute(f"SELECT * FROM gap_requests {where} ORDER BY id DESC", args)
-            return [LawyerRequest(**dict(r)) for r in rows]
+        where, args = ("WHERE state = :state", {"state": state}) if state else ("", {})
+        with self.database.connect() as conn:
+            rows = conn.rows(f"SELECT * FROM gap_requests {where} ORDER BY id DESC", args)
+        return [LawyerRequest(**r) for r in rows]
 
     def gaps_acted_on(self) -> dict[str, str]:
         """Gap key → what was done (for the report's status column)."""
-        with db.connect(self.path) as conn:
-            return {r[0]: "已请律师写问答" for r in conn.execute("SELECT gap FROM gap_requests")}
+        with self.database.connect() as conn:
+            return dict.fromkeys(conn.column("SELECT gap FROM gap_requests"), "已请律师写问答")
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")  # PostgreSQL text cannot hold NUL

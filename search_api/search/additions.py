@@ -12,9 +12,7 @@ questions through :func:`approved_questions` so a rebuilt index keeps them.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 from ingest.everyday import MAX_CHARS, MIN_CHARS
 from ingest.lexicon import Lexicon, LexiconError, with_thesaurus
@@ -22,23 +20,6 @@ from ingest.normalise import normalise
 from search_api import db
 from search_api.accounts.users import User
 from search_api.errors import Conflict, Invalid
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS search_additions (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,               -- 'question' | 'thesaurus'
-    article_id TEXT NOT NULL DEFAULT '',
-    text TEXT NOT NULL,
-    gap TEXT NOT NULL DEFAULT '',     -- the gap it closes (monitoring.gaps key)
-    proposed_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
-    proposed_by_name TEXT NOT NULL,
-    proposed_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',  -- pending | approved | rejected
-    reviewed_by_name TEXT NOT NULL DEFAULT '',
-    reviewed_at TEXT NOT NULL DEFAULT '',
-    version INTEGER UNIQUE            -- set on approval: 1, 2, …
-);
-"""
 
 THESAURUS_FORMAT = (
     "这一行的格式不对：写成“口语词 => 法律用语, 法律用语 |0.8”或“甲 = 乙”，"
@@ -85,13 +66,11 @@ def check_thesaurus_line(base: Lexicon, line: str) -> str:
 
 
 class AdditionStore:
-    """The ``search_additions`` table of the app store at ``path``."""
+    """The ``search_additions`` table of the app store ``database``."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        with db.connect(self.path, SCHEMA):
-            pass
-        self._version = db.ScalarProbe(self.path, "SELECT COALESCE(MAX(version), 0) FROM search_additions")
+    def __init__(self, database: db.Database):
+        self.database = database
+        self._version = db.ScalarProbe(database, "SELECT COALESCE(MAX(version), 0) FROM search_additions")
 
     def version(self) -> int:
         """The newest approval's number (0: none): the cheap check made before each search."""
@@ -101,26 +80,31 @@ class AdditionStore:
         """Store a checked addition as pending (a second reviewer approves it)."""
         if kind not in KINDS:
             raise Invalid(errors={"kind": "未知的补充类型"})
-        with db.connect(self.path) as conn, db.transaction(conn):
-            dup = conn.execute(
-                "SELECT 1 FROM search_additions WHERE kind = ? AND article_id = ? AND text = ? AND state != 'rejected'",
-                (kind, article_id, text),
-            ).fetchone()
+        text, article_id, gap = (v.replace("\x00", "") for v in (text, article_id, gap))
+        args = {"kind": kind, "article_id": article_id, "text": text}
+        with self.database.transaction() as conn:  # the duplicate check and the insert, one writer at a time
+            dup = conn.scalar(
+                "SELECT 1 FROM search_additions"
+                " WHERE kind = :kind AND article_id = :article_id AND text = :text AND state != 'rejected'",
+                args,
+            )
             if dup:
                 raise Invalid(errors={"text": "同样的内容已经提交过了"})
-            cur = conn.execute(
+            new_id = conn.scalar(
                 "INSERT INTO search_additions (kind, article_id, text, gap, proposed_by, proposed_by_name, proposed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (kind, article_id, text, gap, user.id, user.display_name or user.username, db.now_iso()),
+                " VALUES (:kind, :article_id, :text, :gap, :by, :by_name, :at) RETURNING id",
+                {**args, "gap": gap, "by": user.id, "by_name": user.display_name or user.username, "at": db.now_iso()},
             )
-            return self._get(conn, int(cur.lastrowid))
+            return self._get(conn, new_id)
 
     def review(self, user: User, addition_id: int, approve: bool) -> Addition:
         """Approve (it takes the next version and goes live) or reject a pending addition.
 
         The reviewer must not be the one who proposed it: every addition is seen by two people.
+        The next version is read and written under the store's write lock, so approvals made at
+        once on different app servers get different versions.
         """
-        with db.connect(self.path) as conn, db.transaction(conn):
+        with self.database.transaction() as conn:
             item = self._get(conn, addition_id)
             if item is None:
                 raise Invalid(errors={"id": "没有这条补充"})
@@ -130,36 +114,38 @@ class AdditionStore:
                 raise Invalid(errors={"id": "不能复核自己提交的补充，请另一位审阅人复核"})
             version = None
             if approve:
-                version = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM search_additions").fetchone()[0]
+                version = conn.scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM search_additions")
             conn.execute(
-                "UPDATE search_additions SET state = ?, reviewed_by_name = ?, reviewed_at = ?, version = ? "
-                "WHERE id = ?",
-                (
-                    "approved" if approve else "rejected",
-                    user.display_name or user.username,
-                    db.now_iso(),
-                    version,
-                    addition_id,
-                ),
+                "UPDATE search_additions SET state = :state, reviewed_by_name = :by_name, reviewed_at = :at,"
+                " version = :version WHERE id = :id",
+                {
+                    "state": "approved" if approve else "rejected",
+                    "by_name": user.display_name or user.username,
+                    "at": db.now_iso(),
+                    "version": version,
+                    "id": addition_id,
+                },
             )
             return self._get(conn, addition_id)
 
     def list(self, state: str | None = None, limit: int = 200) -> list[Addition]:
         """Additions, newest first (``state`` narrows them)."""
-        where, args = ("WHERE state = ?", [state]) if state else ("", [])
-        with db.connect(self.path) as conn:
-            rows = conn.execute(f"SELECT * FROM search_additions {where} ORDER BY id DESC LIMIT ?", (*args, limit))
-            return [Addition(**dict(r)) for r in rows]
+        where, args = ("WHERE state = :state", {"state": state}) if state else ("", {})
+        with self.database.connect() as conn:
+            rows = conn.rows(f"SELECT * FROM search_additions {where} ORDER BY id DESC LIMIT :n", {**args, "n": limit})
+        return [Addition(**r) for r in rows]
 
     def approved(self) -> list[Addition]:
         """Every approved addition in the order it was approved."""
-        with db.connect(self.path) as conn:
-            rows = conn.execute("SELECT * FROM search_additions WHERE state = 'approved' ORDER BY version")
-            return [Addition(**dict(r)) for r in rows]
+        with self.database.connect() as conn:
+            rows = conn.rows("SELECT * FROM search_additions WHERE state = 'approved' ORDER BY version")
+        return [Addition(**r) for r in rows]
 
-    def _get(self, conn: sqlite3.Connection, addition_id: int) -> Addition | None:
-        row = conn.execute("SELECT * FROM search_additions WHERE id = ?", (addition_id,)).fetchone()
-        return Addition(**dict(row)) if row else None
+    def _get(self, conn: db.Conn, addition_id: int) -> Addition | None:
+        if not 0 < addition_id < 2**31:  # ids come from forms; an INTEGER column on PostgreSQL
+            return None
+        row = conn.row("SELECT * FROM search_additions WHERE id = :id", {"id": addition_id})
+        return Addition(**row) if row else None
 
 
 def approved_questions(store: AdditionStore) -> dict[str, list[str]]:

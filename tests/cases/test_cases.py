@@ -56,7 +56,7 @@ def both_engines(request, tmp_path, tok):
 
 @pytest.fixture
 def store(tmp_path):
-    return Store(tmp_path / "app.sqlite3")
+    return Store(db.open_database(tmp_path / "app.sqlite3", "app"))
 
 
 @pytest.fixture
@@ -80,8 +80,8 @@ def search_ids(engine, tok, q: str) -> list[str]:
 
 
 def count_cases(store) -> int:
-    with db.connect(store.path) as conn:
-        return conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+    with store.cases.database.connect() as conn:
+        return conn.scalar("SELECT count(*) FROM cases")
 
 
 def test_draft_to_review_to_search_hit_to_withdrawal(store, users, both_engines, tok):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import httpx
 
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.accounts.tokens import create_token
 from search_api.settings import Settings
@@ -34,7 +35,7 @@ def test_a_saved_list_is_used_by_every_worker_at_once(tmp_path):
         token = create_token(settings, "monitor", ["logs:read"])
         assert httpx.get(server.url + "/api/search", params={"q": QUESTION}, timeout=30).status_code == 200
         assert all(QUESTION in text for text in feed_texts(server, token))
-        store = Store(settings.store_path)  # this test process is one more process on the store
+        store = Store(db.app_database(settings))  # this test process is one more process on the store
         store.employers.save(store.users.create("rev", "a-long-password-1", "reviewer"), "蜜蜂速配 = 小蜜蜂", "")
         after = feed_texts(server, token)
         assert all("小蜜蜂" not in text and "[用人单位]的加班费怎么算" in text for text in after)

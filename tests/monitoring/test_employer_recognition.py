@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.errors import Conflict, Invalid
 from search_api.monitoring.brands import builtin_aliases
@@ -61,7 +62,7 @@ def test_old_functions_keep_working():
 
 @pytest.fixture
 def store(tmp_path):
-    return Store(tmp_path / "store.sqlite")
+    return Store(db.open_database(tmp_path / "store.sqlite", "app"))
 
 
 @pytest.fixture
@@ -110,11 +111,11 @@ def test_a_stale_form_does_not_overwrite_a_newer_version(store, reviewer):
 
 def test_every_process_sees_a_save_at_its_next_use(tmp_path):
     settings = make_settings(tmp_path)
-    store = Store(settings.store_path)
+    store = Store(db.app_database(settings))
     user = store.users.create("rev", "a-long-password-1", "reviewer")
     assert recogniser_for(settings).extract("小蜜蜂外卖的加班费怎么算") == []  # no list, no shape
     # another process: its own connection to the same store file
-    EmployerList(settings.store_path).save(user, "蜜蜂速配 = 小蜜蜂外卖、小蜜蜂", "宏达")
+    EmployerList(db.app_database(settings)).save(user, "蜜蜂速配 = 小蜜蜂外卖、小蜜蜂", "宏达")
     recogniser = recogniser_for(settings)
     assert recogniser.extract("小蜜蜂外卖的加班费怎么算") == ["蜜蜂速配"]
     assert recogniser.extract("宏达倒闭了") == []  # the union's excluded word

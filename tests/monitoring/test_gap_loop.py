@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from ingest.pipeline import prepare_corpus
 from ingest.tokenise import get_tokeniser
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.search.additions import AdditionStore, approved_questions
 from tests.conftest import CORPUS, LEXICON, make_settings
@@ -107,8 +108,8 @@ def test_a_gap_closed_by_an_everyday_question_ranks_the_article_first(loop_setti
 
 def test_rebuild_keeps_the_approved_questions(settings):
     """``labourkb rebuild``/``ingest`` read the store's approved questions on top of the files."""
-    additions = AdditionStore(settings.store_path)
-    users = Store(settings.store_path).users
+    additions = AdditionStore(db.app_database(settings))
+    users = Store(db.app_database(settings)).users
     a, b = users.create("rev1", PASSWORD, "reviewer"), users.create("rev2", PASSWORD, "reviewer")
     item = additions.propose(a, "question", QUESTION, TARGET)
     additions.review(b, item.id, approve=True)
@@ -138,9 +139,9 @@ def test_the_cli_search_uses_the_approved_additions(env, monkeypatch):
     engine.refresh()
     engine.close()
     assert json.loads(CliRunner().invoke(cli, ["search", QUESTION, "--json"]).output)["total"] == 0
-    users = Store(settings.store_path).users
+    users = Store(db.app_database(settings)).users
     a, b = users.create("rev1", PASSWORD, "reviewer"), users.create("rev2", PASSWORD, "reviewer")
-    additions = AdditionStore(settings.store_path)
+    additions = AdditionStore(db.app_database(settings))
     additions.review(b, additions.propose(a, "thesaurus", "干满 => 工作, 年限 |0.8").id, approve=True)
     found = json.loads(CliRunner().invoke(cli, ["search", QUESTION, "--json"]).output)
     assert TARGET in [h["id"] for h in found["hits"]]

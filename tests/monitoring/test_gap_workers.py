@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.tokenise import get_tokeniser
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.cases.index import preparer
 from search_api.engines import get_engine
@@ -24,10 +25,10 @@ QUESTION = "干满三年走人老板要给几个月钱"
 TARGET = "labor-contract-law.47"
 
 
-def _approve(store_path, kind: str, text: str, article_id: str = "") -> None:
-    users = Store(store_path).users
+def _approve(settings, kind: str, text: str, article_id: str = "") -> None:
+    users = Store(db.app_database(settings)).users
     a, b = users.create("proposer", PASSWORD, "reviewer"), users.create("approver", PASSWORD, "reviewer")
-    additions = AdditionStore(store_path)
+    additions = AdditionStore(db.app_database(settings))
     additions.review(b, additions.propose(a, kind, text, article_id).id, approve=True)
 
 
@@ -50,7 +51,7 @@ def test_an_approved_question_is_live_in_every_worker(tmp_path):
     server = Server(tmp_path, env={"LABOURKB_SEMANTIC": "false"}, workers=2)
     try:
         assert _firsts(server) == [None] * 8  # both workers have searched (and checked the store)
-        _approve(settings.store_path, "question", QUESTION, TARGET)
+        _approve(settings, "question", QUESTION, TARGET)
         assert _firsts(server) == [TARGET] * 8
     finally:
         server.stop()
@@ -60,7 +61,7 @@ def test_an_approved_thesaurus_line_widens_the_search(settings):
     app = make_app(settings)
     with TestClient(app) as client:
         assert client.get("/api/search", params={"q": QUESTION}).json()["total"] == 0
-        _approve(settings.store_path, "thesaurus", "干满 => 工作, 年限 |0.8")
+        _approve(settings, "thesaurus", "干满 => 工作, 年限 |0.8")
         hits = client.get("/api/search", params={"q": QUESTION}).json()["hits"]
         assert [h["id"] for h in hits if h["kind"] == "article"][:1] == [TARGET]  # (the whole law holds it too)
         assert ("年限", 0.8) in app.state.service.lexicon.expand("干满")
@@ -79,7 +80,7 @@ def test_an_approved_question_gets_its_vector_through_the_semantic_layer(engine,
             semantic = app.state.service.semantic
             assert semantic.ready.wait(120) and semantic.retriever is not None, semantic.status
             before = dict(semantic.retriever.semantic_scores(QUESTION, 10)).get(TARGET, 0.0)
-            _approve(settings.store_path, "question", QUESTION, TARGET)
+            _approve(settings, "question", QUESTION, TARGET)
             client.get("/api/search", params={"q": QUESTION})  # applies the addition, vectors in the background
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:

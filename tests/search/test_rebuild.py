@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from ingest.tokenise import get_tokeniser
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.cases.index import CaseIndex, preparer
 from search_api.cases.workflow import CaseService
@@ -19,7 +20,7 @@ from tests.fixtures.corpus import write_corpus
 
 
 def publish_case(settings, engine) -> str:
-    store = Store(settings.store_path)
+    store = Store(db.app_database(settings))
     lawyer = store.users.create("lawyer1", PASSWORD, "lawyer")
     reviewer = store.users.create("reviewer1", PASSWORD, "reviewer")
     service = CaseService(store.cases, CaseIndex(engine, prepare=preparer(get_tokeniser(LEXICON))))
