@@ -18,9 +18,13 @@ can judge it (three networks on three days with one browser reads differently fr
 networks in one afternoon).
 
 ``K``, ``W`` and ``spike_min_count`` are the settings ``warning_min_visitors``,
-``warning_window_days`` and ``spike_min_count``. Warnings are rows in the query-log file,
-unique on ``(kind, subject, window_start)``, so a re-evaluation never creates (or sends) a
-second one for the same window. Network ids are day-scoped (see ``querylog``): one person
+``warning_window_days`` and ``spike_min_count``. Warnings are rows of the query-log store
+(:func:`search_api.db.log_database`), unique on ``(kind, subject, window_start)``: a
+re-evaluation never creates (or sends) a second one for the same window. With several app
+servers on one PostgreSQL database each runs its own monitor over everyone's records; the
+window's anchor depends only on the stored records, so racing monitors compute the same row,
+and the insert (``ON CONFLICT DO NOTHING … RETURNING id``) tells exactly one of them that it
+raised the warning — only that one hands it to the webhooks. Network ids are day-scoped (see ``querylog``): one person
 asking on two days counts twice — the price of not being able to follow anyone across days;
 the evidence's ``days`` shows it. Rows written before network ids existed count by ``client_id``.
 """
@@ -29,18 +33,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import statistics
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from search_api.db import iso, now_iso, parse_iso, transaction, utc_now
-from search_api.monitoring.records import open_log
+from search_api.db import Conn, Database, iso, now_iso, parse_iso, utc_now
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,12 @@ class Alert:
         return {"networks": self.networks, "days": self.days, "browsers": self.browsers}
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Alert:
-        """A ``warnings`` row of the query-log file."""
-        keys = row.keys()
+    def from_row(cls, row: Mapping[str, Any]) -> Alert:
+        """A ``warnings`` row of the query-log store."""
         return cls(
-            networks=row["networks"] if "networks" in keys else None,
-            days=row["days"] if "days" in keys else None,
-            browsers=row["browsers"] if "browsers" in keys else None,
+            networks=row["networks"],
+            days=row["days"],
+            browsers=row["browsers"],
             id=row["id"],
             kind=row["kind"],
             subject=row["subject"],
@@ -106,18 +105,18 @@ class Alert:
         }
 
 
-def list_warnings(conn: sqlite3.Connection, since: str | None = None, limit: int = 200) -> list[Alert]:
+def list_warnings(conn: Conn, since: str | None = None, limit: int = 200) -> list[Alert]:
     """Raised warnings, newest first (all of them met the K-visitor threshold)."""
-    rows = conn.execute(
-        "SELECT * FROM warnings WHERE window_end >= ? ORDER BY window_start DESC, id DESC LIMIT ?",
-        (since or "", limit),
-    ).fetchall()
+    rows = conn.rows(
+        "SELECT * FROM warnings WHERE window_end >= :since ORDER BY window_start DESC, id DESC LIMIT :limit",
+        {"since": since or "", "limit": limit},
+    )
     return [Alert.from_row(r) for r in rows]
 
 
-def get_warning(conn: sqlite3.Connection, warning_id: int) -> Alert | None:
+def get_warning(conn: Conn, warning_id: int) -> Alert | None:
     """One raised warning by id; None if it is gone."""
-    row = conn.execute("SELECT * FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+    row = conn.row("SELECT * FROM warnings WHERE id = :id", {"id": warning_id})
     return None if row is None else Alert.from_row(row)
 
 
@@ -133,21 +132,23 @@ def distress_topics(settings: Settings) -> frozenset[str]:
 
 
 class WarningMonitor:
-    """Evaluates warnings on the query-log file and hands new ones to ``notify`` (webhooks).
+    """Evaluates warnings on the query-log store and hands new ones to ``notify`` (webhooks).
 
     Attach with ``querylog.listeners.append(monitor.on_records)``: employer warnings are
     checked for the employers of each written batch, spikes at most every ``spike_every_s``.
+    Only warnings this monitor's insert created reach ``notify``: one raised by another app
+    server at the same moment is that server's to send.
     """
 
     def __init__(
         self,
-        db_path: Path | str,
+        database: Database,
         distress: Iterable[str],
         settings: Settings,
         notify: Callable[[list[Alert]], None] | None = None,
         spike_every_s: float = 3600.0,
     ):
-        self.conn = open_log(db_path)
+        self.database = database
         self.distress = frozenset(distress)
         self.k = settings.warning_min_visitors
         self.window = timedelta(days=settings.warning_window_days)
@@ -155,7 +156,6 @@ class WarningMonitor:
         self.notify = notify
         self.spike_every_s = spike_every_s
         self._last_spikes = 0.0
-        self._lock = threading.Lock()
 
     def on_records(self, records: list[dict[str, Any]]) -> None:
         """Query-log listener: re-check employers named with a distress topic in this batch."""
@@ -169,14 +169,14 @@ class WarningMonitor:
         if new and self.notify is not None:
             self.notify(new)
 
-    def _distress_rows(self, employer: str, since: str) -> list[_Row]:
+    def _distress_rows(self, conn: Conn, employer: str, since: str) -> list[_Row]:
         # The LIKE is a coarse pre-filter; the JSON check below is the exact one.
-        pattern = "%" + json.dumps(employer, ensure_ascii=False) + "%"
-        rows = self.conn.execute(
+        pattern = "%" + _like_escape(json.dumps(employer, ensure_ascii=False)) + "%"
+        rows = conn.rows(
             "SELECT timestamp, COALESCE(network_id, client_id) AS network, browser, topics, employers FROM queries"
-            " WHERE timestamp >= ? AND employers LIKE ? ORDER BY timestamp",
-            (since, pattern),
-        ).fetchall()
+            " WHERE timestamp >= :since AND employers LIKE :pattern ESCAPE '!' ORDER BY timestamp, seq",
+            {"since": since, "pattern": pattern},
+        )
         out = []
         for r in rows:
             topics = [t for t in json.loads(r["topics"]) if t in self.distress]
@@ -187,13 +187,15 @@ class WarningMonitor:
     def check_employer(self, employer: str, now: datetime | None = None) -> list[Alert]:
         """Raise the employer warnings due now; returns the newly created ones."""
         now = now or utc_now()
-        rows = self._distress_rows(employer, iso(now - 2 * self.window))
-        covered = [
-            (parse_iso(r["window_start"]), parse_iso(r["window_end"]))
-            for r in self.conn.execute(
-                "SELECT window_start, window_end FROM warnings WHERE kind = 'employer' AND subject = ?", (employer,)
-            )
-        ]
+        with self.database.connect() as conn:
+            rows = self._distress_rows(conn, employer, iso(now - 2 * self.window))
+            covered = [
+                (parse_iso(r["window_start"]), parse_iso(r["window_end"]))
+                for r in conn.rows(
+                    "SELECT window_start, window_end FROM warnings WHERE kind = 'employer' AND subject = :subject",
+                    {"subject": employer},
+                )
+            ]
         created = []
         i = 0
         while i < len(rows):
@@ -220,11 +222,12 @@ class WarningMonitor:
         since = iso(now - 5 * week)
         counts: dict[tuple[str, str], list[set[str]]] = {}
         this_week: dict[tuple[str, str], list[_Row]] = {}
-        rows = self.conn.execute(
-            "SELECT timestamp, COALESCE(network_id, client_id) AS network, browser, district, topics FROM queries"
-            " WHERE timestamp >= ? AND district IS NOT NULL",
-            (since,),
-        )
+        with self.database.connect() as conn:
+            rows = conn.rows(
+                "SELECT timestamp, COALESCE(network_id, client_id) AS network, browser, district, topics FROM queries"
+                " WHERE timestamp >= :since AND district IS NOT NULL",
+                {"since": since},
+            )
         for r in rows:
             when = parse_iso(r["timestamp"])
             bucket = int((now - when) / week)
@@ -258,32 +261,32 @@ class WarningMonitor:
         evidence: dict[str, int],
         district: str | None,
     ) -> Alert | None:
-        with self._lock, transaction(self.conn):
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO warnings (kind, subject, window_start, window_end, topics, visitors, district,"
-                " created_at, networks, days, browsers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    kind,
-                    subject,
-                    iso(start),
-                    iso(end),
-                    json.dumps(topics, ensure_ascii=False),
-                    evidence["networks"],
-                    district,
-                    now_iso(),
-                    evidence["networks"],
-                    evidence["days"],
-                    evidence["browsers"],
-                ),
+        with self.database.transaction() as conn:
+            warning_id = conn.scalar(
+                "INSERT INTO warnings (kind, subject, window_start, window_end, topics, visitors, district,"
+                " created_at, networks, days, browsers) VALUES (:kind, :subject, :window_start, :window_end,"
+                " :topics, :visitors, :district, :created_at, :networks, :days, :browsers)"
+                " ON CONFLICT (kind, subject, window_start) DO NOTHING RETURNING id",
+                {
+                    "kind": kind,
+                    "subject": subject,
+                    "window_start": iso(start),
+                    "window_end": iso(end),
+                    "topics": json.dumps(topics, ensure_ascii=False),
+                    "visitors": evidence["networks"],
+                    "district": district,
+                    "created_at": now_iso(),
+                    **evidence,
+                },
             )
-            if cur.rowcount == 0:
+            if warning_id is None:  # raised already, here or by another app server
                 return None
-            alert = get_warning(self.conn, cur.lastrowid)
+            alert = get_warning(conn, warning_id)
         log.info("warning raised: %s %s", kind, subject)
         return alert
 
     def close(self) -> None:
-        self.conn.close()
+        """Nothing to release: the store's connections belong to its :class:`Database`."""
 
 
 class _Row(NamedTuple):
@@ -301,6 +304,11 @@ def _evidence(rows: list[_Row]) -> dict[str, int]:
         "days": len({r.when.astimezone(UTC).date() for r in rows}),
         "browsers": len({r.browser for r in rows}),
     }
+
+
+def _like_escape(text: str) -> str:
+    """``text`` matched literally by ``LIKE … ESCAPE '!'`` (PostgreSQL's default escape is ``\\``)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _week_start(now: datetime) -> datetime:

@@ -5,10 +5,12 @@ The same report is a printable page (``/review/weekly?week=2026-W48``), the JSON
 that just ended. Query texts go through the employer mask (:class:`stats.Presenter`) like every
 other output of the log; warnings name only employers that reached the threshold.
 
-Sending happens once per week and URL however many processes try: the sender first inserts
-``(week, url)`` into ``weekly_deliveries`` of the query-log file (primary key), and only the
-process whose insert went in posts. :class:`WeeklyJob` runs that in each server process;
-``labourkb report weekly --send`` does the same from cron.
+Sending happens once per week and URL however many processes (on however many app servers)
+try: each records ``(week, url)`` in ``weekly_deliveries`` of the query-log store and then
+claims it (:class:`search_api.monitoring.webhooks.Claims`); only the one whose claim went in
+posts. A claim left by a process that died mid-send is taken over once it is older than the
+claim timeout, so a crash does not lose the week's report. :class:`WeeklyJob` runs that in
+each server process; ``labourkb report weekly --send`` does the same from cron.
 """
 
 from __future__ import annotations
@@ -19,20 +21,18 @@ import re
 import threading
 from collections import Counter
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from search_api import db
-from search_api.db import iso, now_iso, transaction
+from search_api.db import Database, iso, now_iso
 from search_api.help.service import HelpService
 from search_api.help.stats import help_stats
 from search_api.monitoring import stats as qs
 from search_api.monitoring.alerts import list_warnings
 from search_api.monitoring.employer_list import recogniser_for
-from search_api.monitoring.records import open_log, reading_log
-from search_api.monitoring.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, post_with_retries, sign
+from search_api.monitoring.webhooks import CLAIM_TIMEOUT_S, Claims, deliveries, signed_headers
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def build_report(
     """The week's searches, topics, employer warnings, badly answered questions and help figures."""
     names = topic_names or {}
     flt = week_filter(monday, district)
-    with reading_log(settings.querylog_path) as conn:
+    with db.log_database(settings).connect() as conn:
         figures = qs.stats(conn, flt, qs.Presenter(conn, recogniser_for(settings)), top=TOP)
         alerts = [a for a in list_warnings(conn, since=flt.since) if a.window_start < flt.until]
     topics: Counter[str] = Counter()
@@ -134,73 +134,73 @@ def _warning(alert) -> dict[str, Any]:
 # ---------------------------------------------------------------- sending, once per week
 
 
-def claim(db_path: Path | str, week: str, urls: list[str]) -> list[str]:
-    """Record ``(week, url)`` as pending; returns the URLs this caller won (empty if another did)."""
-    conn = open_log(db_path)
-    try:
-        with transaction(conn):
-            return [
-                url
-                for url in urls
-                if conn.execute(
-                    "INSERT OR IGNORE INTO weekly_deliveries (week, url, claimed_at) VALUES (?, ?, ?)",
-                    (week, url, now_iso()),
-                ).rowcount
-                == 1
-            ]
-    finally:
-        conn.close()
+def claims(database: Database, settings: Settings, claim_timeout: float = CLAIM_TIMEOUT_S) -> Claims:
+    """The once-per-(week, URL) claims of the weekly report."""
+    return Claims(database, "weekly_deliveries", "week", settings.webhook_max_attempts, claim_timeout)
 
 
-def send_report(settings: Settings, report: dict[str, Any], backoff: float = 2.0) -> dict[str, str]:
-    """POST ``report`` (signed) to every webhook URL not yet claimed for its week; ``url → state``."""
-    won = claim(settings.querylog_path, report["week"], settings.webhook_url_list)
-    if not won:
-        return {}
+def unsent_urls(claims: Claims, week: str, urls: list[str]) -> list[str]:
+    """The URLs ``week``'s report still has to go to: never claimed, or claimed by a process
+    that stopped before it was done (a stale claim with attempts left)."""
+    with claims.database.connect() as conn:
+        seen = set(conn.column("SELECT url FROM weekly_deliveries WHERE week = :week", {"week": week}))
+    stale = {url for _, url in claims.claimable(week)}
+    return [url for url in urls if url not in seen or url in stale]
+
+
+def send_report(
+    settings: Settings,
+    report: dict[str, Any],
+    backoff: float = 2.0,
+    database: Database | None = None,
+    claim_timeout: float = CLAIM_TIMEOUT_S,
+) -> dict[str, str]:
+    """POST ``report`` (signed) to every webhook URL this caller claims for its week; ``url → state``
+    (empty when every URL was sent, or is being sent, by another process)."""
+    week_claims = claims(database or db.log_database(settings), settings, claim_timeout)
+    week, urls = report["week"], settings.webhook_url_list
+    with week_claims.database.transaction() as conn:
+        conn.execute(
+            "INSERT INTO weekly_deliveries (week, url, claimed_at) VALUES (:week, :url, :now)"
+            " ON CONFLICT (week, url) DO NOTHING",
+            [{"week": week, "url": url, "now": now_iso()} for url in urls],
+        )
     body = json.dumps(report, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        SIGNATURE_HEADER: sign(body, settings.webhook_secret),
-        DELIVERY_HEADER: f"weekly-{report['week']}",
-        "User-Agent": "labourkb-webhook/1",
-    }
+    headers = signed_headers(body, settings.webhook_secret, f"weekly-{week}")
     states: dict[str, str] = {}
-    conn = open_log(settings.querylog_path)
-    try:
-        with httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False) as client:
-            for url in won:
-
-                def mark(state: str, attempts: int, error: str | None, url: str = url) -> None:
-                    states[url] = state
-                    conn.execute(
-                        "UPDATE weekly_deliveries SET state = ?, attempts = ?, last_error = ?, delivered_at = ?"
-                        " WHERE week = ? AND url = ?",
-                        (state, attempts, error, now_iso() if state == "delivered" else None, report["week"], url),
-                    )
-
-                post_with_retries(client, url, body, headers, settings.webhook_max_attempts, backoff, mark)
-    finally:
-        conn.close()
+    with httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False) as client:
+        for url in urls:
+            state = week_claims.post(client, week, url, body, headers, backoff)
+            if state is not None:
+                states[url] = state
     return states
 
 
-def weekly_deliveries(db_path: Path | str) -> list[dict[str, Any]]:
+def weekly_deliveries(database: Database) -> list[dict[str, Any]]:
     """Delivery state of every weekly report × URL."""
-    with reading_log(db_path) as conn:
-        return [dict(r) for r in conn.execute("SELECT * FROM weekly_deliveries ORDER BY week, url")]
+    return deliveries(database, "weekly_deliveries")
 
 
 class WeeklyJob:
     """In a server process: each ``interval`` seconds, send last week's report if nobody has yet.
 
-    Every worker process runs one; :func:`claim` lets exactly one of them send. The first check
+    Every worker process runs one; the claims (:func:`send_report`) let exactly one of them send. The first check
     comes one interval after start, so a process that restarts often does not race its own start.
     """
 
-    def __init__(self, settings: Settings, help_factory, interval: float = 600.0):
+    def __init__(
+        self,
+        settings: Settings,
+        help_factory,
+        interval: float = 600.0,
+        database: Database | None = None,
+        claim_timeout: float = CLAIM_TIMEOUT_S,
+    ):
         self.settings = settings
         self.help_factory = help_factory
         self.interval = interval
+        self.database = database or db.log_database(settings)
+        self.claim_timeout = claim_timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="weekly-report", daemon=True)
         self._thread.start()
@@ -208,12 +208,11 @@ class WeeklyJob:
     def tick(self, now: datetime | None = None) -> dict[str, str]:
         """Send the last complete week's report unless it was claimed already; ``url → state``."""
         monday = last_complete_week(now)
-        with reading_log(self.settings.querylog_path) as conn:
-            done = conn.execute("SELECT COUNT(*) FROM weekly_deliveries WHERE week = ?", (week_key(monday),))
-            if done.fetchone()[0] >= len(self.settings.webhook_url_list):
-                return {}
+        week_claims = claims(self.database, self.settings, self.claim_timeout)
+        if not unsent_urls(week_claims, week_key(monday), self.settings.webhook_url_list):
+            return {}
         report = build_report(self.settings, self.help_factory(), monday, topic_names=load_topic_names(self.settings))
-        return send_report(self.settings, report)
+        return send_report(self.settings, report, database=self.database, claim_timeout=self.claim_timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

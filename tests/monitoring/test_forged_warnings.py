@@ -14,11 +14,11 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from search_api import db
 from search_api.accounts.sessions import SESSION_COOKIE
 from search_api.app import create_app
 from search_api.db import parse_iso
 from search_api.monitoring.alerts import list_warnings
-from search_api.monitoring.records import SCHEMA, open_log
 from search_api.monitoring.redact import make_network_id
 from search_api.monitoring.webhooks import verify
 from search_api.settings import Settings
@@ -30,6 +30,32 @@ CHROME = "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/120.0 Mobile
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 SAFARI = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"
 WECHAT = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.40"
+
+# The query-log file as the release before network ids and warning evidence created it.
+OLD_SCHEMA = """
+CREATE TABLE queries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, query_id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL, user_query TEXT NOT NULL, tokens TEXT NOT NULL, filters TEXT NOT NULL,
+    engine TEXT NOT NULL, total INTEGER, hit_ids TEXT NOT NULL, took_ms REAL, failed INTEGER NOT NULL,
+    source TEXT NOT NULL, district TEXT, topics TEXT NOT NULL, employers TEXT NOT NULL
+);
+CREATE INDEX queries_ts ON queries(timestamp);
+CREATE INDEX queries_district_ts ON queries(district, timestamp);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, query_id TEXT NOT NULL,
+    client_id TEXT NOT NULL, timestamp TEXT NOT NULL, action_name TEXT NOT NULL, object_id TEXT NOT NULL,
+    position INTEGER
+);
+CREATE TABLE warnings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL,
+    window_start TEXT NOT NULL, window_end TEXT NOT NULL, topics TEXT NOT NULL, visitors INTEGER NOT NULL,
+    district TEXT, created_at TEXT NOT NULL, UNIQUE (kind, subject, window_start)
+);
+CREATE TABLE webhook_deliveries (
+    warning_id INTEGER NOT NULL, url TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, delivered_at TEXT, PRIMARY KEY (warning_id, url)
+);
+"""
 
 
 class Site:
@@ -61,27 +87,18 @@ class Site:
         assert self.sender.wait_idle(10)
 
     def warnings(self):
-        conn = open_log(self.querylog.path)
-        try:
+        with db.log_database(self.settings).connect() as conn:
             return list_warnings(conn)
-        finally:
-            conn.close()
+
+    def query_field(self, query_id: str, column: str) -> str:
+        with db.log_database(self.settings).connect() as conn:
+            return conn.scalar(f"SELECT {column} FROM queries WHERE query_id = :id", {"id": query_id})
 
     def network_of_query(self, query_id: str) -> str:
-        conn = sqlite3.connect(self.querylog.path)
-        try:
-            (network_id,) = conn.execute("SELECT network_id FROM queries WHERE query_id = ?", (query_id,)).fetchone()
-            return network_id
-        finally:
-            conn.close()
+        return self.query_field(query_id, "network_id")
 
     def network_id(self, ip: str, query_id: str) -> str:
-        conn = sqlite3.connect(self.querylog.path)
-        try:
-            (ts,) = conn.execute("SELECT timestamp FROM queries WHERE query_id = ?", (query_id,)).fetchone()
-        finally:
-            conn.close()
-        return make_network_id(b"s", ip, parse_iso(ts))
+        return make_network_id(b"s", ip, parse_iso(self.query_field(query_id, "timestamp")))
 
     def close(self) -> None:
         self.querylog.close()
@@ -188,13 +205,9 @@ def test_trusted_proxies_setting_is_checked():
 
 
 def test_a_log_file_from_before_network_ids_is_upgraded(tmp_path, receiver):
-    old_schema = SCHEMA.replace(",\n    network_id TEXT,\n    browser TEXT", "").replace(
-        "    networks INTEGER,\n    days INTEGER,\n    browsers INTEGER,\n", ""
-    )
-    assert "network_id" not in old_schema and "browsers" not in old_schema
     (tmp_path / "data").mkdir()
     conn = sqlite3.connect(tmp_path / "data" / "querylog.sqlite3")
-    conn.executescript(old_schema)
+    conn.executescript(OLD_SCHEMA)
     conn.close()
     site = Site(tmp_path, receiver)
     try:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from search_api import db
 from search_api.db import iso
 from search_api.monitoring.alerts import WarningMonitor, list_warnings
 from search_api.monitoring.employers import extract_employers
@@ -54,12 +54,14 @@ def settle(ql, sender):
 
 
 def warnings_of(ql):
-    conn = sqlite3.connect(ql.path)
-    conn.row_factory = sqlite3.Row
-    try:
+    with db.log_database(ql.settings).connect() as conn:
         return list_warnings(conn)
-    finally:
-        conn.close()
+
+
+def set_timestamps(settings, stamps):
+    """Move the query rows ``seq`` → ``timestamp`` into the past."""
+    with db.log_database(settings).transaction() as conn:
+        conn.execute("UPDATE queries SET timestamp = :ts WHERE seq = :seq", [{"seq": q, "ts": t} for q, t in stamps])
 
 
 def test_employer_names_are_extracted():
@@ -92,7 +94,7 @@ def test_three_visitors_raise_one_signed_warning(monitored, receiver):
     assert payload["visitors"] == 3
     # aggregate facts only: no query text, no visitor ids
     assert "怎么办" not in body.decode() and "client" not in body.decode()
-    assert [d["state"] for d in deliveries(ql.path)] == ["delivered"]
+    assert [d["state"] for d in deliveries(db.log_database(ql.settings))] == ["delivered"]
 
 
 def test_a_flood_from_one_visitor_counts_once(monitored, receiver):
@@ -126,7 +128,7 @@ def test_webhook_answering_500_is_retried(settings):
         assert len(receiver.calls) == 3
         keys = {h["x-labourkb-delivery"] for h, _ in receiver.calls}
         assert len(keys) == 1  # the same delivery, so the receiver can de-duplicate
-        (d,) = deliveries(ql.path)
+        (d,) = deliveries(db.log_database(ql.settings))
         assert (d["state"], d["attempts"]) == ("delivered", 3)
     finally:
         ql.close()
@@ -141,12 +143,9 @@ def test_visitors_spread_beyond_the_window_raise_nothing(tmp_path, settings):
         ask(ql, ip)
     ql.flush()
     now = datetime.now(UTC)
-    conn = sqlite3.connect(ql.path)
-    with conn:
-        for seq, days_ago in zip((1, 2, 3), (9, 4, 0), strict=True):  # 9 and 0 days ago: never 3 within 7 days
-            conn.execute("UPDATE queries SET timestamp = ? WHERE seq = ?", (iso(now - timedelta(days=days_ago)), seq))
-    conn.close()
-    watcher = WarningMonitor(ql.path, {"wage_arrears"}, settings)
+    # 9 and 0 days ago: never 3 within 7 days
+    set_timestamps(settings, [(seq, iso(now - timedelta(days=ago))) for seq, ago in ((1, 9), (2, 4), (3, 0))])
+    watcher = WarningMonitor(db.log_database(settings), {"wage_arrears"}, settings)
     try:
         assert watcher.check_employer("深圳华强电子厂", now=now) == []
         # with a 10-day window the three do add up, and re-checking never duplicates
@@ -180,12 +179,9 @@ def test_district_topic_spike_against_own_baseline(settings):
             )
             stamps.append(iso(now - timedelta(days=7 * weeks_ago + 1, minutes=v)))
     ql.flush()
-    conn = sqlite3.connect(ql.path)
-    with conn:
-        for seq, ts in enumerate(stamps, start=1):
-            conn.execute("UPDATE queries SET timestamp = ? WHERE seq = ?", (ts, seq))
-    conn.close()
-    watcher = WarningMonitor(ql.path, {"work_injury"}, settings.model_copy(update={"spike_min_count": 5}))
+    set_timestamps(settings, list(enumerate(stamps, start=1)))
+    spiky = settings.model_copy(update={"spike_min_count": 5})
+    watcher = WarningMonitor(db.log_database(settings), {"work_injury"}, spiky)
     try:
         spikes = watcher.check_spikes(now=now)
         assert [(s.subject, s.visitors) for s in spikes] == [("天河区/work_injury", 6)]

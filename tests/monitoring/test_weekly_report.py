@@ -13,10 +13,10 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
+from search_api import db
 from search_api.app import create_app
 from search_api.help.fields import validate_request
 from search_api.monitoring import weekly
-from search_api.monitoring.records import open_log
 from search_api.monitoring.webhooks import verify
 from search_api.settings import Settings
 from tests.fixtures.help import HELP_REQUEST
@@ -32,13 +32,12 @@ def app(tmp_path):
 
 
 def warn(settings, subject, start="2026-11-17T00:00:00.000Z", end="2026-11-20T00:00:00.000Z"):
-    conn = open_log(settings.querylog_path)
-    conn.execute(
-        "INSERT INTO warnings (kind, subject, window_start, window_end, topics, visitors, created_at)"
-        " VALUES ('employer', ?, ?, ?, '[\"wage_arrears\"]', 5, ?)",
-        (subject, start, end, end),
-    )
-    conn.close()
+    with db.log_database(settings).transaction() as conn:
+        conn.execute(
+            "INSERT INTO warnings (kind, subject, window_start, window_end, topics, visitors, created_at)"
+            " VALUES ('employer', :subject, :start, :end, '[\"wage_arrears\"]', 5, :end)",
+            {"subject": subject, "start": start, "end": end},
+        )
 
 
 def fill_week(app):
@@ -51,8 +50,11 @@ def fill_week(app):
     ask(app, "加班费怎么算", "10.7.7.1", at="2026-11-22T23:30:00.000Z", tokens=("加班费",))
     warn(app.state.settings, "宏达五金厂")
     help_row, _ = app.state.help.submit(validate_request(HELP_REQUEST, app.state.settings.district_list), "net1")
-    with app.state.help.store.connect() as conn:
-        conn.execute("UPDATE help_requests SET created_at = ? WHERE id = ?", ("2026-11-17T01:00:00.000Z", help_row.id))
+    with app.state.help.store.transaction() as conn:
+        conn.execute(
+            "UPDATE help_requests SET created_at = :at WHERE id = :id",
+            {"at": "2026-11-17T01:00:00.000Z", "id": help_row.id},
+        )
 
 
 def test_weekly_page_prints_the_week(app):
@@ -98,7 +100,7 @@ def test_weekly_job_sends_last_week_once(app, receiver):
     report = json.loads(body)
     assert report["type"] == "weekly_report" and report["searches"]["queries"] == 7
     assert "小明鞋厂" not in body.decode()
-    assert weekly.weekly_deliveries(settings.querylog_path)[0]["state"] == "delivered"
+    assert weekly.weekly_deliveries(db.log_database(settings))[0]["state"] == "delivered"
 
 
 def test_several_processes_send_one_report(tmp_path, receiver):
