@@ -56,29 +56,22 @@ def publish_qa(
     row = view.row
     if view.answer is None:
         raise Conflict("律师还没有答复，不能公开")
-    values = {"title": (title or "").strip(), "question": (question or "").strip(), "answer": (answer or "").strip()}
+    given = {"title": title, "question": question, "answer": answer}
+    values = {name: (text or "").replace("\x00", "").strip() for name, text in given.items()}
     _check(values, help.sealer.open(row.sealed) or {})
     citations = index.citations(values["question"] + "\n\n" + values["answer"])
-    with help.store.connect() as conn, db.transaction(conn):
-        if conn.execute(
-            "SELECT 1 FROM qa_documents WHERE request_id = ? AND state = 'published'", (row.id,)
-        ).fetchone():
+    stored = {
+        "request_id": row.id,
+        **values,
+        "citations": json.dumps(citations, ensure_ascii=False),
+        "topic": row.topic,
+        "reviewer_id": user.id,
+        "published_at": db.now_iso(),
+    }
+    with help.store.transaction() as conn:
+        qa = help.store.add_qa(conn, stored)
+        if qa is None:
             raise Conflict("这个求助的问答已经公开过了")
-        cur = conn.execute(
-            "INSERT INTO qa_documents (request_id, title, question, answer, citations, topic, state, reviewer_id,"
-            " published_at) VALUES (?, ?, ?, ?, ?, ?, 'published', ?, ?)",
-            (
-                row.id,
-                values["title"],
-                values["question"],
-                values["answer"],
-                json.dumps(citations, ensure_ascii=False),
-                row.topic,
-                user.id,
-                db.now_iso(),
-            ),
-        )
-        qa = conn.execute("SELECT * FROM qa_documents WHERE id = ?", (cur.lastrowid,)).fetchone()
         help.store.event(conn, row.id, "qa_published", user.id, outcome=f"qa-{qa['id']}")
         index.publish(qa_to_document(qa))  # inside the transaction: an index failure publishes nothing
     return f"qa-{qa['id']}"
@@ -110,6 +103,4 @@ def qa_to_document(qa: Any) -> Document:
 
 def published_qa_documents(store: HelpStore) -> list[Document]:
     """Every published 问答, for rebuilding the index from corpus plus store."""
-    with store.connect() as conn:
-        rows = conn.execute("SELECT * FROM qa_documents WHERE state = 'published' ORDER BY id").fetchall()
-    return [qa_to_document(r) for r in rows]
+    return [qa_to_document(r) for r in store.published_qa()]

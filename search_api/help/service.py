@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,13 +132,10 @@ class HelpService:
     def submit(self, inp: HelpInput, network: str | None = None, now: dt.datetime | None = None) -> tuple[HelpRow, str]:
         """Store a request; returns it and the ticket (shown once, stored as a digest)."""
         created = now or db.utc_now()
-        key, hour_ago = self.network_key(network), time.time() - 3600
         ticket = TICKET_PREFIX + secrets.token_urlsafe(24)
-        with self.store.connect() as conn, db.transaction(conn):
-            if self.store.count_submissions(conn, key, hour_ago) >= self.per_hour:
+        with self.store.transaction() as conn:
+            if not self.store.admit_submission(conn, self.network_key(network), self.per_hour):
                 raise TooMany("一小时内从您的网络提交的求助太多，请稍后再试，或直接拨打职工维权热线 12351")
-            conn.execute("DELETE FROM help_submissions WHERE at < ?", (hour_ago,))
-            conn.execute("INSERT INTO help_submissions (network, at) VALUES (?, ?)", (key, time.time()))
             stamp = db.iso(created)
             reference = self.store.next_reference(conn, f"{district_prefix(inp.district)}-{local_day(created).year}")
             request_id = self.store.insert(
@@ -184,9 +180,9 @@ class HelpService:
         value = validate_addition(text)
         if row.state == "closed":
             raise Conflict("这个求助已经结束，不能再补充；如有新情况，请重新提交求助")
-        with self.store.connect() as conn, db.transaction(conn):
+        with self.store.transaction() as conn:
             self.store.event(conn, row.id, "added", sealed_note=self.sealer.seal(value))
-            conn.execute("UPDATE help_requests SET updated_at = ? WHERE id = ?", (db.now_iso(), row.id))
+            self.store.touch(conn, row.id, db.now_iso())
         return row
 
     def withdraw(self, ticket: str) -> HelpRow:
@@ -234,7 +230,7 @@ class HelpService:
         """The worker's phone number, for the call; recorded in the audit log and the history."""
         row = self._for_desk(user, request_id)
         phone = (self.sealer.open(row.sealed) or {}).get("phone", "")
-        with self.store.connect() as conn, db.transaction(conn):
+        with self.store.transaction() as conn:
             self.store.audit(conn, user, row.reference, "phone_revealed")
             self.store.event(conn, row.id, "phone_revealed", actor_id=user.id)
         return phone
@@ -261,16 +257,11 @@ class HelpService:
         self, row: HelpRow, to_state: str, outcome: str, actor: User | None, note: str = "", action: str = "state"
     ) -> HelpRow:
         now = db.now_iso()
-        with self.store.connect() as conn, db.transaction(conn):
+        with self.store.transaction() as conn:
             current = self.store.get(row.id, conn)
             if current is None or current.state != row.state:
                 raise Conflict("这个求助刚被别人处理过，请刷新后再操作")
-            conn.execute(
-                "UPDATE help_requests SET state = ?, outcome = ?, updated_at = ?,"
-                " first_contact_at = CASE WHEN first_contact_at IS NULL AND ? THEN ? ELSE first_contact_at END,"
-                " closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END WHERE id = ?",
-                (to_state, outcome, now, actor is not None, now, to_state, now, row.id),
-            )
+            self.store.set_state(conn, row.id, to_state, outcome, now, contact=actor is not None)
             sealed = self.sealer.seal(note) if note else None
             self.store.event(
                 conn, row.id, action, actor.id if actor else None, row.state, to_state, outcome, sealed_note=sealed
@@ -292,10 +283,8 @@ class HelpService:
         lawyer = next((u for u in self.rota(row.district) if u.id == lawyer_id), None)
         if lawyer is None:
             raise Invalid("请选择本区值班律师名单中的律师", {"lawyer_id": "请选择本区值班律师名单中的律师"})
-        with self.store.connect() as conn, db.transaction(conn):
-            conn.execute(
-                "UPDATE help_requests SET lawyer_id = ?, updated_at = ? WHERE id = ?", (lawyer.id, db.now_iso(), row.id)
-            )
+        with self.store.transaction() as conn:
+            self.store.touch(conn, row.id, db.now_iso(), lawyer_id=lawyer.id)
             sealed = self.sealer.seal(note.strip()[:MAX_NOTE_CHARS]) if note.strip() else None
             self.store.event(conn, row.id, "assigned", user.id, outcome=lawyer.display_name, sealed_note=sealed)
         return self.store.get(row.id) or row
@@ -330,15 +319,9 @@ class HelpService:
             raise Invalid(f"答复最多 {MAX_ANSWER_CHARS} 个字", {"body": f"答复最多 {MAX_ANSWER_CHARS} 个字"})
         citations = self.citations(text)
         now = db.now_iso()
-        with self.store.connect() as conn, db.transaction(conn):
-            conn.execute(
-                "INSERT INTO help_answers (request_id, lawyer_id, sealed_body, citations, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET"
-                " lawyer_id = excluded.lawyer_id, sealed_body = excluded.sealed_body,"
-                " citations = excluded.citations, updated_at = excluded.updated_at",
-                (row.id, user.id, self.sealer.seal(text), json.dumps(citations, ensure_ascii=False), now, now),
-            )
-            conn.execute("UPDATE help_requests SET updated_at = ? WHERE id = ?", (now, row.id))
+        with self.store.transaction() as conn:
+            sealed, cited = self.sealer.seal(text), json.dumps(citations, ensure_ascii=False)
+            self.store.save_answer(conn, row.id, user.id, sealed, cited, now)
             self.store.event(conn, row.id, "answered", user.id)
         return {"body": text, "citations": citations}
 

@@ -32,24 +32,7 @@ def help_stats(
 ) -> dict[str, Any]:
     """Requests per district, topic and week; time to first contact; dispute share. ``since`` and
     ``until``: stored UTC timestamps bounding ``created_at`` (``[since, until)``)."""
-    where, params = [], []
-    if since is not None:
-        where.append("created_at >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("created_at < ?")
-        params.append(until)
-    if districts is not None:
-        where.append(f"district IN ({','.join('?' for _ in districts) or 'NULL'})")
-        params += list(districts)
-    sql = (
-        "SELECT district, topic, is_dispute, state, outcome, created_at, contact_due, first_contact_at"
-        " FROM help_requests"
-    )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    with help.store.connect() as conn:
-        rows = conn.execute(sql, params).fetchall()
+    rows = help.store.figures_rows(since, until, districts)
     today = local_day(db.utc_now())
     hours, met, judged = [], 0, 0
     for r in rows:
@@ -77,23 +60,11 @@ def help_stats(
     }
 
 
-EVENT_COLUMNS = (
-    "e.id, e.at, e.action, e.from_state, e.to_state, e.outcome, r.reference, r.district, r.topic, r.is_dispute,"
-    " r.contact_due, r.sealed"
-)
-
-
 def events(help: HelpService, after_id: int = 0, limit: int = 1000, personal: bool = False) -> list[dict[str, Any]]:
     """Request events after ``after_id``, oldest first (the feed's cursor is the last ``id``)."""
-    with help.store.connect() as conn:
-        rows = conn.execute(
-            f"SELECT {EVENT_COLUMNS} FROM help_events e JOIN help_requests r ON r.id = e.request_id"
-            " WHERE e.id > ? ORDER BY e.id LIMIT ?",
-            (max(0, after_id), limit),
-        ).fetchall()
     out = []
-    for r in rows:
-        item = {k: r[k] for k in r.keys() if k != "sealed"}  # noqa: SIM118 (a Row iterates its values)
+    for r in help.store.feed(after_id, limit):
+        item = {k: v for k, v in r.items() if k != "sealed"}
         if personal:
             item["personal"] = help.sealer.open(r["sealed"])  # None once purged
         out.append(item)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.errors import Conflict, Forbidden, Invalid, TooMany
 from search_api.help import help_service
@@ -23,7 +23,7 @@ UTC = dt.UTC
 
 @pytest.fixture
 def desk(settings):
-    store = Store(settings.store_path)
+    store = Store(db.app_database(settings))
     users = store.users
     staff = users.create("staff1", PASSWORD, "staff", districts=["崂山区"])
     other = users.create("staff2", PASSWORD, "staff", districts=["市南区"])
@@ -148,8 +148,8 @@ def test_submissions_are_limited_per_network(desk):
     with pytest.raises(TooMany):
         submit(service, network="198.51.100.0/24")
     submit(service, network="203.0.113.0/24")  # another network is not held back
-    with sqlite3.connect(service.store.path) as conn:
-        networks = [r[0] for r in conn.execute("SELECT DISTINCT network FROM help_submissions")]
+    with service.store.connect() as conn:
+        networks = conn.column("SELECT DISTINCT network FROM help_submissions")
     assert networks and not any("198.51" in n for n in networks)
 
 
@@ -192,9 +192,11 @@ def test_keys_rotate_without_losing_anything(desk, settings):
     row, ticket = submit(service)
     service.change_state(who["staff"], row.id, "contacted", note="已联系")
     new, derived = new_key(), derived_key(load_secret(settings)).decode()
-    rotated = help_service(settings.model_copy(update={"data_keys": f"{new},{derived}"}), Store(settings.store_path))
+    rotated = help_service(
+        settings.model_copy(update={"data_keys": f"{new},{derived}"}), Store(db.app_database(settings))
+    )
     assert rotated.store.reseal(rotated.sealer.reseal) == 2  # the request and the note
-    only_new = help_service(settings.model_copy(update={"data_keys": new}), Store(settings.store_path))
+    only_new = help_service(settings.model_copy(update={"data_keys": new}), Store(db.app_database(settings)))
     assert only_new.for_worker(ticket).fields["name"] == "王女士"
     with pytest.raises(SealError):
         service.for_worker(ticket)  # the old key alone no longer opens it

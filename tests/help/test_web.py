@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from fastapi.testclient import TestClient
 
+from search_api import db
 from search_api.accounts.tokens import create_token
 from search_api.accounts.users import Users
 from search_api.help.fields import validate_request
@@ -158,8 +159,8 @@ def test_the_desk_api_and_the_lawyers_answer(app):
     )
     page = client.get(f"/help/{ticket}")
     assert "律师的答复" in page.text and 'href="/doc/labor-contract-law.38"' in page.text
-    with sqlite3.connect(app.state.store.path) as conn:
-        audit = conn.execute("SELECT username, reference, action FROM help_audit").fetchall()
+    with app.state.help.store.connect() as conn:
+        audit = [tuple(r.values()) for r in conn.rows("SELECT username, reference, action FROM help_audit")]
     assert audit == [("staff1", row.reference, "phone_revealed")]
 
 
@@ -198,7 +199,7 @@ def test_staff_role_works_in_a_store_made_before_it(tmp_path):
             "INSERT INTO users VALUES (7, 'old', 'x', 'lawyer', 'Old', 1, 0, 0, '2026-01-01');"
             "INSERT INTO api_tokens VALUES (1, 7, 'h', '', '2026-01-01', NULL, 0);"
         )
-    users = Users(path)
+    users = Users(db.open_database(path, "app"))
     users.create("desk1", PASSWORD, "staff", districts=["崂山区"])
     assert [(u.username, u.role, u.districts) for u in users.list()] == [
         ("desk1", "staff", ("崂山区",)),
