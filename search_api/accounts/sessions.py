@@ -15,71 +15,61 @@ purge``, and by the app itself at most every ``Store.PURGE_EVERY`` seconds, on l
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request, Response
 
 from search_api import db
-from search_api.accounts import users
 from search_api.accounts.tokens import new_token, token_digest
 
 SESSION_COOKIE = "labourkb_session"
 SESSION_TTL = 8 * 3600
 STALE_AFTER = 24 * 3600  # expired sessions and form stashes older than this are purged
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    csrf_token TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS form_stash (
-    token_hash TEXT PRIMARY KEY,
-    user_id INTEGER,
-    path TEXT NOT NULL,
-    data TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
-
 
 class Sessions:
-    """The ``sessions`` and ``form_stash`` tables of the app store at ``path``."""
+    """The ``sessions`` and ``form_stash`` tables of the app store (every app server sees a
+    session started on any other)."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        with db.connect(self.path, users.SCHEMA + SCHEMA):
-            pass
+    def __init__(self, database: db.Database):
+        self.database = database
 
     def create(self, user_id: int, ttl_seconds: float) -> tuple[str, str]:
         """Start a session; returns ``(cookie_token, csrf_token)``. Only the token's digest is stored."""
         token, csrf = new_token(), new_token()
         now = time.time()
-        with db.connect(self.path) as conn, db.transaction(conn):
+        with self.database.transaction() as conn:
             conn.execute(
-                "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                (token_digest(token), user_id, csrf, now, now + ttl_seconds),
+                "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)"
+                " VALUES (:hash, :user_id, :csrf, :now, :expires_at)",
+                {
+                    "hash": token_digest(token),
+                    "user_id": user_id,
+                    "csrf": csrf,
+                    "now": now,
+                    "expires_at": now + ttl_seconds,
+                },
             )
         return token, csrf
 
-    def get(self, token: str) -> sqlite3.Row | None:
+    def get(self, token: str) -> Mapping[str, Any] | None:
         """The session row for a cookie token, expired or not (callers check ``expires_at``)."""
-        with db.connect(self.path) as conn:
-            return conn.execute("SELECT * FROM sessions WHERE token_hash = ?", (token_digest(token),)).fetchone()
+        with self.database.connect() as conn:
+            return conn.row("SELECT * FROM sessions WHERE token_hash = :hash", {"hash": token_digest(token)})
 
     def extend(self, token: str, expires_at: float) -> None:
-        with db.connect(self.path) as conn:
-            conn.execute("UPDATE sessions SET expires_at = ? WHERE token_hash = ?", (expires_at, token_digest(token)))
+        with self.database.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET expires_at = :expires_at WHERE token_hash = :hash",
+                {"expires_at": expires_at, "hash": token_digest(token)},
+            )
 
     def delete(self, token: str) -> None:
-        with db.connect(self.path) as conn:
-            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_digest(token),))
+        with self.database.transaction() as conn:
+            conn.execute("DELETE FROM sessions WHERE token_hash = :hash", {"hash": token_digest(token)})
 
     def purge(self, now: float | None = None) -> dict[str, int]:
         """Drop sessions that expired more than ``STALE_AFTER`` ago and form stashes older than that.
@@ -87,10 +77,10 @@ class Sessions:
         An expired session is kept that long so a form posted just after it expired can
         still be stashed for its user (``forms.stash_expired_form``). Returns the counts.
         """
-        cutoff = (time.time() if now is None else now) - STALE_AFTER
-        with db.connect(self.path) as conn, db.transaction(conn):
-            sessions = conn.execute("DELETE FROM sessions WHERE expires_at < ?", (cutoff,)).rowcount
-            stashes = conn.execute("DELETE FROM form_stash WHERE created_at < ?", (cutoff,)).rowcount
+        cutoff = {"cutoff": (time.time() if now is None else now) - STALE_AFTER}
+        with self.database.transaction() as conn:
+            sessions = conn.execute("DELETE FROM sessions WHERE expires_at < :cutoff", cutoff).rowcount
+            stashes = conn.execute("DELETE FROM form_stash WHERE created_at < :cutoff", cutoff).rowcount
         return {"sessions": sessions, "form_stashes": stashes}
 
     # ---- form stash (expired session: keep what was typed) -------------------------
@@ -98,20 +88,28 @@ class Sessions:
     def stash_form(self, user_id: int | None, path: str, data: dict[str, Any]) -> str:
         """Keep a posted form; returns the token that takes it back (``pop_form``)."""
         token = new_token()
-        with db.connect(self.path) as conn:
+        row = {
+            "hash": token_digest(token),
+            "user_id": user_id,
+            "path": path.replace("\x00", ""),
+            "data": json.dumps(data, ensure_ascii=False),  # a NUL typed in the form is escaped by json.dumps
+            "now": time.time(),
+        }
+        with self.database.transaction() as conn:
             conn.execute(
-                "INSERT INTO form_stash (token_hash, user_id, path, data, created_at) VALUES (?, ?, ?, ?, ?)",
-                (token_digest(token), user_id, path, json.dumps(data, ensure_ascii=False), time.time()),
+                "INSERT INTO form_stash (token_hash, user_id, path, data, created_at)"
+                " VALUES (:hash, :user_id, :path, :data, :now)",
+                row,
             )
         return token
 
     def pop_form(self, token: str, user_id: int) -> tuple[str, dict[str, Any]] | None:
         """Take a stashed form back, once, only for the user who typed it."""
-        with db.connect(self.path) as conn, db.transaction(conn):
-            row = conn.execute("SELECT * FROM form_stash WHERE token_hash = ?", (token_digest(token),)).fetchone()
+        with self.database.transaction() as conn:  # read then delete: two tabs cannot both take it
+            row = conn.row("SELECT * FROM form_stash WHERE token_hash = :hash", {"hash": token_digest(token)})
             if row is None or row["user_id"] != user_id:
                 return None
-            conn.execute("DELETE FROM form_stash WHERE token_hash = ?", (row["token_hash"],))
+            conn.execute("DELETE FROM form_stash WHERE token_hash = :hash", {"hash": row["token_hash"]})
         return row["path"], json.loads(row["data"])
 
 

@@ -1,4 +1,5 @@
-"""The app store: one SQLite file (``Settings.store_path``) holding what users create.
+"""The app store: what users create, in one ``Database`` (``db.app_database(settings)``: the
+SQLite file ``Settings.store_path``, or the PostgreSQL database every app server shares).
 
 ``Store`` is built once by ``create_app`` (``app.state.store``) and holds one object per
 group of tables, each in its own module:
@@ -11,11 +12,11 @@ group of tables, each in its own module:
 * ``help``     workers' help requests, sealed          (``search_api.help.store``)
 * ``employers`` the union's employer list, versioned   (``search_api.monitoring.employer_list``)
 
-The scoped read-only tokens of monitoring systems share the file (``accounts.tokens``);
-the query log keeps its own files. This file is a source of truth: the search index is
-rebuilt from the corpus plus this store. Every part opens a short-lived connection per
-call through ``search_api.db`` (WAL, busy timeout), so the store is safe to use from
-FastAPI's thread pool; secrets are stored only as hashes.
+The scoped read-only tokens of monitoring systems share the store (``accounts.tokens``);
+the query log is a store of its own. This store is a source of truth: the search index is
+rebuilt from the corpus plus this store. Every part takes a pooled connection per call
+(``Database.connect`` / ``Database.transaction``), so the store is safe to use from
+FastAPI's thread pool and from several app servers at once; secrets are stored only as hashes.
 """
 
 from __future__ import annotations
@@ -33,19 +34,23 @@ from search_api.help.store import HelpStore
 from search_api.monitoring.employer_list import EmployerList
 
 
+class BackupRefused(RuntimeError):
+    """``backup`` of a store that is not a SQLite file (PostgreSQL has its own tools)."""
+
+
 class Store:
-    """The app store at ``path`` (tables created on first use)."""
+    """The app store in ``database`` (its tables are made by the store's migrations)."""
 
     PURGE_EVERY = 600.0  # seconds between the purges ``maybe_purge`` runs
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.users = Users(self.path)  # first: the other tables refer to users
-        self.sessions = Sessions(self.path)
-        self.tokens = ApiTokens(self.path)
-        self.cases = CaseStore(self.path)
-        self.help = HelpStore(self.path)
-        self.employers = EmployerList(self.path)
+    def __init__(self, database: db.Database):
+        self.database = database
+        self.users = Users(database)
+        self.sessions = Sessions(database)
+        self.tokens = ApiTokens(database)
+        self.cases = CaseStore(database)
+        self.help = HelpStore(database)
+        self.employers = EmployerList(database)
         self._last_purge = float("-inf")
         self._purge_lock = threading.Lock()
 
@@ -67,5 +72,17 @@ class Store:
         return self.purge()
 
     def backup(self, dest_path: Path | str) -> Path:
-        """A consistent copy of the whole store at ``dest_path``, taken while the site keeps running."""
-        return db.backup(self.path, dest_path)
+        """A consistent copy of the whole SQLite store at ``dest_path``, taken while the site keeps
+        running (SQLite's online backup API). On PostgreSQL: ``BackupRefused``, use ``pg_dump``."""
+        if self.database.dialect != "sqlite":
+            raise BackupRefused(
+                "应用存储在 PostgreSQL 中，labourkb backup 只能复制 SQLite 文件：请用 pg_dump 备份数据库"
+                '（例如 pg_dump --format=custom --file=labourkb.dump "$LABOURKB_DATABASE_URL"，见 docs/deploy.md）'
+            )
+        return db.backup(sqlite_file(self.database), dest_path)
+
+
+def sqlite_file(database: db.Database) -> Path:
+    """The file of a SQLite ``Database``."""
+    assert database.dialect == "sqlite", database.url
+    return Path(database.engine.url.database)

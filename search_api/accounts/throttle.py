@@ -15,12 +15,13 @@ Every ``POST /login`` passes three layers (``search_api.routes.auth`` wires them
    process-wide thread pool (``LABOURKB_LOGIN_HASH_THREADS``), never on the event loop, with at
    most ``MAX_PENDING`` checks queued; its threads run at a lower CPU priority (Linux), so
    searches come first when the cores are busy.
-3. ``LoginThrottle`` — in the app store: failed logins per (user name as typed, client
-   network: /24 for IPv4, /64 for IPv6). After ``FREE_FAILURES`` failures that network waits
-   ``FIRST_DELAY`` seconds before its next attempt on that name, doubling with each further
-   failure up to ``MAX_DELAY``. It keys on the typed name whether or not the account exists,
-   so a delay says nothing about which names exist, and it never locks the account itself:
-   the owner logging in from another network is not slowed by someone else's failures.
+3. ``LoginThrottle`` — in the app store, so shared by every app server: failed logins per
+   (user name as typed, client network: /24 for IPv4, /64 for IPv6). After ``FREE_FAILURES``
+   failures that network waits ``FIRST_DELAY`` seconds before its next attempt on that name,
+   doubling with each further failure up to ``MAX_DELAY``. It keys on the typed name whether
+   or not the account exists, so a delay says nothing about which names exist, and it never
+   locks the account itself: the owner logging in from another network is not slowed by
+   someone else's failures.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from search_api import db
@@ -52,16 +52,6 @@ TARPIT_SECONDS = 2.0  # a refusal to a client that ignored the last Retry-After 
 MAX_HELD = 256  # refusals held at once (beyond that they are answered at once)
 HASH_THREAD_NICENESS = 10
 MAX_CLIENTS = 10_000  # per-client buckets kept in memory (least recently used dropped first)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS login_failures (
-    key TEXT PRIMARY KEY,             -- sha256 of (user name as typed, casefolded; client network)
-    failures INTEGER NOT NULL,
-    last_failure REAL NOT NULL,       -- epoch seconds
-    blocked_until REAL NOT NULL DEFAULT 0
-);
-"""
-
 
 # ---- client address → network ----------------------------------------------------------
 
@@ -150,7 +140,14 @@ def _lower_priority() -> None:
 
 
 class LoginGate:
-    """Admission control for login attempts (per process; see the module docstring)."""
+    """Admission control for login attempts (see the module docstring).
+
+    Its token buckets and hashing pool are in memory, per process: with several app servers
+    each admits its own burst and rate (a client spread over N servers gets up to N times
+    the per-client allowance). The failed-login counts of ``LoginThrottle`` behind it are in
+    the app store, so every app server shares them: a network's delay on a name holds
+    whichever server the next attempt reaches.
+    """
 
     def __init__(
         self,
@@ -267,47 +264,47 @@ def delay_after(failures: int) -> float:
 
 
 class LoginThrottle:
-    """The ``login_failures`` table of the app store at ``path``."""
+    """The ``login_failures`` table of the app store (shared by every app server on it)."""
 
-    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time):
-        self.path = Path(path)
+    def __init__(self, database: db.Database, clock: Callable[[], float] = time.time):
+        self.database = database
         self.clock = clock
-        with db.connect(self.path, SCHEMA):
-            pass
 
     def wait(self, username: str, network: str) -> float:
         """Seconds this network must still wait before trying this name again (0: go ahead)."""
-        with db.connect(self.path) as conn:
-            row = conn.execute(
-                "SELECT blocked_until FROM login_failures WHERE key = ?", (throttle_key(username, network),)
-            ).fetchone()
-        return max(0.0, row["blocked_until"] - self.clock()) if row else 0.0
+        with self.database.connect() as conn:
+            blocked_until = conn.scalar(
+                "SELECT blocked_until FROM login_failures WHERE key = :key", {"key": throttle_key(username, network)}
+            )
+        return max(0.0, blocked_until - self.clock()) if blocked_until is not None else 0.0
 
     def failed(self, username: str, network: str) -> float:
         """Count a failure; returns the delay it sets (0 while within the free failures)."""
         key, now = throttle_key(username, network), self.clock()
-        with db.connect(self.path) as conn, db.transaction(conn):
-            row = conn.execute("SELECT failures, last_failure FROM login_failures WHERE key = ?", (key,)).fetchone()
+        with self.database.transaction() as conn:  # read-modify-write: one writer at a time, on every server
+            row = conn.row("SELECT failures, last_failure FROM login_failures WHERE key = :key", {"key": key})
             fresh = row is None or row["last_failure"] < now - FORGET_AFTER
             failures = 1 if fresh else row["failures"] + 1
             delay = delay_after(failures)
             conn.execute(
-                "INSERT INTO login_failures (key, failures, last_failure, blocked_until) VALUES (?, ?, ?, ?)"
+                "INSERT INTO login_failures (key, failures, last_failure, blocked_until)"
+                " VALUES (:key, :failures, :now, :blocked_until)"
                 " ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,"
                 " last_failure = excluded.last_failure, blocked_until = excluded.blocked_until",
-                (key, failures, now, now + delay if delay else 0.0),
+                {"key": key, "failures": failures, "now": now, "blocked_until": now + delay if delay else 0.0},
             )
         return delay
 
     def succeeded(self, username: str, network: str) -> None:
         """A right password from this network: its count for this name starts again."""
-        with db.connect(self.path) as conn:
-            conn.execute("DELETE FROM login_failures WHERE key = ?", (throttle_key(username, network),))
+        with self.database.transaction() as conn:
+            conn.execute("DELETE FROM login_failures WHERE key = :key", {"key": throttle_key(username, network)})
 
     def purge(self, now: float | None = None) -> int:
         """Forget (name, network) pairs quiet for ``FORGET_AFTER`` and no longer waiting."""
         now = self.clock() if now is None else now
-        with db.connect(self.path) as conn:
+        with self.database.transaction() as conn:
             return conn.execute(
-                "DELETE FROM login_failures WHERE last_failure < ? AND blocked_until < ?", (now - FORGET_AFTER, now)
+                "DELETE FROM login_failures WHERE last_failure < :quiet_since AND blocked_until < :now",
+                {"quiet_since": now - FORGET_AFTER, "now": now},
             ).rowcount

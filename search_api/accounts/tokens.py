@@ -16,14 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from search_api import db
-from search_api.accounts import users
-from search_api.accounts.users import User
+from search_api.accounts.users import User, clean_text, select_users
 from search_api.errors import Invalid
 from search_api.settings import Settings
 
@@ -34,30 +32,6 @@ SCOPES = {
     "help:read": "读取求助统计和事件流，不含个人信息（/api/help/stats, /api/help/events）",
     "help:personal": "读取求助事件流，含求助人姓名、电话和经过（仅供法律援助平台等对接系统）",
 }
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_tokens (
-    id INTEGER PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    token_hash TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    last_used_at TEXT,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-"""
-
-SCOPED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS scoped_tokens (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    token_hash TEXT NOT NULL UNIQUE,
-    scopes TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    last_used_at TEXT,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-"""
 
 
 def new_token() -> str:
@@ -75,55 +49,64 @@ def _valid_id(n: int) -> bool:
     return 0 < n < 2**63
 
 
+def _touch(database: db.Database, table: str, token_hash: str) -> None:
+    """Note a token's use. One statement that no read depends on, so it takes no store lock:
+    a bearer request never waits for other servers' writers."""
+    with database.transaction(lock=False) as conn:
+        conn.execute(
+            f"UPDATE {table} SET last_used_at = :now WHERE token_hash = :hash",
+            {"now": db.now_iso(), "hash": token_hash},
+        )
+
+
 # ---- personal API tokens ----------------------------------------------------------
 
 
 class ApiTokens:
-    """The ``api_tokens`` table of the app store at ``path``."""
+    """The ``api_tokens`` table of the app store."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        with db.connect(self.path, users.SCHEMA + SCHEMA):
-            pass
+    def __init__(self, database: db.Database):
+        self.database = database
 
     def create(self, user_id: int, name: str = "") -> str:
         """Issue a bearer token; the plain value is returned once and never stored."""
         token = PERSONAL_PREFIX + new_token()
-        with db.connect(self.path) as conn:
+        with self.database.transaction() as conn:
             conn.execute(
-                "INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES (?, ?, ?, ?)",
-                (user_id, token_digest(token), name.strip()[:100], db.now_iso()),
+                "INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES (:user_id, :hash, :name, :now)",
+                {"user_id": user_id, "hash": token_digest(token), "name": clean_text(name)[:100], "now": db.now_iso()},
             )
         return token
 
     def user_for(self, token: str) -> User | None:
         """The active user a live token belongs to (and note its use), else None."""
-        with db.connect(self.path) as conn, db.transaction(conn):
-            row = conn.execute(
-                "SELECT u.*, t.id AS token_id, (SELECT group_concat(d.district, ',') FROM user_districts d"
-                " WHERE d.user_id = u.id) AS districts FROM api_tokens t JOIN users u ON u.id = t.user_id"
-                " WHERE t.token_hash = ? AND t.revoked = 0 AND u.active = 1",
-                (token_digest(token),),
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (db.now_iso(), row["token_id"]))
-        return User.from_row(row)
+        digest = token_digest(token)
+        where = "JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = :hash AND t.revoked = 0 AND u.active = 1"
+        with self.database.connect() as conn:
+            found = select_users(conn, where, {"hash": digest})
+        if not found:
+            return None
+        _touch(self.database, "api_tokens", digest)
+        return found[0][0]
 
-    def list(self, user_id: int) -> list[sqlite3.Row]:
+    def list(self, user_id: int) -> list[Mapping[str, Any]]:
         """A user's tokens (never their values), oldest first."""
-        with db.connect(self.path) as conn:
-            return conn.execute(
-                "SELECT id, name, created_at, last_used_at, revoked FROM api_tokens WHERE user_id = ? ORDER BY id",
-                (user_id,),
-            ).fetchall()
+        with self.database.connect() as conn:
+            return conn.rows(
+                "SELECT id, name, created_at, last_used_at, revoked FROM api_tokens"
+                " WHERE user_id = :user_id ORDER BY id",
+                {"user_id": user_id},
+            )
 
     def revoke(self, user_id: int, token_id: int) -> bool:
         """Revoke one of the user's tokens; False when they have no such token."""
         if not _valid_id(token_id):
             return False
-        with db.connect(self.path) as conn:
-            cur = conn.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ? AND user_id = ?", (token_id, user_id))
+        with self.database.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE api_tokens SET revoked = 1 WHERE id = :id AND user_id = :user_id",
+                {"id": token_id, "user_id": user_id},
+            )
         return cur.rowcount > 0
 
 
@@ -146,7 +129,7 @@ class TokenInfo:
 
 def create_token(settings: Settings, name: str, scopes: Iterable[str]) -> str:
     """Create a scoped token and return it raw (the only time it is visible). Raises ``TokenRefused``."""
-    name = (name or "").strip()
+    name = clean_text(name)
     if not name or len(name) > 100:
         raise TokenRefused("令牌名称须为 1–100 个字符", {"name": "令牌名称须为 1–100 个字符"})
     wanted = sorted(set(scopes))
@@ -155,10 +138,10 @@ def create_token(settings: Settings, name: str, scopes: Iterable[str]) -> str:
         message = f"未知或缺少权限范围 {unknown}；可用：{', '.join(SCOPES)}"
         raise TokenRefused(message, {"scopes": message})
     raw = SCOPED_PREFIX + new_token()
-    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
+    with db.app_database(settings).transaction() as conn:
         conn.execute(
-            "INSERT INTO scoped_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
-            (name, token_digest(raw), " ".join(wanted), db.now_iso()),
+            "INSERT INTO scoped_tokens (name, token_hash, scopes, created_at) VALUES (:name, :hash, :scopes, :now)",
+            {"name": name, "hash": token_digest(raw), "scopes": " ".join(wanted), "now": db.now_iso()},
         )
     return raw
 
@@ -168,14 +151,15 @@ def check_token(settings: Settings, raw: str | None, scope: str) -> TokenInfo | 
     if not raw or not raw.startswith(SCOPED_PREFIX) or len(raw) > 200:
         return None
     digest = token_digest(raw)
-    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
-        row = conn.execute("SELECT * FROM scoped_tokens WHERE token_hash = ?", (digest,)).fetchone()
-        # compare_digest: the lookup is by hash already; this keeps the final check constant-time.
-        if row is None or row["revoked"] or not hmac.compare_digest(row["token_hash"], digest):
-            return None
-        if scope not in row["scopes"].split():
-            return None
-        conn.execute("UPDATE scoped_tokens SET last_used_at = ? WHERE id = ?", (db.now_iso(), row["id"]))
+    database = db.app_database(settings)
+    with database.connect() as conn:
+        row = conn.row("SELECT * FROM scoped_tokens WHERE token_hash = :hash", {"hash": digest})
+    # compare_digest: the lookup is by hash already; this keeps the final check constant-time.
+    if row is None or row["revoked"] or not hmac.compare_digest(row["token_hash"], digest):
+        return None
+    if scope not in row["scopes"].split():
+        return None
+    _touch(database, "scoped_tokens", digest)
     return _info(row)
 
 
@@ -183,17 +167,17 @@ def revoke_token(settings: Settings, token_id: int) -> bool:
     """Revoke a scoped token by id; True when it existed."""
     if not _valid_id(token_id):
         return False
-    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
-        return conn.execute("UPDATE scoped_tokens SET revoked = 1 WHERE id = ?", (token_id,)).rowcount > 0
+    with db.app_database(settings).transaction() as conn:
+        return conn.execute("UPDATE scoped_tokens SET revoked = 1 WHERE id = :id", {"id": token_id}).rowcount > 0
 
 
 def list_tokens(settings: Settings) -> list[TokenInfo]:
     """All scoped tokens (never their values), oldest first."""
-    with db.connect(settings.store_path, SCOPED_SCHEMA) as conn:
-        return [_info(r) for r in conn.execute("SELECT * FROM scoped_tokens ORDER BY id")]
+    with db.app_database(settings).connect() as conn:
+        return [_info(r) for r in conn.rows("SELECT * FROM scoped_tokens ORDER BY id")]
 
 
-def _info(row: sqlite3.Row) -> TokenInfo:
+def _info(row: Mapping[str, Any]) -> TokenInfo:
     return TokenInfo(
         row["id"],
         row["name"],

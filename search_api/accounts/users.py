@@ -7,6 +7,10 @@ the network they come from, for that name only (``search_api.accounts.throttle``
 account is ever locked for everyone. The ``failed_logins`` and ``locked_until`` columns
 of older stores are kept readable but no longer used.
 
+User names are unique whatever their case (``Alice`` and ``alice`` are one account): the
+column is NOCASE on SQLite and has a unique index on ``lower(username)`` on PostgreSQL, and
+every lookup compares ``lower(username)``.
+
 ``authenticate`` is blocking (argon2 takes ~0.3 s of CPU): the login route runs it in the
 hashing pool of ``throttle.LoginGate``, never on the event loop.
 """
@@ -16,10 +20,9 @@ from __future__ import annotations
 import math
 import re
 import secrets
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,31 +36,6 @@ PASSWORD_HASHER = PasswordHasher()
 MIN_PASSWORD_CHARS = 10
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
 LOGIN_REFUSED = "用户名或密码错误"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    password_hash TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('lawyer', 'reviewer', 'admin', 'staff')),
-    display_name TEXT NOT NULL DEFAULT '',
-    active INTEGER NOT NULL DEFAULT 1,
-    failed_logins INTEGER NOT NULL DEFAULT 0,  -- unused since login throttling (kept for old stores)
-    locked_until REAL NOT NULL DEFAULT 0,      -- unused since login throttling (kept for old stores)
-    created_at TEXT NOT NULL
-);
--- the districts a staff member answers help requests for, or a lawyer is on the rota of
-CREATE TABLE IF NOT EXISTS user_districts (
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    district TEXT NOT NULL,
-    PRIMARY KEY (user_id, district)
-);
-"""
-# A user row with their districts (comma-joined, NULL when none).
-_SELECT = (
-    "SELECT u.*, (SELECT group_concat(d.district, ',') FROM user_districts d WHERE d.user_id = u.id) AS districts"
-    " FROM users u"
-)
 
 # Verified against when the user name is unknown, so timing does not reveal which names exist.
 _DUMMY_HASH = PASSWORD_HASHER.hash(secrets.token_hex(16))
@@ -88,7 +66,7 @@ class User:
         return self.role in ("staff", "admin")
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> User:
+    def from_row(cls, row: Mapping[str, Any], districts: Iterable[str] = ()) -> User:
         return cls(
             id=row["id"],
             username=row["username"],
@@ -97,10 +75,25 @@ class User:
             active=bool(row["active"]),
             failed_logins=row["failed_logins"],
             locked_until=row["locked_until"],
-            districts=tuple(sorted((row["districts"] or "").split(",")))
-            if _has(row, "districts") and row["districts"]
-            else (),
+            districts=tuple(sorted(districts)),
         )
+
+
+def select_users(conn: db.Conn, where: str, params: Mapping[str, Any] | None = None) -> list[tuple[User, str]]:
+    """The users of ``FROM users u <where>`` with their districts, and their password hashes.
+
+    ``where`` may start with joins (``JOIN api_tokens t ON t.user_id = u.id WHERE …``) and end
+    with an ``ORDER BY``; it is asked twice, for the users and for their districts.
+    """
+    rows = conn.rows(f"SELECT u.* FROM users u {where}", params)
+    if not rows:
+        return []
+    districts: dict[int, list[str]] = {}
+    for d in conn.rows(
+        f"SELECT d.user_id, d.district FROM user_districts d JOIN users u ON u.id = d.user_id {where}", params
+    ):
+        districts.setdefault(d["user_id"], []).append(d["district"])
+    return [(User.from_row(r, districts.get(r["id"], ())), r["password_hash"]) for r in rows]
 
 
 def verify_password(pw_hash: str, password: str) -> bool:
@@ -111,14 +104,11 @@ def verify_password(pw_hash: str, password: str) -> bool:
 
 
 class Users:
-    """The ``users`` table of the app store at ``path``."""
+    """The ``users`` and ``user_districts`` tables of the app store."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        with db.connect(self.path) as conn:
-            _allow_new_roles(conn)
-            conn.executescript(SCHEMA)
-        self.throttle = LoginThrottle(self.path)
+    def __init__(self, database: db.Database):
+        self.database = database
+        self.throttle = LoginThrottle(database)
 
     def create(
         self, username: str, password: str, role: str, display_name: str = "", districts: Iterable[str] = ()
@@ -126,7 +116,7 @@ class Users:
         """Create an account with an argon2-hashed password; ``districts``: a staff member's desks or
         a lawyer's rotas (required for staff). Raises ``Invalid`` (Chinese message)."""
         username = (username or "").strip()
-        districts = sorted({d.strip() for d in districts if d.strip()})
+        districts = sorted({name for d in districts if (name := clean_text(d))})
         if role == "staff" and not districts:
             raise _invalid("districts", "区县工作人员须指定至少一个区（--district）")
         if districts and role not in ("staff", "lawyer"):
@@ -138,42 +128,52 @@ class Users:
         if len(password or "") < MIN_PASSWORD_CHARS:
             raise _invalid("password", f"密码至少 {MIN_PASSWORD_CHARS} 个字符")
         pw_hash = PASSWORD_HASHER.hash(password)
-        try:
-            with db.connect(self.path) as conn:
-                cur = conn.execute(
-                    "INSERT INTO users (username, password_hash, role, display_name, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (username, pw_hash, role, display_name.strip() or username, db.now_iso()),
+        display_name = clean_text(display_name) or username
+        with self.database.transaction() as conn:
+            # DO NOTHING on either uniqueness: NOCASE (SQLite) or the lower(username) index (PostgreSQL)
+            user_id = conn.scalar(
+                "INSERT INTO users (username, password_hash, role, display_name, created_at)"
+                " VALUES (:username, :hash, :role, :display_name, :now) ON CONFLICT DO NOTHING RETURNING id",
+                {
+                    "username": username,
+                    "hash": pw_hash,
+                    "role": role,
+                    "display_name": display_name,
+                    "now": db.now_iso(),
+                },
+            )
+            if user_id is None:
+                raise _invalid("username", "用户名已存在")
+            if districts:
+                conn.execute(
+                    "INSERT INTO user_districts (user_id, district) VALUES (:user_id, :district)",
+                    [{"user_id": user_id, "district": d} for d in districts],
                 )
-                conn.executemany(
-                    "INSERT INTO user_districts (user_id, district) VALUES (?, ?)",
-                    [(cur.lastrowid, d) for d in districts],
-                )
-        except sqlite3.IntegrityError:
-            raise _invalid("username", "用户名已存在") from None
-        user = self.get(cur.lastrowid)
+        user = self.get(user_id)
         assert user is not None
         return user
 
     def get(self, user_id: int) -> User | None:
-        with db.connect(self.path) as conn:
-            row = conn.execute(_SELECT + " WHERE u.id = ?", (user_id,)).fetchone()
-        return User.from_row(row) if row else None
+        with self.database.connect() as conn:
+            found = select_users(conn, "WHERE u.id = :id", {"id": user_id})
+        return found[0][0] if found else None
 
     def with_hash(self, username: str) -> tuple[User, str] | None:
         """The user and stored password hash, for login only."""
-        with db.connect(self.path) as conn:
-            row = conn.execute(_SELECT + " WHERE u.username = ?", ((username or "").strip(),)).fetchone()
-        return (User.from_row(row), row["password_hash"]) if row else None
+        name = (username or "").strip()
+        if "\x00" in name:  # never a user name (and PostgreSQL refuses NUL in text)
+            return None
+        with self.database.connect() as conn:
+            found = select_users(conn, "WHERE lower(u.username) = lower(:name)", {"name": name})
+        return found[0] if found else None
 
     def list(self) -> list[User]:
-        with db.connect(self.path) as conn:
-            rows = conn.execute(_SELECT + " ORDER BY u.username").fetchall()
-        return [User.from_row(r) for r in rows]
+        with self.database.connect() as conn:
+            return [user for user, _ in select_users(conn, "ORDER BY lower(u.username), u.id")]
 
     def set_password_hash(self, user_id: int, pw_hash: str) -> None:
-        with db.connect(self.path) as conn:
-            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (pw_hash, user_id))
+        with self.database.transaction() as conn:
+            conn.execute("UPDATE users SET password_hash = :hash WHERE id = :id", {"hash": pw_hash, "id": user_id})
 
     # ---- login ------------------------------------------------------------------------
 
@@ -199,35 +199,16 @@ class Users:
         return user
 
 
-def _has(row: sqlite3.Row, column: str) -> bool:
-    return column in row.keys()  # noqa: SIM118 (a Row iterates its values, not its keys)
-
-
-def _allow_new_roles(conn: sqlite3.Connection) -> None:
-    """Stores made before the ``staff`` role have a CHECK that refuses it; SQLite cannot alter a
-    CHECK, so the table is rebuilt with today's definition (rows, ids and references kept)."""
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").fetchone()
-    if row is None or "'staff'" in row["sql"]:
-        return
-    table = SCHEMA.split("-- the districts")[0].replace("IF NOT EXISTS users", "users_with_staff").strip()
-    # SQLite's recipe: build the new table, copy, drop the old, rename the new one into place
-    # (renaming the old one away would rewrite the other tables' references to follow it).
-    conn.execute("PRAGMA foreign_keys=OFF")  # the rebuild must not cascade into tokens, sessions, cases
-    try:
-        with db.transaction(conn):
-            conn.execute(table.rstrip(";"))
-            conn.execute("INSERT INTO users_with_staff SELECT * FROM users")
-            conn.execute("DROP TABLE users")
-            conn.execute("ALTER TABLE users_with_staff RENAME TO users")
-    finally:
-        conn.execute("PRAGMA foreign_keys=ON")
-
-
 def _refused(wait: float) -> LoginError:
     if wait <= 0:
         return LoginError(LOGIN_REFUSED)
     minutes = max(1, math.ceil(wait / 60))
     return LoginError(f"{LOGIN_REFUSED}。此用户名从您所在网络登录失败的次数过多，请约 {minutes} 分钟后再试")
+
+
+def clean_text(value: str) -> str:
+    """Typed text as stored: trimmed, without NUL (PostgreSQL text cannot hold it)."""
+    return (value or "").replace("\x00", "").strip()
 
 
 def _invalid(field: str, message: str) -> Invalid:

@@ -9,7 +9,6 @@ import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
-from search_api import db
 from search_api.accounts.auth import require_role
 from search_api.accounts.sessions import SESSION_COOKIE
 from search_api.accounts.users import User
@@ -127,8 +126,8 @@ def test_expired_session_keeps_the_typed_form(client, app):
     login(client, "lawyer1")
     token = csrf_from(client.get("/lawyer/cases/new").text)
     store = app.state.store
-    with db.connect(store.path) as conn:  # the session runs out while the lawyer is typing
-        conn.execute("UPDATE sessions SET expires_at = ?", (time.time() - 10,))
+    with store.database.transaction() as conn:  # the session runs out while the lawyer is typing
+        conn.execute("UPDATE sessions SET expires_at = :t", {"t": time.time() - 10})
     typed = {**CASE, "facts": "打了很久的基本案情……", "csrf_token": token}
     response = client.post("/lawyer/cases/new", data=typed, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login?")
@@ -158,8 +157,8 @@ def test_expired_session_keeps_the_typed_form(client, app):
 
 def test_expired_session_with_forged_csrf_stashes_nothing(client, app):
     login(client, "lawyer1")
-    with db.connect(app.state.store.path) as conn:
-        conn.execute("UPDATE sessions SET expires_at = ?", (time.time() - 10,))
+    with app.state.store.database.transaction() as conn:
+        conn.execute("UPDATE sessions SET expires_at = :t", {"t": time.time() - 10})
     response = client.post("/lawyer/cases/new", data={**CASE, "csrf_token": "forged"}, follow_redirects=False)
     assert response.status_code == 303 and "restore=" not in response.headers["location"]
 

@@ -10,6 +10,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from search_api import db
 from search_api.accounts import users as users_module
 from search_api.accounts.throttle import (
     FIRST_DELAY,
@@ -251,7 +252,7 @@ def test_ipv6_networks_are_throttled_by_their_64(tmp_path):
 
 def test_delays_grow_per_name_and_network_and_are_forgotten(tmp_path):
     now = [1_000_000.0]
-    throttle = LoginThrottle(tmp_path / "app.sqlite3", clock=lambda: now[0])
+    throttle = LoginThrottle(db.open_database(tmp_path / "app.sqlite3", "app"), clock=lambda: now[0])
     net = "203.0.113.0/24"
     assert [throttle.failed("Lawyer1", net) for _ in range(FREE_FAILURES - 1)] == [0.0] * (FREE_FAILURES - 1)
     assert throttle.wait("lawyer1", net) == 0
@@ -271,7 +272,7 @@ def test_delays_grow_per_name_and_network_and_are_forgotten(tmp_path):
 
 
 def test_names_and_networks_are_not_stored_readably(tmp_path):
-    throttle = LoginThrottle(tmp_path / "app.sqlite3")
+    throttle = LoginThrottle(db.open_database(tmp_path / "app.sqlite3", "app"))
     throttle.failed("secret-name", "203.0.113.0/24")
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("app.sqlite3"))
     assert b"secret-name" not in raw and b"203.0.113" not in raw

@@ -21,23 +21,24 @@ def stale_rows(store: Store, user_id: int) -> None:
     """One session expired two days ago, one a minute ago, one valid; one old and one new stash."""
     now = time.time()
     for token, expires in (("long-gone", now - 2 * DAY), ("just-expired", now - 60), ("valid", now + 3600)):
-        with db.connect(store.path) as conn:
+        with store.database.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (token, user_id, "csrf", now - 3 * DAY, expires),
+                "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)"
+                " VALUES (:token, :user_id, 'csrf', :created_at, :expires_at)"
+                " ON CONFLICT (token_hash) DO UPDATE SET expires_at = excluded.expires_at",
+                {"token": token, "user_id": user_id, "created_at": now - 3 * DAY, "expires_at": expires},
             )
     old = store.sessions.stash_form(user_id, "/lawyer/cases/new", {"title": "旧的"})
     store.sessions.stash_form(user_id, "/lawyer/cases/new", {"title": "新的"})
-    with db.connect(store.path) as conn:
-        conn.execute("UPDATE form_stash SET created_at = ? WHERE data LIKE '%旧的%'", (now - 2 * DAY,))
+    with store.database.transaction() as conn:
+        conn.execute("UPDATE form_stash SET created_at = :t WHERE data LIKE '%旧的%'", {"t": now - 2 * DAY})
     assert old
 
 
 def remaining(store: Store) -> tuple[set[str], list[str]]:
-    with db.connect(store.path) as conn:
-        sessions = {r[0] for r in conn.execute("SELECT token_hash FROM sessions")}
-        stashes = [json.loads(r[0])["title"] for r in conn.execute("SELECT data FROM form_stash")]
+    with store.database.connect() as conn:
+        sessions = set(conn.column("SELECT token_hash FROM sessions"))
+        stashes = [json.loads(data)["title"] for data in conn.column("SELECT data FROM form_stash")]
     return sessions, stashes
 
 
@@ -64,7 +65,7 @@ def test_a_login_purges_stale_sessions_and_form_stashes_at_most_every_few_minute
 
 
 def test_labourkb_purge_removes_stale_sessions_and_form_stashes(env):
-    store = Store(get_settings().store_path)
+    store = Store(db.app_database(get_settings()))
     user = store.users.create("lawyer1", PASSWORD, "lawyer")
     stale_rows(store, user.id)
     result = CliRunner().invoke(cli, ["purge"])

@@ -8,7 +8,8 @@ from contextlib import closing
 
 import pytest
 
-from search_api.accounts.store import Store
+from search_api import db
+from search_api.accounts.store import Store, sqlite_file
 from search_api.db import backup
 from search_api.errors import Invalid
 
@@ -17,11 +18,12 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def store(tmp_path):
-    return Store(tmp_path / "app.sqlite3")
+    yield Store(db.open_database(tmp_path / "app.sqlite3", "app"))
+    db.dispose_all()
 
 
 def test_store_uses_wal(store):
-    with closing(sqlite3.connect(store.path)) as conn:
+    with closing(sqlite3.connect(sqlite_file(store.database))) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -31,7 +33,8 @@ def test_create_user_hashes_with_argon2_and_no_plaintext_on_disk(store):
     _, pw_hash = store.users.with_hash("lawyer1")
     assert pw_hash.startswith("$argon2id$")
     # Not in the main file, not in the WAL either.
-    raw = b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.name.startswith("app.sqlite3"))
+    path = sqlite_file(store.database)
+    raw = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith("app.sqlite3"))
     assert PASSWORD.encode() not in raw
 
 
@@ -62,7 +65,7 @@ def test_api_token_stored_hashed_and_revocable(store):
     token = store.tokens.create(user.id, "importer")
     assert store.tokens.user_for(token).id == user.id
     assert store.tokens.user_for(token + "x") is None
-    with closing(sqlite3.connect(store.path)) as conn:
+    with closing(sqlite3.connect(sqlite_file(store.database))) as conn:
         stored = [r[0] for r in conn.execute("SELECT token_hash FROM api_tokens")]
     assert token not in stored
     (row,) = store.tokens.list(user.id)
@@ -74,7 +77,7 @@ def test_session_token_stored_hashed(store):
     user = store.users.create("sess", PASSWORD, "lawyer")
     token, csrf = store.sessions.create(user.id, 60)
     assert store.sessions.get(token)["csrf_token"] == csrf
-    with closing(sqlite3.connect(store.path)) as conn:
+    with closing(sqlite3.connect(sqlite_file(store.database))) as conn:
         assert conn.execute("SELECT count(*) FROM sessions WHERE token_hash = ?", (token,)).fetchone()[0] == 0
     store.sessions.delete(token)
     assert store.sessions.get(token) is None
@@ -109,5 +112,5 @@ def test_backup_is_consistent_while_writing(store, tmp_path):
     assert conn.execute("SELECT username FROM users").fetchall() == [("writer",)]
     conn.close()
     # The module-level helper the CLI calls does the same.
-    again = backup(store.path, tmp_path / "again.sqlite3")
+    again = backup(sqlite_file(store.database), tmp_path / "again.sqlite3")
     assert sqlite3.connect(again).execute("SELECT count(*) FROM users").fetchone()[0] == 1

@@ -21,3 +21,13 @@ def log_db(database_url: str | None, tmp_path) -> Iterator[db.Database]:
     """The query log: its own SQLite file, or the same PostgreSQL schema as ``app_db``."""
     yield db.open_database(database_url or tmp_path / "querylog.sqlite3", "querylog")
     db.dispose_all()
+
+
+@pytest.fixture
+def second_server(app_db: db.Database, database_url: str | None, tmp_path) -> Iterator[db.Database]:
+    """The same store as ``app_db``, opened again as another app server would: its own engine and pool."""
+    db.dispose_all()  # this process forgets the first engine (which keeps working), so the next open is new
+    other = db.open_database(database_url or tmp_path / "app.sqlite3", "app")
+    assert other.engine is not app_db.engine
+    yield other
+    app_db.dispose()
