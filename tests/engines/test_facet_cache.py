@@ -12,6 +12,7 @@ import pytest
 
 from ingest.pipeline import ingest
 from ingest.tokenise import get_tokeniser
+from search_api import db
 from search_api.accounts.store import Store
 from search_api.cases.index import CaseIndex, preparer
 from search_api.cases.workflow import CaseService
@@ -45,7 +46,7 @@ def as_lists(facets):
 
 
 def case_service(settings, engine):
-    store = Store(settings.store_path)
+    store = Store(db.app_database(settings))
     cases = CaseService(store.cases, CaseIndex(engine, prepare=preparer(get_tokeniser(LEXICON))))
     users = {role: store.users.create(f"{role}1", PASSWORD, role) for role in ("lawyer", "reviewer")}
     return cases, users
