@@ -1,8 +1,9 @@
 """Approved additions applied to a running search service, in every worker process.
 
-``labourkb serve --workers N`` runs N processes over one data directory. Before each search,
-:meth:`LiveAdditions.sync` asks the app store for the newest approval number (one indexed
-``MAX`` on a kept connection, as the employer list does); when it moved, this process applies
+``labourkb serve --workers N`` runs N processes over one data directory, and several app servers
+may share one PostgreSQL store. Before each search, :meth:`LiveAdditions.sync` asks the app store
+for the newest approval number (one indexed ``MAX`` on a pooled connection, as the employer list
+does); when it moved, this process applies
 every approved addition on top of the shipped files:
 
 - thesaurus lines: the service's lexicon becomes the files' lexicon plus the lines
