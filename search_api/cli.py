@@ -277,9 +277,12 @@ def backup(dest: Path) -> None:
 
     Example: labourkb backup /backups/labourkb-2026-11-22.sqlite3
     """
-    from search_api.db import backup as backup_store
+    from search_api.accounts.store import BackupRefused, Store
 
-    backup_store(_settings().store_path, dest)
+    try:
+        Store(db.app_database(_settings())).backup(dest)
+    except BackupRefused as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"backup written to {dest}")
 
 

@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         None,
-        description="Secret for session cookies and visitor-id salts; default: generated once into the data directory.",
+        description="Secret for session cookies and visitor-id salts (the same on every app server); default: generated"
+        " once into the data directory, or with LABOURKB_DATABASE_URL into the database (shared by every app server).",
     )
     cookie_secure: bool = Field(
         True, description="Send session cookies with the Secure flag (turn off only for plain-HTTP development)."

@@ -22,11 +22,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from search_api.accounts.secret import SECRET_NAME
 from search_api.db import Database, now_iso, open_database
 
 BATCH = 1000
 SKIPPED = {"alembic_version"}
-SECRET_NAME = "secret_key"
 
 
 class CopyError(RuntimeError):

@@ -73,3 +73,12 @@ def test_migrate_refuses_a_database_holding_another_sites_secret(env, pg_url):
     result = CliRunner().invoke(cli, ["store", "migrate", "--to", pg_url])
     assert result.exit_code != 0 and "站点密钥" in result.output
     db.dispose_all()
+
+
+def test_backup_on_postgresql_points_to_pg_dump(env, pg_url, monkeypatch):
+    monkeypatch.setenv("LABOURKB_DATABASE_URL", pg_url)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["backup", str(env / "copy.sqlite3")])
+    assert result.exit_code != 0 and "pg_dump" in result.output
+    assert not (env / "copy.sqlite3").exists()
+    db.dispose_all()
