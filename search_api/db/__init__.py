@@ -95,8 +95,6 @@ class ScalarProbe:
     one pooled connection per ask, so an edit made on any app server is seen at the next one."""
 
     def __init__(self, database: Database, sql: str):
-        if not isinstance(database, Database):  # TRANSITIONAL: a SQLite path
-            database = open_database(database, "app")
         self.database, self.sql = database, sql
 
     def __call__(self) -> int:

@@ -96,10 +96,6 @@ class Database:
         self._lock_key = zlib.crc32(f"labourkb:{store}".encode())  # advisory lock id (PostgreSQL)
         self.migrate()
 
-    def __fspath__(self) -> str:  # TRANSITIONAL: SQLite stores still opened by path; removed when all are converted
-        assert self.dialect == "sqlite"
-        return str(self.engine.url.database)
-
     @property
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
