@@ -360,7 +360,8 @@ def purge(days: int | None) -> None:
 
 @cli.command("querylog-replay")
 def querylog_replay() -> None:
-    """Send query-log records spooled during an Elasticsearch outage.
+    """Store query-log records spooled while the query-log database did not answer, and send
+    those spooled during an Elasticsearch outage (the server does both by itself once they answer).
 
     Example: labourkb querylog-replay
     """

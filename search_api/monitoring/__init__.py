@@ -4,8 +4,11 @@ Dependencies point one way, top to bottom:
 
 * ``redact`` — personal numbers out of text, however written; the day-salted visitor and network ids.
 * ``employers`` — employer names in queries: extraction, aliases, masking.
-* ``records`` — the query-log file's tables and the record shapes written to it.
+* ``records`` — the record shapes, written to the query-log store (``db.log_database``) and read back.
 * ``tagging`` — a logged query's topics and named employers, from the project lexicon.
+* ``spool`` — a local JSON-lines file of records waiting for a store that does not answer.
+* ``log_store`` — the query-log database, and its spool while the database does not answer.
+* ``signals`` — how well each logged search was answered (``gaps`` ranks the gap report by them).
 * ``querylog`` — ``QueryLog`` (each record committed before the answer leaves; signed query ids)
   and ``logged_search`` for routes.
 * ``es_sink`` — the same records to Elasticsearch dated indices, spooled during outages.

@@ -13,16 +13,14 @@ record is sent or spooled. Every document is written with ``op_type=create`` and
 timestamp, so a record sent twice is a 409 conflict, never a duplicate.
 
 When Elasticsearch does not answer, the records are appended to
-``<data_dir>/querylog-spool.jsonl`` (fsync'd) and replayed before the next write once
-Elasticsearch is back, or by ``replay_spool()``. A record leaves the spool only after
-Elasticsearch acknowledged it (201 or 409).
+``<data_dir>/querylog-spool.jsonl`` (fsync'd; :class:`~search_api.monitoring.spool.Spool`)
+and replayed before the next write once Elasticsearch is back, or by ``replay_spool()``. A
+record leaves the spool only after Elasticsearch acknowledged it (201 or 409).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from datetime import timedelta
@@ -30,10 +28,11 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from search_api.db import utc_now
+from search_api.db import log_database, utc_now
 from search_api.engines.es_client import make_client as make_es_client
 from search_api.monitoring.employer_list import recogniser_for
-from search_api.monitoring.records import reading_log, ubi_event, ubi_query
+from search_api.monitoring.records import ubi_event, ubi_query
+from search_api.monitoring.spool import Spool
 from search_api.monitoring.stats import Presenter
 from search_api.settings import Settings
 
@@ -96,7 +95,8 @@ class EsLogSink:
     def __init__(self, settings: Settings, client: Elasticsearch | None = None):
         self.settings = settings
         self.prefix = settings.es_index_prefix
-        self.spool_path = settings.data_dir / "querylog-spool.jsonl"
+        self.spool = Spool(settings.data_dir / "querylog-spool.jsonl")
+        self.spool_path = self.spool.path
         self.client = client or make_client(settings)
         self._lock = threading.RLock()
         self._templates_ok = False
@@ -116,7 +116,7 @@ class EsLogSink:
         if not queries:
             return []
         try:
-            with reading_log(self.settings.querylog_path) as conn:
+            with log_database(self.settings).connect() as conn:
                 presenter = Presenter(conn, recogniser_for(self.settings))
                 return [ubi_query(presenter.mask(r)) for r in queries]
         except Exception:
@@ -133,7 +133,7 @@ class EsLogSink:
             if time.monotonic() < self._down_until:
                 self._spool(items)
                 return
-            if self.spool_path.exists() and self.replay_spool() is None:
+            if self.spool.pending() and self.replay_spool() is None:
                 self._spool(items)
                 return
             failed = self._send(items)
@@ -142,11 +142,8 @@ class EsLogSink:
 
     def replay_spool(self) -> int | None:
         """Send the spooled records; returns how many were delivered, None if ES is still down."""
-        with self._lock:
-            items = self._read_spool()
-            if not items:
-                self.spool_path.unlink(missing_ok=True)
-                return 0
+        with self._lock, self.spool.claim() as claim:
+            items = [(rec["kind"], rec["doc"]) for rec in claim.items if "kind" in rec and "doc" in rec]
             sent = 0
             left: list[tuple[str, dict[str, Any]]] = []
             for start in range(0, len(items), 500):
@@ -154,10 +151,8 @@ class EsLogSink:
                 failed = self._send(chunk) if not left else chunk
                 left.extend(failed)
                 sent += len(chunk) - len(failed)
-            self._rewrite_spool(left)
-            if left and sent == 0:
-                return None
-            return sent
+            claim.keep([{"kind": kind, "doc": doc} for kind, doc in left])
+        return None if left and sent == 0 else sent
 
     def _send(self, items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
         """Bulk-create ``items``; returns the ones that were not acknowledged."""
@@ -205,43 +200,11 @@ class EsLogSink:
     # -- spool file
 
     def _spool(self, items: list[tuple[str, dict[str, Any]]]) -> None:
-        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.spool_path, "a", encoding="utf-8") as fh:
-            for kind, doc in items:
-                fh.write(json.dumps({"kind": kind, "doc": doc}, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def _read_spool(self) -> list[tuple[str, dict[str, Any]]]:
-        try:
-            lines = self.spool_path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        items = []
-        for line in lines:
-            try:
-                rec = json.loads(line)
-                items.append((rec["kind"], rec["doc"]))
-            except (ValueError, KeyError, TypeError):
-                # A torn last line from a crash mid-append: nothing acknowledged was in it.
-                log.warning("query log: skipping unreadable spool line")
-        return items
-
-    def _rewrite_spool(self, items: list[tuple[str, dict[str, Any]]]) -> None:
-        if not items:
-            self.spool_path.unlink(missing_ok=True)
-            return
-        tmp = self.spool_path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for kind, doc in items:
-                fh.write(json.dumps({"kind": kind, "doc": doc}, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.spool_path)
+        self.spool.append([{"kind": kind, "doc": doc} for kind, doc in items])
 
     def spooled(self) -> int:
         """Number of records waiting in the spool."""
-        return len(self._read_spool())
+        return self.spool.count()
 
     # -- retention
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingest.lexicon import Lexicon
+from search_api.db import Conn
 from search_api.monitoring.signals import signals_of
 
 MERGE_AT = 0.6
@@ -97,7 +97,7 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def gap_report(
-    conn: sqlite3.Connection,
+    conn: Conn,
     lexicon: Lexicon,
     since: str,
     until: str,
@@ -112,14 +112,15 @@ def gap_report(
     employer mask of the dashboard).
     """
     flags = signals_of(conn, since, until)
-    rows = conn.execute(
+    rows = conn.rows(
         "SELECT query_id, client_id, user_query, tokens, topics FROM queries "
-        "WHERE timestamp >= ? AND timestamp <= ? AND failed = 0",
-        (since, until),
+        "WHERE timestamp >= :since AND timestamp <= :until AND failed = 0 ORDER BY seq",
+        {"since": since, "until": until},
     )
     groups: dict[frozenset[str], Gap] = {}
-    for qid, client, text, tokens, topics in rows:
-        cs = concepts(json.loads(tokens), lexicon)
+    for row in rows:
+        qid, client, text = row["query_id"], row["client_id"], row["user_query"]
+        cs = concepts(json.loads(row["tokens"]), lexicon)
         key = concept_key(cs)
         if not cs or key in hidden:
             continue
@@ -128,7 +129,7 @@ def gap_report(
             gap = groups[cs] = Gap(key=key, concepts=cs, member_keys={key})
         gap.wordings[mask(text)] += 1
         gap.visitors.add(client)
-        gap.topics.update(json.loads(topics))
+        gap.topics.update(json.loads(row["topics"]))
         gap.searches += 1
         gap.signals.update({s: v for s, v in flags.get(qid, {}).items() if v})
     merged: list[Gap] = []

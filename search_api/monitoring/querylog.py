@@ -2,21 +2,24 @@
 
 Routes search through :func:`logged_search`, which asks the search service and logs the
 search, failed ones included; ``/go`` logs clicks with :meth:`QueryLog.log_click`. The
-record shapes and the file's tables are in :mod:`search_api.monitoring.records`.
+record shapes are in :mod:`search_api.monitoring.records`; the tables are in the query-log
+store (``db.log_database``: ``<data_dir>/querylog.sqlite3``, or the shared PostgreSQL database).
 
 Privacy: the query is redacted (:mod:`search_api.monitoring.redact`) before it is written; the
 visitor is a ``client_id`` = HMAC-SHA256 of IP + coarse browser family, and a ``network_id``
 = HMAC-SHA256 of the IP's /24 (IPv6: /64), under a salt that changes every day, so one
 visitor cannot be followed across days. Raw IPs and user agents only pass through memory.
 
-Durability: ``log_search`` redacts, tags and commits the record to the local SQLite file
-``<data_dir>/querylog.sqlite3`` on the caller's thread, before the answer leaves — one
-small WAL transaction with ``synchronous=NORMAL`` (no fsync: durable against the process
-being killed, not against power loss). That file is always written (feed, dashboard and
-warnings read it). A background thread then does what may lag: the warning monitor
-(``listeners``), WAL checkpoints and, with the Elasticsearch engine, the same records to dated
-indices (``search_api.monitoring.es_sink``), spooled locally while Elasticsearch is down.
-Logging never raises into the search path.
+Durability: ``log_search`` redacts, tags and commits the record to the query-log store on the
+caller's thread, before the answer leaves (:mod:`search_api.monitoring.log_store`). On SQLite
+that is one small WAL transaction with ``synchronous=NORMAL`` (no fsync: durable against the
+process being killed, not against power loss); on PostgreSQL, a committed transaction. While
+the database does not answer, the record goes to a local spool file (fsync'd) instead and is
+stored from there once it answers again. The store is always written (feed, dashboard and
+warnings read it). A background thread then does what may lag: the spool's replay, the
+signals of each search, the warning monitor (``listeners``), SQLite WAL checkpoints and, with
+the Elasticsearch engine, the same records to dated indices (``search_api.monitoring.es_sink``),
+spooled locally while Elasticsearch is down. Logging never raises into the search path.
 
 Query ids are signed (:meth:`QueryLog.new_query_id`): ``/go`` stores a click only for a query id this site issued.
 """
@@ -26,18 +29,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import queue
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from search_api.db import iso, utc_now
+from search_api.accounts.secret import load_secret
+from search_api.db import Database, iso, utc_now
 from search_api.monitoring import records, signals
+from search_api.monitoring.log_store import LogStore
 from search_api.monitoring.tagging import lexicon_employers, lexicon_topics
 from search_api.settings import Settings
 
@@ -50,25 +53,8 @@ log = logging.getLogger(__name__)
 _QID_RE = re.compile(r"[0-9a-f]{32}")
 
 LINGER_S = 0.05
-CHECKPOINT_EVERY_S = 1.0
+TICK_S = 1.0  # the background thread's idle wake-up: spool replay, WAL checkpoint
 _FLUSH: tuple[str, Any] = ("flush", None)
-
-
-def load_secret(settings: Settings) -> bytes:
-    """The site secret: ``settings.secret_key``, else ``<data_dir>/secret.key`` (created once, mode 0600)."""
-    if settings.secret_key:
-        return settings.secret_key.encode("utf-8")
-    path = settings.data_dir / "secret.key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip().encode("ascii")
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path.read_text(encoding="ascii").strip().encode("ascii")
 
 
 class QueryLog:
@@ -92,7 +78,7 @@ class QueryLog:
     ):
         self.settings = settings
         self.enabled = settings.querylog_enabled
-        self.path = settings.querylog_path
+        self.path = settings.querylog_path  # the SQLite file (without LABOURKB_DATABASE_URL)
         self.max_chars = settings.max_query_chars
         self._secret = load_secret(settings)
         self._qid_key = hmac.new(self._secret, b"labourkb query id", hashlib.sha256).digest()
@@ -105,19 +91,12 @@ class QueryLog:
             self.es_sink = EsLogSink(settings)
         self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self.dropped = 0  # batches the background thread never saw (its queue was full); all were stored
-        self.failed = 0  # records that could not be stored
+        self.failed = 0  # records that could be neither stored nor spooled
+        self.spooled = 0  # records spooled because the database did not answer (stored once it does)
         self._closed = False
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=queue_size)
-        self._conn = records.open_log(self.path)
-        signals.ensure(self._conn)
-        # Checkpoints copy the WAL into the file and fsync: the background thread runs them on
-        # its own connection, never a search (see _maybe_checkpoint).
-        self._conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._ckpt_conn = records.open_log(self.path)
-        self._lock = threading.Lock()
+        self.store = LogStore(settings)
         self._hurry = threading.Event()
-        self._writes = self._checkpointed = 0
-        self._last_checkpoint = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="querylog-writer", daemon=True)
         self._thread.start()
 
@@ -134,6 +113,15 @@ class QueryLog:
             return False
         mac = hmac.new(self._qid_key, query_id[:16].encode(), hashlib.sha256).hexdigest()[:16]
         return hmac.compare_digest(mac, query_id[16:])
+
+    @property
+    def database(self) -> Database:
+        """The query-log store (raises while it cannot be reached)."""
+        return self.store.database
+
+    @database.setter
+    def database(self, database: Database) -> None:
+        self.store.database = database
 
     # -- called on the search path: the record is stored before the call returns; never raising
 
@@ -157,8 +145,8 @@ class QueryLog:
     ) -> str:
         """Store one search record (redacted); returns its ``query_id`` (for click links).
 
-        The record is committed to the log file (WAL, ``synchronous=NORMAL``) before this
-        returns, so a search whose answer left the server survives the process being killed.
+        The record is committed to the store (or, while it does not answer, fsync'd to the spool)
+        before this returns, so a search whose answer left the server survives the process being killed.
         """
         query_id = query_id or self.new_query_id()
         if not self.enabled or self._closed:
@@ -229,17 +217,21 @@ class QueryLog:
     def mark_help(self, query_id: str) -> None:
         """A help request was sent from the result page of ``query_id``: a signal of that search only."""
         if self.enabled and not self._closed and self.issued(query_id):
-            signals.mark_help(self._conn, query_id, self._lock)
+            try:
+                signals.mark_help(self.database, query_id)
+            except Exception:  # the database does not answer: the signal is lost, the request is not
+                log.warning("query log: help signal not stored (database unavailable)")
 
     def _store(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
         try:
-            with self._lock:
-                records.insert(self._conn, queries, events)
-                self._writes += 1
+            stored = self.store.store(queries, events)
         except Exception:
             self.failed += len(queries) + len(events)
-            log.exception("query log: could not store %d records", len(queries) + len(events))
+            log.exception("query log: could not store or spool %d records", len(queries) + len(events))
             return
+        if not stored:
+            self.spooled += len(queries) + len(events)
+            return  # passed on to the background work when the spool is replayed
         try:
             self._queue.put_nowait(("stored", (queries, events)))
         except queue.Full:
@@ -248,7 +240,8 @@ class QueryLog:
     # -- lifecycle
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until the background work (warnings, Elasticsearch) for everything stored so far is done."""
+        """Block until the background work (spool replay, signals, warnings, Elasticsearch) for
+        everything stored so far is done."""
         try:
             self._queue.put_nowait(_FLUSH)
         except queue.Full:
@@ -270,19 +263,17 @@ class QueryLog:
             self._thread.join(timeout=30)
         if self.es_sink is not None:
             self.es_sink.close()
-        self._maybe_checkpoint(force=True)
-        self._ckpt_conn.close()
-        with self._lock:
-            self._conn.close()
+        self.store.maybe_checkpoint(force=True)
 
-    # -- background thread: listeners, Elasticsearch, WAL checkpoints
+    # -- background thread: spool replay, signals, listeners, Elasticsearch, WAL checkpoints
 
     def _run(self) -> None:
         while True:
             try:
-                first = self._queue.get(timeout=CHECKPOINT_EVERY_S)
+                first = self._queue.get(timeout=TICK_S)
             except queue.Empty:
-                self._maybe_checkpoint()
+                self._replay()
+                self.store.maybe_checkpoint()
                 continue
             batch = [first]
             if first is not None and first is not _FLUSH:
@@ -298,31 +289,28 @@ class QueryLog:
             stop = any(item is None for item in batch)
             try:
                 self._after_store([item for item in batch if item is not None and item is not _FLUSH])
+                self._replay()  # before the batch is done: flush() waits for the spool's replay too
             except Exception:
                 log.exception("query log: background work for %d batches failed", len(batch))
             finally:
                 for _ in batch:
                     self._queue.task_done()
-            self._maybe_checkpoint()
+            self.store.maybe_checkpoint()
             if stop:
                 return
 
-    def _maybe_checkpoint(self, force: bool = False) -> None:
-        """Copy the WAL into the log file, at most every second and only after new writes.
-
-        Searches never checkpoint (``wal_autocheckpoint=0`` on their connection): a checkpoint
-        fsyncs, and runs here on a connection of its own, so it never holds up a search's insert.
-        PASSIVE: it never waits for readers or writers.
-        """
-        if self._writes == self._checkpointed or not (
-            force or time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY_S
-        ):
-            return
-        self._checkpointed, self._last_checkpoint = self._writes, time.monotonic()
+    def _replay(self) -> int | None:
+        """Store what was spooled while the database did not answer, then pass it on like any
+        stored batch; returns how many records (None: the database still does not answer)."""
+        replayed = self.store.replay()
+        if replayed is None:
+            return None
+        queries, events = replayed
         try:
-            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._after_store([("stored", (queries, events))])
         except Exception:
-            log.exception("query log: checkpoint failed")
+            log.exception("query log: background work for %d replayed records failed", len(queries) + len(events))
+        return len(queries) + len(events)
 
     def _after_store(self, batch: list[tuple[str, Any]]) -> None:
         queries: list[dict[str, Any]] = []
@@ -332,7 +320,7 @@ class QueryLog:
             events.extend(es)
         if not queries and not events:
             return
-        signals.record_searches(self._ckpt_conn, queries)  # off the search path; never raises
+        signals.record_searches(self.database, queries)  # off the search path; never raises
         if self.es_sink is not None:
             self.es_sink.write([records.public(r) for r in queries], events)
         for listener in self.listeners:
@@ -346,15 +334,17 @@ class QueryLog:
     def purge(self, older_than_days: int | None = None) -> dict[str, int]:
         """Delete records older than the retention period; returns counts per store."""
         days = int(older_than_days if older_than_days is not None else self.settings.retention_days)
-        with self._lock:
-            counts = records.delete_before(self._conn, iso(utc_now() - timedelta(days=days)))
+        with self.database.transaction() as conn:
+            counts = records.delete_before(conn, iso(utc_now() - timedelta(days=days)))
         if self.es_sink is not None:
             counts["es_indices"] = self.es_sink.purge(days)
         return counts
 
     def replay_spool(self) -> int:
-        """Send spooled records to Elasticsearch now; returns how many were delivered."""
-        return self.es_sink.replay_spool() if self.es_sink is not None else 0
+        """Store records spooled while the database did not answer, and send those spooled while
+        Elasticsearch did not, now; returns how many were delivered."""
+        stored = self._replay() or 0
+        return stored + ((self.es_sink.replay_spool() or 0) if self.es_sink is not None else 0)
 
 
 def logged_search(

@@ -12,7 +12,6 @@ import binascii
 import csv
 import io
 import json
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,14 +19,14 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from search_api.db import iso, parse_iso
+from search_api.db import Conn, Database, iso, parse_iso
 from search_api.errors import BadRequest
 from search_api.monitoring.employers import Recogniser, hide_tokens
 from search_api.monitoring.records import row_to_record, ubi_query
 
 # The union reads every time in Beijing time; China has no daylight saving, so it is always UTC+8.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-UTC_OFFSET_SQL = "'+8 hours'"
+CSV_PAGE = 1000  # rows per read of the CSV export: no connection is held while the client downloads
 
 
 class BadParameter(BadRequest):
@@ -93,18 +92,19 @@ class LogFilter:
     until: str | None = None
     district: str | None = None
 
-    def where(self, alias: str = "") -> tuple[str, list[Any]]:
+    def where(self, alias: str = "") -> tuple[str, dict[str, Any]]:
+        """The SQL condition (parameters ``:since``, ``:until``, ``:district``) and its parameters."""
         p = f"{alias}." if alias else ""
-        clauses, args = ["1 = 1"], []
+        clauses, args = ["1 = 1"], {}
         if self.since:
-            clauses.append(f"{p}timestamp >= ?")
-            args.append(self.since)
+            clauses.append(f"{p}timestamp >= :since")
+            args["since"] = self.since
         if self.until:
-            clauses.append(f"{p}timestamp < ?")
-            args.append(self.until)
+            clauses.append(f"{p}timestamp < :until")
+            args["until"] = self.until
         if self.district:
-            clauses.append(f"{p}district = ?")
-            args.append(self.district)
+            clauses.append(f"{p}district = :district")
+            args["district"] = self.district
         return " AND ".join(clauses), args
 
 
@@ -118,14 +118,14 @@ class Presenter:
     other name the recogniser finds becomes ``[用人单位]``.
     """
 
-    def __init__(self, conn: sqlite3.Connection, recogniser: Recogniser):
-        self.allowed = {r[0] for r in conn.execute("SELECT subject FROM warnings WHERE kind = 'employer'")}
+    def __init__(self, conn: Conn, recogniser: Recogniser):
+        self.allowed = set(conn.column("SELECT subject FROM warnings WHERE kind = 'employer'"))
         self.recogniser = recogniser
 
     def text(self, text: str) -> str:
         return self.recogniser.mask(text, self.allowed)
 
-    def record(self, row: sqlite3.Row) -> dict[str, Any]:
+    def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return self.mask(row_to_record(row))
 
     def mask(self, rec: dict[str, Any]) -> dict[str, Any]:
@@ -141,18 +141,37 @@ class Presenter:
 # ---------------------------------------------------------------- feed
 
 
+def settled_seq(database: Database) -> int | None:
+    """The sequence number up to which the feed may read: every record at or below it is committed.
+
+    On PostgreSQL, app servers append concurrently: a record may take ``seq`` 10 and commit after
+    the one with 11, and a reader resuming "after 11" would never see it. ``LOCK TABLE … SHARE``
+    waits for the appends in flight (their INSERT holds ROW EXCLUSIVE until it commits) and
+    holds new ones back for the instant ``MAX(seq)`` takes. SQLite commits in ``seq`` order
+    (one writer at a time): None, no bound.
+    """
+    if not database.is_postgresql:
+        return None
+    with database.transaction(lock=False) as conn:
+        conn.execute("LOCK TABLE queries IN SHARE MODE")
+        return conn.scalar("SELECT MAX(seq) FROM queries") or 0
+
+
 def feed(
-    conn: sqlite3.Connection, after: int, flt: LogFilter, limit: int, presenter: Presenter
+    conn: Conn, after: int, flt: LogFilter, limit: int, presenter: Presenter, upto: int | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(seq, UBI query document)`` after sequence number ``after``, in log order, at most ``limit``.
 
-    ``seq`` only grows (AUTOINCREMENT, one writer thread), so "after the last seq I saw"
-    resumes exactly: nothing skipped, nothing repeated.
+    ``seq`` only grows, and with ``upto`` from :func:`settled_seq` no record at or below the
+    last one returned can still appear, so "after the last seq I saw" resumes exactly:
+    nothing skipped, nothing repeated.
     """
     where, args = flt.where()
-    rows = conn.execute(
-        f"SELECT * FROM queries WHERE seq > ? AND {where} ORDER BY seq LIMIT ?", [after, *args, limit]
-    ).fetchall()
+    bound = "" if upto is None else " AND seq <= :upto"
+    rows = conn.rows(
+        f"SELECT * FROM queries WHERE seq > :after{bound} AND {where} ORDER BY seq LIMIT :limit",
+        {**args, "after": after, "upto": upto, "limit": limit},
+    )
     for row in rows:
         yield row["seq"], ubi_query(presenter.record(row))
 
@@ -160,51 +179,51 @@ def feed(
 # ---------------------------------------------------------------- aggregates
 
 
-def _grouped(
-    conn: sqlite3.Connection, sql: str, args: list[Any], presenter: Presenter, limit: int
-) -> list[dict[str, Any]]:
-    """Rows of (user_query, n, visitors[, extra]) merged after masking, biggest first."""
+def _grouped(conn: Conn, sql: str, args: dict[str, Any], presenter: Presenter, limit: int) -> list[dict[str, Any]]:
+    """Rows of (user_query, count, visitors[, extra]) merged after masking, biggest first."""
     merged: dict[str, Counter] = defaultdict(Counter)
-    for row in conn.execute(sql, args):
-        key = presenter.text(row["user_query"])
-        counts = dict(row)
-        del counts["user_query"]
-        merged[key].update(counts)
+    for row in conn.rows(sql, {**args, "limit": limit * 5}):
+        counts = {k: int(v or 0) for k, v in row.items() if k != "user_query"}
+        merged[presenter.text(row["user_query"])].update(counts)
     items = [{"query": q, **dict(c)} for q, c in merged.items()]
     items.sort(key=lambda d: (-d["count"], d["query"]))
     return items[:limit]
 
 
-def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: int = 20) -> dict[str, Any]:
+def stats(conn: Conn, flt: LogFilter, presenter: Presenter, top: int = 20) -> dict[str, Any]:
     """Aggregates for ``/api/logs/stats``, the dashboard and the CSV export."""
-    conn.row_factory = sqlite3.Row
     where, args = flt.where()
     qwhere, qargs = flt.where("q")
-    t = conn.execute(
+    t = conn.row(
         f"SELECT COUNT(*) AS n, COUNT(DISTINCT client_id) AS visitors,"
-        f" SUM(total = 0 AND failed = 0) AS zero, SUM(failed) AS failed, AVG(took_ms) AS took"
-        f" FROM queries WHERE {where}",
+        f" SUM(CASE WHEN total = 0 AND failed = 0 THEN 1 ELSE 0 END) AS zero, SUM(failed) AS failed,"
+        f" AVG(took_ms) AS took FROM queries WHERE {where}",
         args,
-    ).fetchone()
-    clicked = conn.execute(
-        f"SELECT COUNT(DISTINCT q.query_id) FROM queries q JOIN events e ON e.query_id = q.query_id WHERE {qwhere}",
-        qargs,
-    ).fetchone()[0]
-    answered = (t["n"] or 0) - (t["zero"] or 0) - (t["failed"] or 0)
+    )
+    n, zero, failed = int(t["n"] or 0), int(t["zero"] or 0), int(t["failed"] or 0)
+    clicked = int(
+        conn.scalar(
+            f"SELECT COUNT(DISTINCT q.query_id) FROM queries q JOIN events e ON e.query_id = q.query_id WHERE {qwhere}",
+            qargs,
+        )
+    )
+    answered = n - zero - failed
+    # ties at the LIMIT go to the query asked first (MIN(seq)): the same rows on either database
     top_queries = _grouped(
         conn,
-        f"SELECT user_query, COUNT(*) AS count, COUNT(DISTINCT client_id) AS visitors, SUM(total = 0) AS zero"
-        f" FROM queries WHERE {where} AND user_query != '' GROUP BY user_query ORDER BY count DESC LIMIT ?",
-        [*args, top * 5],
+        f"SELECT user_query, COUNT(*) AS count, COUNT(DISTINCT client_id) AS visitors,"
+        f" SUM(CASE WHEN total = 0 THEN 1 ELSE 0 END) AS zero FROM queries WHERE {where} AND user_query != ''"
+        f" GROUP BY user_query ORDER BY count DESC, MIN(seq) LIMIT :limit",
+        args,
         presenter,
         top,
     )
-    zero = _grouped(
+    zero_queries = _grouped(
         conn,
         f"SELECT user_query, COUNT(*) AS count, COUNT(DISTINCT client_id) AS visitors FROM queries"
         f" WHERE {where} AND total = 0 AND failed = 0 AND user_query != '' GROUP BY user_query"
-        f" ORDER BY count DESC LIMIT ?",
-        [*args, top * 5],
+        f" ORDER BY count DESC, MIN(seq) LIMIT :limit",
+        args,
         presenter,
         top,
     )
@@ -213,61 +232,73 @@ def stats(conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, top: i
         f"SELECT q.user_query, COUNT(*) AS count, COUNT(DISTINCT q.client_id) AS visitors FROM queries q"
         f" WHERE {qwhere} AND q.total > 0 AND q.user_query != ''"
         f" AND NOT EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id)"
-        f" GROUP BY q.user_query ORDER BY count DESC LIMIT ?",
-        [*qargs, top * 5],
+        f" GROUP BY q.user_query ORDER BY count DESC, MIN(q.seq) LIMIT :limit",
+        qargs,
         presenter,
         top,
     )
-    # Weeks are Beijing-time weeks starting on Monday: shift to UTC+8, then
-    # date(ts, '-6 days', 'weekday 1') is the Monday on or before ts.
-    week = f"date(q.timestamp, {UTC_OFFSET_SQL}, '-6 days', 'weekday 1')"
-    by_week: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in conn.execute(
-        f"SELECT {week} AS week, j.value AS topic, COUNT(*) AS n FROM queries q, json_each(q.topics) j"
-        f" WHERE {qwhere} GROUP BY week, topic ORDER BY week",
-        qargs,
-    ):
-        by_week[r["week"]][r["topic"]] = r["n"]
-    by_district: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in conn.execute(
-        f"SELECT COALESCE(q.district, '') AS district, j.value AS topic, COUNT(*) AS n"
-        f" FROM queries q, json_each(q.topics) j WHERE {qwhere} GROUP BY 1, 2 ORDER BY 1, n DESC",
-        qargs,
-    ):
-        by_district[r["district"] or "未选择"][r["topic"]] = r["n"]
-    # Queries per district, counted once each: a query can have several topics (or none), so the
-    # topic counts above do not add up to the number of queries.
-    queries_by_district = {
-        r[0] or "未选择": r[1]
-        for r in conn.execute(
-            f"SELECT COALESCE(q.district, '') AS district, COUNT(*) FROM queries q"
-            f" WHERE {qwhere} GROUP BY 1 ORDER BY 1",
-            qargs,
-        )
-    }
     return {
         "since": flt.since,
         "until": flt.until,
         "district": flt.district,
-        "queries": t["n"] or 0,
-        "visitors": t["visitors"] or 0,
-        "zero_results": t["zero"] or 0,
-        "failed": t["failed"] or 0,
-        "avg_took_ms": round(t["took"], 2) if t["took"] is not None else None,
+        "queries": n,
+        "visitors": int(t["visitors"] or 0),
+        "zero_results": zero,
+        "failed": failed,
+        "avg_took_ms": round(float(t["took"]), 2) if t["took"] is not None else None,
         "clicked_queries": clicked,
         "click_through_rate": round(clicked / answered, 4) if answered > 0 else None,
         "top_queries": top_queries,
-        "zero_result_queries": zero,
+        "zero_result_queries": zero_queries,
         "unclicked_queries": unclicked,
-        "topics_by_week": dict(by_week),
-        "topics_by_district": dict(by_district),
-        "queries_by_district": queries_by_district,
+        **_topics(conn, qwhere, qargs),
     }
 
 
-def districts(conn: sqlite3.Connection) -> list[str]:
-    """Districts seen in the log, for the dashboard's filter."""
-    return [r[0] for r in conn.execute("SELECT DISTINCT district FROM queries WHERE district IS NOT NULL ORDER BY 1")]
+def _topics(conn: Conn, qwhere: str, qargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Topics per Beijing-time week (starting on Monday) and per district, and queries per district.
+
+    Counted per UTC hour in SQL (portable: no date functions), then by week in Python: Beijing is
+    UTC+8 all year, so an hour never straddles two Beijing days. A query can have several topics
+    (or none), so the topic counts do not add up to the number of queries; ``queries_by_district``
+    counts each query once.
+    """
+    by_week: dict[str, Counter] = defaultdict(Counter)
+    by_district: dict[str, Counter] = defaultdict(Counter)
+    queries_by_district: Counter = Counter()
+    for r in conn.rows(
+        f"SELECT substr(q.timestamp, 1, 13) AS hour, q.topics AS topics, COALESCE(q.district, '') AS district,"
+        f" COUNT(*) AS n FROM queries q WHERE {qwhere} GROUP BY 1, 2, 3",
+        qargs,
+    ):
+        n, district = int(r["n"]), r["district"]
+        queries_by_district[district] += n
+        week = _monday_of(r["hour"])
+        for topic in json.loads(r["topics"]):
+            by_week[week][topic] += n
+            by_district[district][topic] += n
+
+    def named(district: str) -> str:
+        return district or "未选择"
+
+    return {
+        "topics_by_week": {w: dict(sorted(by_week[w].items())) for w in sorted(by_week)},
+        "topics_by_district": {
+            named(d): dict(sorted(by_district[d].items(), key=lambda kv: (-kv[1], kv[0]))) for d in sorted(by_district)
+        },
+        "queries_by_district": {named(d): queries_by_district[d] for d in sorted(queries_by_district)},
+    }
+
+
+def _monday_of(hour: str) -> str:
+    """``2026-11-29T21`` (a UTC hour) → the Monday of its Beijing-time week, ``2026-11-30``."""
+    day = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(SHANGHAI).date()
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def districts(conn: Conn) -> list[str]:
+    """Districts seen in the log, for the dashboard's filter (sorted here: the same order on either database)."""
+    return sorted(conn.column("SELECT DISTINCT district FROM queries WHERE district IS NOT NULL"))
 
 
 # ---------------------------------------------------------------- CSV export
@@ -288,40 +319,47 @@ CSV_FIELDS = (
 
 
 def export_csv(
-    conn: sqlite3.Connection, flt: LogFilter, presenter: Presenter, topic_names: Mapping[str, str]
+    database: Database, flt: LogFilter, presenter: Presenter, topic_names: Mapping[str, str]
 ) -> Iterator[str]:
     """The filtered log as CSV text, a line at a time, in log order: redacted, masked, no visitor ids.
 
-    Starts with a byte-order mark so Excel reads it as UTF-8; topics are shown by name.
+    Starts with a byte-order mark so Excel reads it as UTF-8; topics are shown by name. Rows
+    are read :data:`CSV_PAGE` at a time, each page on a connection of its own.
     """
     where, args = flt.where("q")
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_FIELDS)
     yield "\ufeff" + buf.getvalue()
-    cursor = conn.execute(
-        f"SELECT q.*, EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id) AS clicked"
-        f" FROM queries q WHERE {where} ORDER BY q.seq",
-        args,
-    )
-    for row in cursor:
-        buf.seek(0)
-        buf.truncate()
-        writer.writerow(
-            [
-                local_stamp(row["timestamp"]),
-                _csv_safe(presenter.text(row["user_query"])),
-                "、".join(topic_names.get(t, t) for t in json.loads(row["topics"])),
-                row["district"] or "",
-                "" if row["total"] is None else row["total"],
-                row["clicked"],
-                row["took_ms"],
-                row["failed"],
-                row["source"],
-                row["engine"],
-            ]
-        )
-        yield buf.getvalue()
+    after = 0
+    while True:
+        with database.connect() as conn:
+            rows = conn.rows(
+                f"SELECT q.*, EXISTS (SELECT 1 FROM events e WHERE e.query_id = q.query_id) AS clicked"
+                f" FROM queries q WHERE q.seq > :after AND {where} ORDER BY q.seq LIMIT :page",
+                {**args, "after": after, "page": CSV_PAGE},
+            )
+        for row in rows:
+            buf.seek(0)
+            buf.truncate()
+            writer.writerow(
+                [
+                    local_stamp(row["timestamp"]),
+                    _csv_safe(presenter.text(row["user_query"])),
+                    "、".join(topic_names.get(t, t) for t in json.loads(row["topics"])),
+                    row["district"] or "",
+                    "" if row["total"] is None else row["total"],
+                    int(row["clicked"]),
+                    row["took_ms"],
+                    row["failed"],
+                    row["source"],
+                    row["engine"],
+                ]
+            )
+            yield buf.getvalue()
+        if len(rows) < CSV_PAGE:
+            return
+        after = rows[-1]["seq"]
 
 
 def _csv_safe(text: str) -> str:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from search_api import db
 from search_api.accounts.auth import require_role
 from search_api.accounts.forms import FormData, handle_form
 from search_api.accounts.users import User
@@ -25,7 +26,6 @@ from search_api.deps import get_engine, get_service, get_settings
 from search_api.errors import AppError, Conflict, Invalid, NotFound
 from search_api.monitoring.employer_list import recogniser_for
 from search_api.monitoring.gaps import SIGNAL_LABELS, SIGNALS, Gap, find_gap, gap_report
-from search_api.monitoring.records import reading_log
 from search_api.monitoring.stats import Presenter
 from search_api.search.additions import KINDS, STATES, check_question, check_thesaurus_line
 from search_api.web.templating import render_staff, see_other
@@ -62,7 +62,7 @@ def _range(since: str, until: str) -> tuple[str, str, dict[str, str], dict[str, 
 
 def _gaps(request: Request, since: str, until: str) -> list[Gap]:
     settings = get_settings(request)
-    with reading_log(settings.querylog_path) as conn:
+    with db.log_database(settings).connect() as conn:
         presenter = Presenter(conn, recogniser_for(settings))
         hidden = request.app.state.gap_actions.hidden()
         return gap_report(conn, get_service(request).lexicon, since, until, hidden=hidden, mask=presenter.text)

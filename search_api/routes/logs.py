@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from search_api import db
 from search_api.accounts.tokens import TokenInfo, check_token
 from search_api.deps import client_ip, get_engine, get_querylog, get_settings, user_agent
 from search_api.errors import BadRequest
 from search_api.monitoring import stats as qs
 from search_api.monitoring.employer_list import recogniser_for
-from search_api.monitoring.records import reading_log
 from search_api.web.openapi import errors
 from search_api.web.schemas import LogRecord, LogStats
 
@@ -105,9 +105,11 @@ def log_feed(
     settings = get_settings(request)
     after = qs.decode_cursor(cursor)
     flt = _filter(since, until, district)
-    with reading_log(settings.querylog_path) as conn:
+    database = db.log_database(settings)
+    upto = qs.settled_seq(database)
+    with database.connect() as conn:
         presenter = qs.Presenter(conn, recogniser_for(settings))
-        page = list(qs.feed(conn, after, flt, limit, presenter))
+        page = list(qs.feed(conn, after, flt, limit, presenter, upto))
     next_cursor = qs.encode_cursor(page[-1][0] if page else after)
 
     def lines():
@@ -140,7 +142,7 @@ def log_stats(
     """Aggregates: counts, zero-result and unclicked queries, click-through, topics per week and district."""
     settings = get_settings(request)
     flt = _filter(since, until, district)
-    with reading_log(settings.querylog_path) as conn:
+    with db.log_database(settings).connect() as conn:
         return qs.stats(conn, flt, qs.Presenter(conn, recogniser_for(settings)))
 
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
+from search_api import db
 from search_api.accounts.auth import get_store, require_role
 from search_api.accounts.forms import FormData, handle_form
 from search_api.accounts.users import User
@@ -26,7 +27,6 @@ from search_api.monitoring import weekly
 from search_api.monitoring.alerts import list_warnings
 from search_api.monitoring.brands import builtin_aliases
 from search_api.monitoring.employer_list import recogniser_for
-from search_api.monitoring.records import open_log, reading_log
 from search_api.web.charts import bar_chart, column_chart, iso_week, mondays
 from search_api.web.templating import render_staff, see_other
 
@@ -146,7 +146,7 @@ def dashboard(
     view = ReviewFilter(request, since, until, district)
     flt = view.log
     names = topic_names(request)
-    with reading_log(settings.querylog_path) as conn:
+    with db.log_database(settings).connect() as conn:
         stats = qs.stats(conn, flt, qs.Presenter(conn, recogniser_for(settings)))
         alerts = list_warnings(conn, since=flt.since)
         districts = qs.districts(conn)
@@ -183,19 +183,15 @@ def export_csv(
     """
     settings = get_settings(request)
     view = ReviewFilter(request, since, until, district)
-    conn = open_log(settings.querylog_path)
-    presenter = qs.Presenter(conn, recogniser_for(settings))
+    database = db.log_database(settings)
+    with database.connect() as conn:
+        presenter = qs.Presenter(conn, recogniser_for(settings))
     names = topic_names(request)
-
-    def lines():
-        try:
-            yield from qs.export_csv(conn, view.log, presenter, names)
-        finally:
-            conn.close()
+    lines = qs.export_csv(database, view.log, presenter, names)
 
     filename = f"querylog-{view.form['since']}-{view.form['until']}.csv"
     return StreamingResponse(
-        lines(),
+        lines,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )

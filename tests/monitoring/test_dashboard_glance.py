@@ -9,10 +9,10 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
+from search_api import db
 from search_api.app import create_app
 from search_api.monitoring import stats as qs
 from search_api.monitoring.employer_list import recogniser_for
-from search_api.monitoring.records import open_log, reading_log
 from search_api.settings import Settings
 from search_api.web.charts import column_chart, nice_ticks
 from tests.monitoring.helpers import login
@@ -29,9 +29,8 @@ def ask(app, q, ip, *, at, district=None, tokens=("欠薪",)):
         q=q, tokens=list(tokens), engine="sqlite", total=3, top_ids=["x.1"], district=district, client_ip=ip
     )
     app.state.querylog.flush()
-    conn = open_log(app.state.settings.querylog_path)
-    conn.execute("UPDATE queries SET timestamp = ? WHERE query_id = ?", (at, qid))
-    conn.close()
+    with db.log_database(app.state.settings).transaction() as conn:
+        conn.execute("UPDATE queries SET timestamp = :at WHERE query_id = :qid", {"at": at, "qid": qid})
     return qid
 
 
@@ -52,7 +51,7 @@ def test_district_totals_count_queries_not_topics(app):
         assert "查询 4 次" in soup.select_one("#summary").get_text()
         caption = soup.select_one("#topics-by-district figcaption").get_text()
         assert caption == "未选择（查询 4 次）"
-    with reading_log(app.state.settings.querylog_path) as conn:
+    with db.log_database(app.state.settings).connect() as conn:
         figures = qs.stats(conn, qs.LogFilter(), qs.Presenter(conn, recogniser_for(app.state.settings)))
     assert sum(figures["queries_by_district"].values()) == figures["queries"] == 4
 

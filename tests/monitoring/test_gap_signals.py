@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
 
-from search_api.monitoring.records import reading_log
+from search_api import db
 from search_api.monitoring.signals import signals_of
 from tests.conftest import make_settings
 from tests.fixtures.cases import PASSWORD, csrf_from, login, make_app
@@ -22,10 +22,10 @@ UNANSWERED = "干满三年走人老板要给几个月钱"
 def _signals(app) -> list[tuple[str, dict[str, int]]]:
     """(text, signals) of every logged search, in log order."""
     app.state.querylog.flush()
-    with reading_log(app.state.settings.querylog_path) as conn:
+    with db.log_database(app.state.settings).connect() as conn:
         flags = signals_of(conn, "2000-01-01", "2999-01-01")
-        rows = conn.execute("SELECT query_id, user_query FROM queries ORDER BY seq").fetchall()
-    return [(text, flags[qid]) for qid, text in rows]
+        rows = conn.rows("SELECT query_id, user_query FROM queries ORDER BY seq")
+    return [(r["user_query"], flags[r["query_id"]]) for r in rows]
 
 
 def test_signals_of_a_search_and_a_help_request_after_it(tmp_path):
@@ -57,8 +57,8 @@ def test_signals_of_a_search_and_a_help_request_after_it(tmp_path):
     # the API search was clicked, then reworded within a minute; nothing came after the last one
     assert clicked["no_click"] == 0 and clicked["refined"] == 1 and clicked["helped"] == 0
     assert last["refined"] == 0 and last["helped"] == 0
-    with reading_log(app.state.settings.querylog_path) as conn:  # nothing of the request itself
-        dump = "\n".join(str(tuple(r)) for r in conn.execute("SELECT * FROM queries"))
+    with db.log_database(app.state.settings).connect() as conn:  # nothing of the request itself
+        dump = "\n".join(str(tuple(r.values())) for r in conn.rows("SELECT * FROM queries"))
     assert HELP_REQUEST["description"] not in dump and "王女士" not in dump
 
 

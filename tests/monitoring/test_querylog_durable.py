@@ -6,10 +6,12 @@ import json
 import sqlite3
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from ingest.lexicon import canonical, load_lexicon
 from search_api.engines.sqlite import SqliteEngine
 from search_api.monitoring.querylog import QueryLog
+from search_api.monitoring.spool import Spool
 from search_api.monitoring.tagging import TopicMatcher
 from search_api.search.service import SearchService
 from tests.conftest import LEXICON, REPO_ROOT, make_settings
@@ -50,8 +52,31 @@ def test_query_ids_are_signed(qlog, tmp_path):
         assert not qlog.issued(junk)  # type: ignore[arg-type]
 
 
-def test_a_failing_store_never_raises_into_the_search(qlog):
-    qlog._conn.close()  # the file is gone from under us
+class Unreachable:
+    """A query-log database that does not answer (PostgreSQL during an outage)."""
+
+    dialect = "postgresql"
+    is_postgresql = True
+
+    def transaction(self, lock=True):
+        raise OperationalError("INSERT INTO queries", {}, ConnectionRefusedError("connection refused"))
+
+    connect = transaction
+
+
+def test_a_failing_store_never_raises_into_the_search(qlog, tmp_path):
+    working = qlog.database
+    qlog.database = Unreachable()
+    qid = qlog.log_search(q="工伤", engine="sqlite", total=1)
+    assert isinstance(qid, str)
+    assert (qlog.failed, qlog.spooled, stored(qlog)) == (0, 1, [])  # kept in the spool, fsync'd
+    qlog.database = working
+    qlog.flush()  # the background thread stores the spool
+    assert [r["query_id"] for r in stored(qlog)] == [qid]
+    assert not qlog.store.spool.pending()
+    # neither the database nor the spool can be written: the record is lost, the search is not
+    qlog.database = Unreachable()
+    qlog.store.spool = Spool(tmp_path)  # a directory
     assert isinstance(qlog.log_search(q="工伤", engine="sqlite", total=1), str)
     assert qlog.failed == 1
 

@@ -1,0 +1,192 @@
+"""Where :class:`~search_api.monitoring.querylog.QueryLog` puts its records: the query-log
+database, or a local spool while the database does not answer.
+
+A record is committed to the database (``db.log_database``: the SQLite file, or the shared
+PostgreSQL database) on the caller's thread, before the search's answer leaves. When that
+fails — PostgreSQL unreachable, a SQLite file that cannot be written — the record (already
+redacted) is appended to ``<data_dir>/querylog-db-spool.jsonl`` and fsync'd instead, the
+search goes on, and the server log says once that records are being spooled. For
+:data:`RETRY_AFTER_S` after a failure, records go straight to the spool, so an outage costs a
+search one failed connection, not one per search. The query log's background thread replays
+the spool (:meth:`LogStore.replay`) once the database answers again; a record already stored
+(same ``query_id`` / ``event_id``) is skipped, so a replay cut short and run again stores
+every record exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+
+from search_api.db import Database, log_database
+from search_api.monitoring import records
+from search_api.monitoring.spool import Spool
+from search_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5.0
+CHECKPOINT_EVERY_S = 1.0
+REPLAY_CHUNK = 500
+
+Records = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # (queries, events)
+# The database refused the records themselves (not unavailable): spooling them would not help.
+REFUSED = (sa_exc.DataError, sa_exc.IntegrityError)
+
+
+class LogStore:
+    """The query-log database with its spool. Thread-safe; :meth:`store` never loses a record it returns from."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.spool = Spool(settings.data_dir / "querylog-db-spool.jsonl")
+        self._database: Database | None = None
+        self._down_until = 0.0
+        self._down_said = False
+        self._said_lock = threading.Lock()
+        self._writes = self._checkpointed = 0
+        self._last_checkpoint = time.monotonic()
+        try:
+            self.database  # noqa: B018 - opened (and migrated) now when it answers; else at the first record
+        except Exception as exc:
+            self._went_down(exc)
+
+    @property
+    def database(self) -> Database:
+        """The query-log database, opened on first use (raises while it cannot be reached)."""
+        if self._database is None:
+            database = log_database(self.settings)
+            if database.dialect == "sqlite":
+                _no_autocheckpoint(database.engine)
+            self._database = database
+        return self._database
+
+    @database.setter
+    def database(self, database: Database) -> None:
+        """Use another database from now on (tests; the spool is replayed into it next)."""
+        self._database = database
+        self._down_until = 0.0
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._database is not None and self._database.dialect == "sqlite"
+
+    # -- the search path
+
+    def store(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
+        """Commit the records (True), or spool them while the database does not answer (False).
+
+        Raises if the spool cannot be written either, or if the database refused the records
+        themselves (:data:`REFUSED`).
+        """
+        if time.monotonic() >= self._down_until:
+            try:
+                self._insert(queries, events)
+                return True
+            except REFUSED:
+                raise
+            except Exception as exc:
+                self._went_down(exc)
+        self.spool.append(
+            [{"kind": "query", "doc": r} for r in queries] + [{"kind": "event", "doc": e} for e in events]
+        )
+        return False
+
+    # -- the background thread
+
+    def replay(self) -> Records | None:
+        """Store the spooled records; returns those stored (to pass on to the listeners), or None
+        when the database still does not answer (they stay spooled)."""
+        if not self.spool.pending() or time.monotonic() < self._down_until:
+            return [], []
+        try:
+            with self.spool.claim() as claim:
+                queries = [item["doc"] for item in claim.items if item.get("kind") == "query"]
+                events = [item["doc"] for item in claim.items if item.get("kind") == "event"]
+                for start in range(0, max(len(queries), len(events)), REPLAY_CHUNK):
+                    chunk = slice(start, start + REPLAY_CHUNK)
+                    try:
+                        self._insert(queries[chunk], events[chunk])
+                    except REFUSED:
+                        self._insert_each(queries[chunk], events[chunk])
+        except Exception as exc:
+            self._went_down(exc)
+            return None
+        with self._said_lock:
+            self._down_said = False
+        if queries or events:
+            log.warning(
+                "query log: the database answers again; %d searches and %d clicks kept in %s during the outage"
+                " are stored now",
+                len(queries),
+                len(events),
+                self.spool.path.name,
+            )
+        return queries, events
+
+    def _insert(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        with self.database.transaction(lock=False) as conn:
+            records.insert(conn, queries, events)
+        self._writes += 1
+
+    def _insert_each(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        """Spooled records the database refused as a chunk, one at a time: a record it refuses on
+        its own is dropped (and said), so it cannot hold the spool up for ever."""
+        for kind, rec in [("query", r) for r in queries] + [("event", e) for e in events]:
+            try:
+                self._insert([rec] if kind == "query" else [], [rec] if kind == "event" else [])
+            except REFUSED as exc:
+                log.error("query log: dropped a spooled %s the database refuses: %s", kind, str(exc).splitlines()[0])
+
+    def _went_down(self, exc: Exception) -> None:
+        self._down_until = time.monotonic() + RETRY_AFTER_S
+        with self._said_lock:
+            said, self._down_said = self._down_said, True
+        if not said:
+            log.error(
+                "query log: the query-log database does not answer (%s). Searches are still answered; their"
+                " records are kept in %s and will be stored when the database answers again.",
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                self.spool.path,
+            )
+        else:
+            log.debug("query log: database still unavailable: %s", exc)
+
+    def maybe_checkpoint(self, force: bool = False) -> None:
+        """SQLite: copy the WAL into the log file, at most every second and only after new writes.
+
+        Searches never checkpoint (``wal_autocheckpoint=0`` on the store's connections): a
+        checkpoint fsyncs, so the background thread runs it, never holding up a search's insert.
+        PASSIVE: it never waits for readers or writers.
+        """
+        if not self.is_sqlite or self._writes == self._checkpointed:
+            return
+        if not force and time.monotonic() - self._last_checkpoint < CHECKPOINT_EVERY_S:
+            return
+        self._checkpointed, self._last_checkpoint = self._writes, time.monotonic()
+        assert self._database is not None
+        try:
+            raw = self._database.engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                raw.close()
+        except Exception:
+            log.exception("query log: checkpoint failed")
+
+
+def _no_autocheckpoint(engine: Engine) -> None:
+    if not event.contains(engine, "checkout", _checkout):
+        event.listen(engine, "checkout", _checkout)
+
+
+def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    if not record.info.get("labourkb_no_autocheckpoint"):
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+        record.info["labourkb_no_autocheckpoint"] = True
