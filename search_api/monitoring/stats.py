@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import OperationalError
+
 from search_api.db import Conn, Database, iso, parse_iso
 from search_api.errors import BadRequest
 from search_api.monitoring.employers import Recogniser, hide_tokens
@@ -26,6 +28,7 @@ from search_api.monitoring.records import row_to_record, ubi_query
 
 # The union reads every time in Beijing time; China has no daylight saving, so it is always UTC+8.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+SETTLE_WAIT = "1s"  # longest the feed waits for appends in flight (PostgreSQL)
 CSV_PAGE = 1000  # rows per read of the CSV export: no connection is held while the client downloads
 
 
@@ -149,12 +152,22 @@ def settled_seq(database: Database) -> int | None:
     waits for the appends in flight (their INSERT holds ROW EXCLUSIVE until it commits) and
     holds new ones back for the instant ``MAX(seq)`` takes. SQLite commits in ``seq`` order
     (one writer at a time): None, no bound.
+
+    The wait is short (:data:`SETTLE_WAIT`): appends queue behind it, and searches must not wait
+    for the feed. A transaction holding the table longer (a purge) makes it 0: nothing new this
+    time, and the reader asks again with the same cursor.
     """
     if not database.is_postgresql:
         return None
-    with database.transaction(lock=False) as conn:
-        conn.execute("LOCK TABLE queries IN SHARE MODE")
-        return conn.scalar("SELECT MAX(seq) FROM queries") or 0
+    try:
+        with database.transaction(lock=False) as conn:
+            conn.execute(f"SET LOCAL lock_timeout = '{SETTLE_WAIT}'")
+            conn.execute("LOCK TABLE queries IN SHARE MODE")
+            return conn.scalar("SELECT MAX(seq) FROM queries") or 0
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        return 0
 
 
 def feed(

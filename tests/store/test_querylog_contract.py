@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -195,6 +196,32 @@ def test_a_record_committed_after_a_later_one_is_not_skipped_by_the_feed(log_db)
     (first,) = pages
     rest = read_feed(log_db, first[-1][0] if first else 0)
     assert sorted(rec["query_id"] for _, rec in first + rest) == [f"{1:032x}", f"{2:032x}"]
+
+
+def test_the_feed_waits_for_a_long_transaction_briefly_and_searches_not_at_all(pg_url):
+    log_db = db.open_database(pg_url, "querylog")
+    held, release = threading.Event(), threading.Event()
+
+    def long_append():
+        with log_db.transaction(lock=False) as conn:
+            records.insert(conn, [shaped(1)], [])
+            held.set()
+            release.wait(10)
+
+    slow = threading.Thread(target=long_append)
+    slow.start()
+    assert held.wait(10)
+    began = time.monotonic()
+    assert qs.settled_seq(log_db) == 0  # gave up: nothing new this time, the same cursor next time
+    assert 0.9 < time.monotonic() - began < 5
+    began = time.monotonic()
+    with log_db.transaction(lock=False) as conn:  # a search's append meanwhile: not queued behind the feed
+        records.insert(conn, [shaped(2)], [])
+    assert time.monotonic() - began < 0.5
+    release.set()
+    slow.join(10)
+    assert [rec["query_id"] for _, rec in read_feed(log_db, 0)] == [f"{1:032x}", f"{2:032x}"]
+    db.dispose_all()
 
 
 def test_two_servers_logging_at_once_while_the_feed_is_read(settings, log_db, tmp_path):
