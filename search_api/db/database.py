@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 STORES = ("app", "querylog")
 BUSY_TIMEOUT_SECONDS = 30
+CONNECT_TIMEOUT_SECONDS = 5
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _WRITE = "labourkb_write"
 
@@ -183,6 +184,8 @@ def _postgresql_engine(url: str) -> Engine:
         max_overflow=20,
         pool_pre_ping=True,  # a restarted server costs one retry, not a failed request
         pool_recycle=1800,
+        # an unreachable server fails fast (the query log then spools) instead of after the OS's minutes
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
 
 
