@@ -41,7 +41,7 @@ class Sessions:
         """Start a session; returns ``(cookie_token, csrf_token)``. Only the token's digest is stored."""
         token, csrf = new_token(), new_token()
         now = time.time()
-        with self.database.transaction() as conn:
+        with self.database.transaction(lock=False) as conn:  # one statement: needs no store-wide lock
             conn.execute(
                 "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)"
                 " VALUES (:hash, :user_id, :csrf, :now, :expires_at)",
@@ -61,14 +61,14 @@ class Sessions:
             return conn.row("SELECT * FROM sessions WHERE token_hash = :hash", {"hash": token_digest(token)})
 
     def extend(self, token: str, expires_at: float) -> None:
-        with self.database.transaction() as conn:
+        with self.database.transaction(lock=False) as conn:  # one statement: needs no store-wide lock
             conn.execute(
                 "UPDATE sessions SET expires_at = :expires_at WHERE token_hash = :hash",
                 {"expires_at": expires_at, "hash": token_digest(token)},
             )
 
     def delete(self, token: str) -> None:
-        with self.database.transaction() as conn:
+        with self.database.transaction(lock=False) as conn:  # one statement: needs no store-wide lock
             conn.execute("DELETE FROM sessions WHERE token_hash = :hash", {"hash": token_digest(token)})
 
     def purge(self, now: float | None = None) -> dict[str, int]:
@@ -95,7 +95,7 @@ class Sessions:
             "data": json.dumps(data, ensure_ascii=False),  # a NUL typed in the form is escaped by json.dumps
             "now": time.time(),
         }
-        with self.database.transaction() as conn:
+        with self.database.transaction(lock=False) as conn:  # one statement: needs no store-wide lock
             conn.execute(
                 "INSERT INTO form_stash (token_hash, user_id, path, data, created_at)"
                 " VALUES (:hash, :user_id, :path, :data, :now)",

@@ -297,7 +297,7 @@ class LoginThrottle:
 
     def succeeded(self, username: str, network: str) -> None:
         """A right password from this network: its count for this name starts again."""
-        with self.database.transaction() as conn:
+        with self.database.transaction(lock=False) as conn:  # one statement: needs no store-wide lock
             conn.execute("DELETE FROM login_failures WHERE key = :key", {"key": throttle_key(username, network)})
 
     def purge(self, now: float | None = None) -> int:

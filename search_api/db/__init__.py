@@ -14,11 +14,14 @@ only compared with the clock (sessions, form stashes, login delays) are epoch se
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import exc as sa_exc
 
 from search_api.db.database import (
     BUSY_TIMEOUT_SECONDS,
@@ -29,6 +32,8 @@ from search_api.db.database import (
     log_database,
     open_database,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
@@ -96,10 +101,25 @@ class ScalarProbe:
 
     def __init__(self, database: Database, sql: str):
         self.database, self.sql = database, sql
+        self._last = 0
+        self._failing = False
 
     def __call__(self) -> int:
-        with self.database.connect() as conn:
-            return int(conn.scalar(self.sql))
+        """The value now; while the store cannot be reached, the last one read (searches go on)."""
+        try:
+            with self.database.connect() as conn:
+                self._last = int(conn.scalar(self.sql))
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            if not self._failing:
+                log.warning(
+                    "app store unavailable (%s): using version %d until it answers", type(exc).__name__, self._last
+                )
+            self._failing = True
+            return self._last
+        if self._failing:
+            log.warning("app store answers again")
+            self._failing = False
+        return self._last
 
     def close(self) -> None:
         """Nothing to close: the connection goes back to the store's pool after each ask."""

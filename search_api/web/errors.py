@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
@@ -60,6 +61,12 @@ def allowed_methods(request: Request) -> list[str]:
     return [m for m in METHODS if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)]
 
 
+STORE_UNAVAILABLE = (
+    "账号、案例和求助记录所在的数据库暂时无法访问，请稍后再试；搜索法条和案例不受影响。"
+    "如需马上找人帮忙，请拨打职工服务热线 12351"
+)
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
 
@@ -67,6 +74,13 @@ def install(app: FastAPI) -> None:
     async def _unavailable(request: Request, exc: EngineUnavailable):
         log.warning("engine unavailable: %s", exc.detail)
         return error_response(request, 503, exc.message)
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    async def _store_unavailable(request: Request, exc: sa_exc.DBAPIError):
+        # the app store (SQLite file or PostgreSQL) cannot be reached: say so, keep the traceback out
+        log.warning("app store unavailable on %s: %s", request.url.path, type(exc.orig).__name__)
+        return error_response(request, 503, STORE_UNAVAILABLE)
 
     @app.exception_handler(QueryError)
     async def _bad_query(request: Request, exc: QueryError):
