@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import make_url
 
 from search_api.accounts.secret import SECRET_NAME
 from search_api.db import Database, now_iso, open_database
@@ -83,11 +84,14 @@ def _count(database: Database, table: str) -> int:
 
 
 def carry_secret(secret_file: Path, target: Database) -> str:
-    """The data directory's secret, stored as the database's; ``"copied"``, ``"same"`` or ``"none"``."""
+    """The data directory's secret, stored as the database's: ``"copied"``, ``"same"`` (already
+    there) or ``"none"`` (no file: ``LABOURKB_SECRET_KEY`` is set, or the site never started)."""
     if not secret_file.is_file():
         return "none"
     secret = secret_file.read_text(encoding="ascii").strip()
     with target.transaction() as conn:
+        if conn.scalar("SELECT value FROM site_values WHERE name = :n", {"n": SECRET_NAME}) == secret:
+            return "same"
         conn.execute(
             "INSERT INTO site_values (name, value, created_at) VALUES (:n, :v, :t) ON CONFLICT (name) DO NOTHING",
             {"n": SECRET_NAME, "v": secret, "t": now_iso()},
@@ -125,7 +129,7 @@ def migrate_store(data_dir: Path, url: str, sources: dict[str, Path], secret_fil
             _continue_serials(target, into)
             copies.append(TableCopy(store, table.name, _count(source, table.name), _count(target, table.name)))
     return {
-        "to": open_database(url, "app").url,
+        "to": make_url(url).render_as_string(hide_password=True),
         "secret": secret,
         "tables": [c.__dict__ | {"ok": c.ok} for c in copies],
         "ok": all(c.ok for c in copies),

@@ -47,6 +47,7 @@ def test_migrate_copies_every_table_and_is_idempotent(env, pg_url):
     assert counts["users"] == (2, 2) and counts["sessions"] == (1, 1) and counts["queries"] == (1500, 1500)
     assert make_url(pg_url).password not in json.dumps(first)  # the password is not printed
     again = _migrate(pg_url)  # a second run copies nothing twice, the keyless table included
+    assert again["secret"] == "same"
     assert {r["table"]: r["target"] for r in again["tables"]} == {r["table"]: r["target"] for r in first["tables"]}
 
     pg = db.open_database(pg_url, "app")
