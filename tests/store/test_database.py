@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -119,4 +122,26 @@ def test_a_query_log_from_before_alembic_gets_its_later_columns(tmp_path):
     with log.connect() as conn:
         row = conn.row("SELECT networks, days, browsers FROM warnings")
     assert row is None
+    db.dispose_all()
+
+
+def test_servers_starting_together_migrate_once(database_url, tmp_path):
+    """Four processes open one empty store at the same moment (app servers, or ``serve --workers``):
+    all start, and the store holds one copy of each table and one revision per branch."""
+    target = database_url or str(tmp_path / "app.sqlite3")
+    code = (
+        "import sys, time; from search_api import db; time.sleep(max(0.0, float(sys.argv[2]) - time.time()));"
+        " db.open_database(sys.argv[1], 'app'); db.open_database(sys.argv[1], 'querylog')"
+    )
+    start_at = str(time.time() + 3.0)  # after every interpreter has imported the app
+    procs = [subprocess.Popen([sys.executable, "-c", code, target, start_at]) for _ in range(4)]
+    assert [p.wait(120) for p in procs] == [0, 0, 0, 0]
+    app = db.open_database(target, "app")
+    with app.connect() as conn:
+        assert (
+            sorted(conn.column("SELECT version_num FROM alembic_version"))
+            == sorted([migrate.head("app"), migrate.head("querylog")])
+            or database_url is None
+        )
+        assert conn.scalar("SELECT COUNT(*) FROM users") == 0
     db.dispose_all()
