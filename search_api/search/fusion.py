@@ -6,9 +6,14 @@ and everyday questions. Each side is min-max normalised — lexical over the poo
 returned, semantic over its top ``SEMANTIC_K`` (this model's cosines sit in a narrow band, so raw
 cosines would not weigh alike across questions) — and summed with ``Settings.semantic_weight``.
 A document only the semantic side found keeps its authority prior (a local rule stays after the national
-one unless the question names the region). The fused answering set is again everything at or
-above ``FLOOR_RATIO`` of the best. Plain reciprocal-rank fusion was measured to lose against
-this on the main set; weights are in docs/benchmarks.md.
+one unless the question names the region). The fused answering set is the engine's answering set
+(the engine already kept only what scores at least ``FLOOR_RATIO`` of its best: min-max put the
+last of them at 0 lexically, and the fused floor used to cut answers the engine had found, a
+lexical pool of one to four documents shrinking to its first) plus what only the semantic side
+found at or above ``FLOOR_RATIO`` of the fused best. When the lexical side's best is a case, the
+question tells a situation a case matches word for word, and the semantic side (which prefers the
+article a case illustrates) weighs ``CASE_WEIGHT_FACTOR`` of its weight. Plain reciprocal-rank
+fusion was measured to lose against this on the main set; weights are in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ NO_ANSWER_COSINE = 0.58
 # A first hit this close to the question is a confident answer even if few words match.
 CONFIDENT_COSINE = 0.74
 FACET_FIELDS = ("kind", "source_title", "region", "topics")
+# The semantic weight's share when the lexical side's best is a case (0.5 -> 0.3 at the default).
+CASE_WEIGHT_FACTOR = 0.6
 
 
 @dataclass
@@ -63,6 +70,8 @@ def fuse(
     """``lexical`` (the engine's answering set, best first) and ``semantic`` (``(id, cosine)``,
     best first) as one ranking. ``docs`` holds the documents of semantic-only candidates."""
     cosine = dict(semantic)
+    if lexical and lexical[0].doc.kind == "case":
+        weight *= CASE_WEIGHT_FACTOR
     best_cos = semantic[0][1] if semantic else 0.0
     low = semantic[-1][1] if semantic else 0.0
     spread = (best_cos - low) or 1.0
@@ -82,7 +91,8 @@ def fuse(
         scored.append(((1 - weight) * lex + weight * sem, doc_id))
     scored.sort(key=lambda item: (-item[0], item[1]))
     floor = scored[0][0] * FLOOR_RATIO if scored else 0.0
-    kept = [(s, i) for s, i in scored if s >= floor and s > 0]
+    # the engine's answering set stays whole; the floor sorts out what only meaning found
+    kept = [(s, i) for s, i in scored if (s >= floor and s > 0) or by_id[i].score > 0]
     hits = []
     for s, doc_id in kept:
         hit = by_id[doc_id]

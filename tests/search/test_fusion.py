@@ -119,3 +119,30 @@ def test_publishing_asks_the_semantic_layer_for_vectors(corpus_settings):
 
     service = SearchService(corpus_settings, SqliteEngine(corpus_settings.index_path))
     assert CaseIndex.for_search(service).on_publish == service.semantic.add
+
+
+def test_the_engines_answering_set_is_not_cut_by_the_fused_floor():
+    """A short lexical answering set: min-max puts its last member at 0 lexically, and a modest
+    cosine must not push it under the fused floor (it used to shrink to the first document)."""
+    lexical = [SearchHit("a", 24.0, _doc("a"), 1.0), SearchHit("b", 7.0, _doc("b"), 0.6)]
+    semantic = [("a", 0.81), ("x", 0.66), ("b", 0.64), *((f"n{i}", 0.60 - i * 0.001) for i in range(20))]
+    extra = {i: _doc(i) for i, _ in semantic if i not in ("a", "b")}
+    fused = fuse(lexical, semantic, extra, weight=0.5, boosts={}, filters={}, want_facets=False)
+    order = [h.id for h in fused.hits]
+    assert order[0] == "a" and "b" in order
+    assert not any(i.startswith("n") for i in order)  # what only meaning found still has the floor
+
+
+def test_a_case_on_top_lexically_lowers_the_semantic_weight():
+    """The semantic side prefers the article a case illustrates; a question whose best lexical
+    match is a case keeps that case first against an article a little nearer in meaning."""
+    case = _doc("case", kind="case")
+    lexical = [SearchHit("case", 10.0, case, 1.0), SearchHit("art", 7.0, _doc("art"), 1.0)]
+    lexical.append(SearchHit("z", 2.5, _doc("z"), 0.3))
+    semantic = [("art", 0.80), ("case", 0.70), *((f"n{i}", 0.65 - i * 0.001) for i in range(20))]
+    extra = {i: _doc(i) for i, _ in semantic if i.startswith("n")}
+    fused = fuse(lexical, semantic, extra, weight=0.5, boosts={}, filters={}, want_facets=False)
+    assert [h.id for h in fused.hits][:2] == ["case", "art"]
+    as_article = [SearchHit("case", 10.0, _doc("case"), 1.0), *lexical[1:]]
+    fused = fuse(as_article, semantic, extra, weight=0.5, boosts={}, filters={}, want_facets=False)
+    assert [h.id for h in fused.hits][:2] == ["art", "case"]
