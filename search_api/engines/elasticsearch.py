@@ -38,10 +38,10 @@ from search_api.engines.base import (
 )
 from search_api.engines.es_bulk import BulkWriter, batches, errors, reason
 from search_api.engines.es_client import make_client
-from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, query_texts, search_body, term_names
+from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, ids_complete, rank_candidates, search_body
 from search_api.engines.es_vectors import combine as combine_vector_scores
 from search_api.engines.es_vectors import incomplete, named_cosines, nearest_body, update_action
-from search_api.engines.ranking import BOOST_FIELDS, Scorer, answering, count_facets
+from search_api.engines.ranking import count_facets
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,9 @@ class ElasticsearchEngine(SearchEngine):
         with errors("search"):
             try:
                 resp = self.client.search(index=self.alias, include_named_queries_score=bool(query.terms), **body)
+                if "stored_fields" in body and not ids_complete(resp["hits"]["hits"]):
+                    body = {k: v for k, v in body.items() if k != "stored_fields"} | {"_source": False}
+                    resp = self.client.search(index=self.alias, include_named_queries_score=True, **body)
             except NotFoundError:
                 return SearchResult(total=0, hits=[])
         facets = {
@@ -228,39 +231,22 @@ class ElasticsearchEngine(SearchEngine):
                 for h in raw_hits
             ]
             return SearchResult(total=total, hits=hits, facets=facets)
-        ranked = self._rank(raw_hits, query)
-        coverage = {doc_id: c for doc_id, _, c in ranked}
-        kept = answering((s, doc_id) for doc_id, s, _ in ranked)
-        page = kept[query.offset : query.offset + query.size]
+        ids, scores, shares, order = rank_candidates(raw_hits, query)
+        page = order[query.offset : query.offset + query.size]
         if query.light:  # from the doc values the ranking asked for: no document fetched
-            fields = {h["_id"]: h.get("fields") or {} for h in raw_hits}
-            docs = {i: _light_document(i, fields[i]) for _, i in page}
+            docs = {ids[i]: _light_document(ids[i], raw_hits[i].get("fields") or {}) for i in page}
         else:
-            docs = {d.id: d for d in self.get_many([doc_id for _, doc_id in page])}
-        hits = [SearchHit(id=i, score=s, doc=docs[i], coverage=coverage[i]) for s, i in page if i in docs]
+            docs = {d.id: d for d in self.get_many([ids[i] for i in page])}
+        hits = [
+            SearchHit(id=ids[i], score=float(scores[i]), doc=docs[ids[i]], coverage=float(shares[i]))
+            for i in page
+            if ids[i] in docs
+        ]
         if query.facets:
-            fields = {h["_id"]: h.get("fields") or {} for h in raw_hits}
-            facets = count_facets({f: fields[i].get(f, ()) for f in FACET_FIELDS} for _, i in kept)
-        return SearchResult(total=len(kept), hits=hits, facets=facets)
-
-    @staticmethod
-    def _rank(raw_hits: list[dict[str, Any]], query: SearchQuery) -> list[tuple[str, float, float]]:
-        """``(id, score, coverage)`` by the shared formula, from each term's own score (boost divided out)."""
-        weights = query_texts(query)
-        by_name = {name: (text, weights[text]) for text, name in term_names(weights).items()}
-        scorer = Scorer(query)
-        ranked = []
-        for h in raw_hits:
-            term_scores = {}
-            for name, term_score in (h.get("matched_queries") or {}).items():
-                text, weight = by_name[name]
-                term_scores[text] = float(term_score) / weight
-            f = h.get("fields") or {}
-            fields = tuple((f.get(k) or [""])[0] for k in BOOST_FIELDS)
-            prior = float((f.get("prior") or [1.0])[0])
-            ranked.append((h["_id"], scorer(term_scores, prior, fields), scorer.covered_share(term_scores)))
-        ranked.sort(key=lambda r: (-r[1], r[0]))
-        return ranked
+            facets = count_facets(
+                {f: (raw_hits[i].get("fields") or {}).get(f, ()) for f in FACET_FIELDS} for i in order
+            )
+        return SearchResult(total=len(order), hits=hits, facets=facets)
 
     def get(self, doc_id: str) -> Document | None:
         with errors("get"):
