@@ -42,6 +42,7 @@ BUSY_TIMEOUT_SECONDS = 30
 CONNECT_TIMEOUT_SECONDS = 5
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _WRITE = "labourkb_write"
+MIGRATION_LOCK = zlib.crc32(b"labourkb:migrations")  # advisory lock id shared by both stores' migrations
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
@@ -118,23 +119,29 @@ class Database:
         ``lock`` (default) serialises it with the store's other locking writers, on every app
         server; ``lock=False`` is for independent appends (SQLite serialises writers anyway).
         """
+        with self._locked(self._lock_key if lock else None) as conn:
+            yield conn
+
+    @contextmanager
+    def _locked(self, key: int | None) -> Iterator[Conn]:
         with self.engine.connect() as raw:
             conn = raw.execution_options(**{_WRITE: True})
             with conn.begin():
-                if lock and self.is_postgresql:
-                    conn.execute(_text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
+                if key is not None and self.is_postgresql:
+                    conn.execute(_text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
                 yield Conn(conn)
 
     def migrate(self) -> None:
         """Bring this store's tables to the newest schema (Alembic ``<store>@head``).
 
-        Run under the store's write lock, so app servers starting together migrate once.
+        Run under one migration lock for both stores (on PostgreSQL they share ``alembic_version``),
+        so app servers and commands starting together migrate once, one store at a time.
         """
         from search_api.db import migrate
 
         if migrate.current(self) == migrate.head(self.store):
             return
-        with self.transaction() as conn:
+        with self._locked(MIGRATION_LOCK) as conn:
             migrate.upgrade(conn.sa, self.store)
 
     def dispose(self) -> None:

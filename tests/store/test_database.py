@@ -126,16 +126,18 @@ def test_a_query_log_from_before_alembic_gets_its_later_columns(tmp_path):
 
 
 def test_servers_starting_together_migrate_once(database_url, tmp_path):
-    """Four processes open one empty store at the same moment (app servers, or ``serve --workers``):
-    all start, and the store holds one copy of each table and one revision per branch."""
+    """Four processes open one empty store at the same moment (app servers, ``serve --workers``, a
+    command), two of them the query log first: all start, one copy of each table, one revision per branch."""
     target = database_url or str(tmp_path / "app.sqlite3")
     log_target = database_url or str(tmp_path / "querylog.sqlite3")
     code = (
         "import sys, time; from search_api import db; time.sleep(max(0.0, float(sys.argv[3]) - time.time()));"
-        " db.open_database(sys.argv[1], 'app'); db.open_database(sys.argv[2], 'querylog')"
+        " stores = [(sys.argv[1], 'app'), (sys.argv[2], 'querylog')];"
+        " [db.open_database(*s) for s in (stores if sys.argv[4] == 'app' else stores[::-1])]"
     )
     start_at = str(time.time() + 3.0)  # after every interpreter has imported the app
-    procs = [subprocess.Popen([sys.executable, "-c", code, target, log_target, start_at]) for _ in range(4)]
+    first = ["app", "querylog", "app", "querylog"]  # a server opens the app store first, a command the log
+    procs = [subprocess.Popen([sys.executable, "-c", code, target, log_target, start_at, f]) for f in first]
     assert [p.wait(120) for p in procs] == [0, 0, 0, 0]
     app = db.open_database(target, "app")
     with app.connect() as conn:
