@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 
-def open_db(path: Path | str, schema: str = "") -> sqlite3.Connection:
-    """A connection to the SQLite file at ``path`` (created with ``schema`` on first use)."""
+def open_db(path: Path | str) -> sqlite3.Connection:
+    """A connection to the SQLite file at ``path`` (created on first use)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
@@ -64,15 +64,13 @@ def open_db(path: Path | str, schema: str = "") -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    if schema:
-        conn.executescript(schema)
     return conn
 
 
 @contextmanager
-def connect(path: Path | str, schema: str = "") -> Iterator[sqlite3.Connection]:
+def connect(path: Path | str) -> Iterator[sqlite3.Connection]:
     """``open_db`` for the length of a ``with`` block."""
-    conn = open_db(path, schema)
+    conn = open_db(path)
     try:
         yield conn
     finally:

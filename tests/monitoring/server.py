@@ -10,7 +10,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -101,3 +103,48 @@ class Server:
             if not fh.closed:
                 fh.flush()
         return self.stdout_path.read_text("utf-8", "replace") + self.stderr_path.read_text("utf-8", "replace")
+
+
+class SearchLoad:
+    """Clients asking ``/api/search`` in threads, one per server given, until stopped or their server
+    is gone; ``answered`` holds the query id of every search that got its answer.
+
+    ``stop_after``: the clients stop by themselves once that many answers arrived (``enough`` is set).
+    """
+
+    def __init__(self, servers: list[Server], question: Callable[[int, int], str], stop_after: int | None = None):
+        self.answered: list[str] = []
+        self.lock = threading.Lock()
+        self.enough = threading.Event()
+        self._stop = threading.Event()
+        self._question, self._stop_after = question, stop_after
+        self._threads = [threading.Thread(target=self._client, args=(s, n), daemon=True) for n, s in enumerate(servers)]
+        for t in self._threads:
+            t.start()
+
+    def _client(self, server: Server, n: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            i = 0
+            while not (self._stop.is_set() or self.enough.is_set()):
+                i += 1
+                try:
+                    resp = http.get("/api/search", params={"q": self._question(n, i)})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if resp.status_code == 200:
+                    with self.lock:
+                        self.answered.append(resp.json()["query_id"])
+                        if self._stop_after is not None and len(self.answered) >= self._stop_after:
+                            self.enough.set()
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.answered)
+
+    def stop(self) -> list[str]:
+        """Stop the clients, wait for them, and return the answered query ids."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(15)
+        with self.lock:
+            return list(self.answered)

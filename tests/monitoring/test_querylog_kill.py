@@ -8,11 +8,8 @@ must then be in the log file. (``bench/querylog_kill.py`` is the same check, big
 from __future__ import annotations
 
 import sqlite3
-import threading
 
-import httpx
-
-from tests.monitoring.server import Server
+from tests.monitoring.server import SearchLoad, Server
 
 N = 60
 CLIENTS = 4
@@ -35,37 +32,13 @@ def logged_ids(data_dir) -> set[str]:
 
 def test_answered_searches_survive_kill_9(tmp_path):
     server = Server(tmp_path)
-    answered: list[str] = []
-    lock = threading.Lock()
-    enough = threading.Event()
-
-    def client(n: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            i = 0
-            while not enough.is_set():
-                i += 1
-                try:
-                    resp = http.get("/api/search", params={"q": f"{QUESTIONS[i % len(QUESTIONS)]} {n}-{i}"})
-                except httpx.HTTPError:
-                    return  # the server is gone
-                if resp.status_code == 200:
-                    with lock:
-                        answered.append(resp.json()["query_id"])
-                        if len(answered) >= N:
-                            enough.set()
-
-    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(CLIENTS)]
+    load = SearchLoad([server] * CLIENTS, lambda n, i: f"{QUESTIONS[i % len(QUESTIONS)]} {n}-{i}", stop_after=N)
     try:
-        for t in threads:
-            t.start()
-        assert enough.wait(120), server.output()
+        assert load.enough.wait(120), server.output()
         server.kill()
     finally:
         server.kill()
-    for t in threads:
-        t.join(15)
-    with lock:
-        got = list(answered)
+    got = load.stop()
     assert len(got) >= N
     missing = set(got) - logged_ids(server.data_dir)
     assert not missing, f"{len(missing)} of {len(got)} answered searches lost"

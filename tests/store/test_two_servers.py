@@ -9,7 +9,7 @@ about by K visitors spread over both servers raises exactly one warning and one 
 
 from __future__ import annotations
 
-import threading
+import json
 import time
 import uuid
 from pathlib import Path
@@ -24,7 +24,7 @@ from search_api.search.rebuild import rebuild_index
 from search_api.settings import Settings
 from tests.fixtures.cases import CASE, PASSWORD, csrf_from
 from tests.monitoring.helpers import Receiver
-from tests.monitoring.server import Server
+from tests.monitoring.server import SearchLoad, Server
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 LAW = CORPUS / "laws" / "labor-contract-law.md"
@@ -98,13 +98,8 @@ def _hit_ids(http: httpx.Client, q: str) -> list[str]:
 def _feed_ids(base_url: str, token: str) -> set[str]:
     resp = httpx.get(base_url + "/api/logs", params={"limit": 1000}, headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200, resp.text
-    return {line["query_id"] for line in map(_json, resp.text.splitlines()) if line.get("query_id")}
-
-
-def _json(line: str) -> dict:
-    import json
-
-    return json.loads(line) if line.strip() else {}
+    records = [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+    return {r["query_id"] for r in records if r.get("query_id")}
 
 
 def test_a_case_written_on_one_server_is_published_on_the_other_and_found_on_the_first(cluster):
@@ -136,34 +131,13 @@ def test_searches_on_both_servers_reach_one_feed_none_lost_when_one_is_killed(cl
     from search_api.accounts.tokens import create_token
 
     token = create_token(settings, "monitor", ["logs:read"])
-    answered: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def load(server: Server, n: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            i = 0
-            while not stop.is_set():
-                i += 1
-                try:
-                    resp = http.get("/api/search", params={"q": f"加班费怎么算 {n}-{i}"})
-                except httpx.HTTPError:
-                    return  # that server is gone
-                if resp.status_code == 200:
-                    with lock:
-                        answered.append(resp.json()["query_id"])
-
-    threads = [threading.Thread(target=load, args=(srv, n), daemon=True) for n, srv in enumerate((a, a, b, b))]
-    for t in threads:
-        t.start()
+    load = SearchLoad([a, a, b, b], lambda n, i: f"加班费怎么算 {n}-{i}")
     deadline = time.monotonic() + 60
-    while len(answered) < 40 and time.monotonic() < deadline:
+    while load.count() < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
     a.kill()  # mid-load: answers in flight on A die with it
     time.sleep(1.0)
-    stop.set()
-    for t in threads:
-        t.join(15)
+    answered = load.stop()
     assert len(answered) >= 40
     missing = set(answered) - _feed_ids(b.url, token)
     assert not missing, f"{len(missing)} of {len(answered)} answered searches are not in the feed"
