@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
             app.state.querylog.close()
         for part in app.state.monitor:
             part.close()
+        app.state.additions.close()
         app.state.service.semantic.close()
         app.state.engine.close()
 

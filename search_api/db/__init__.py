@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -94,20 +95,30 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 class ScalarProbe:
-    """One cheap scalar query (a version counter) asked before each use, from many threads:
-    one pooled connection per ask, so an edit made on any app server is seen at the next one."""
+    """One cheap scalar query (a version counter) asked before each use, from many threads,
+    so an edit made on any app server is seen at the next one.
+
+    On PostgreSQL each ask takes a pooled connection. On a SQLite file each thread keeps its own
+    plain ``sqlite3`` connection and asks it directly: the pooled SQLAlchemy path (check-out,
+    ``BEGIN``, the query, the rollback) cost ~0.7 ms an ask, two asks a search — 10 % of a warm
+    ``/api/search`` — against ~20 µs. A SQLite read outside a transaction sees every commit made
+    before it, from any connection or process, so nothing is seen later than before.
+    """
 
     def __init__(self, database: Database, sql: str):
         self.database, self.sql = database, sql
         self._last = 0
         self._failing = False
+        self._path = None if database.is_postgresql else database.engine.url.database
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
 
     def __call__(self) -> int:
         """The value now; while the store cannot be reached, the last one read (searches go on)."""
         try:
-            with self.database.connect() as conn:
-                self._last = int(conn.scalar(self.sql))
-        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            self._last = self._ask()
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sqlite3.Error) as exc:
             if not self._failing:
                 log.warning(
                     "app store unavailable (%s): using version %d until it answers", type(exc).__name__, self._last
@@ -119,8 +130,27 @@ class ScalarProbe:
             self._failing = False
         return self._last
 
+    def _ask(self) -> int:
+        if self._path is None:
+            with self.database.connect() as conn:
+                return int(conn.scalar(self.sql))
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self._path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return int(conn.execute(self.sql).fetchone()[0])
+
     def close(self) -> None:
-        """Nothing to close: the connection goes back to the store's pool after each ask."""
+        """The threads' SQLite connections closed (on PostgreSQL nothing is held between asks)."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
 
 
 def utc_now() -> datetime:

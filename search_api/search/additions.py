@@ -76,6 +76,9 @@ class AdditionStore:
         """The newest approval's number (0: none): the cheap check made before each search."""
         return self._version()
 
+    def close(self) -> None:
+        self._version.close()
+
     def propose(self, user: User, kind: str, text: str, article_id: str = "", gap: str = "") -> Addition:
         """Store a checked addition as pending (a second reviewer approves it)."""
         if kind not in KINDS:

@@ -7,11 +7,15 @@ marked in the original.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from ingest.normalise import normalise_aligned
 
 SNIPPET_CHARS = 120
+# Texts whose flattened and normalised forms are kept: the same few hundred articles answer most
+# questions, and normalising one (OpenCC over the whole text) was a third of a snippet's cost.
+ALIGNED_CACHE = 1024
 
 
 def find_spans(text: str, terms: list[str], norm: str | None = None) -> list[tuple[int, int]]:
@@ -52,8 +56,7 @@ def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | Non
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
     """The window of ``width`` characters with the most distinct matched terms, marked up."""
-    flat = " ".join(text.split())
-    norm = normalise_aligned(flat)
+    flat, norm = _flat_aligned(text)
     spans = find_spans(flat, terms, norm)
     if not spans:
         return escape(flat[:width]) + ("…" if len(flat) > width else "")
@@ -74,3 +77,10 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
     prefix = "…" if begin > 0 else ""
     suffix = "…" if end < len(flat) else ""
     return prefix + mark(flat, spans, begin, end) + suffix
+
+
+@lru_cache(maxsize=ALIGNED_CACHE)
+def _flat_aligned(text: str) -> tuple[str, str]:
+    """``text`` with its whitespace runs made one space, and that aligned-normalised."""
+    flat = " ".join(text.split())
+    return flat, normalise_aligned(flat)
