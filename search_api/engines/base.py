@@ -87,6 +87,23 @@ class SearchQuery:
     # hits carry light documents (``LIGHT_FIELDS`` only): for callers that rank many candidates
     # and show a few (the fused search loads the page's full documents with ``get_many``)
     light: bool = False
+    # also the cases citing the page's leading articles (``SearchResult.related``), for engines
+    # that can find them in the same round trip as the page; the others leave it to the caller
+    related: Related | None = None
+
+
+@dataclass(frozen=True)
+class Related:
+    """Which cases a page shows beside its leading articles: those citing the articles among its
+    first ``hits`` hits, in browse order (best sources first), ``per_article`` of them for each."""
+
+    hits: int = 3
+    per_article: int = 3
+
+    def query(self, article_ids: list[str]) -> SearchQuery:
+        """The browse query for these articles' cases (a case citing several counts for each: ×4)."""
+        ids = list(article_ids)
+        return SearchQuery(terms=[], filters={"cites": ids, "kind": ["case"]}, size=self.per_article * len(ids) * 4)
 
 
 def validate_query(query: SearchQuery) -> None:
@@ -115,6 +132,9 @@ class SearchResult:
     total: int
     hits: list[SearchHit]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # for ``SearchQuery.related``: the article ids looked up and the hits of ``Related.query`` for
+    # them (their documents without text or tokens); None when the engine did not look
+    related: tuple[tuple[str, ...], list[SearchHit]] | None = None
 
 
 @dataclass

@@ -29,7 +29,9 @@ from ingest.model import Document
 from search_api.engines.base import (
     FACET_FIELDS,
     LIGHT_FIELDS,
+    EngineUnavailable,
     IndexReport,
+    QueryError,
     SearchEngine,
     SearchHit,
     SearchQuery,
@@ -38,7 +40,17 @@ from search_api.engines.base import (
 )
 from search_api.engines.es_bulk import BulkWriter, batches, errors, reason
 from search_api.engines.es_client import make_client
-from search_api.engines.es_query import INDEX_SETTINGS, MAPPING, ids_complete, rank_candidates, search_body
+from search_api.engines.es_query import (
+    INDEX_SETTINGS,
+    MAPPING,
+    browsed_hits,
+    doc_value,
+    ids_complete,
+    light_document,
+    page_searches,
+    rank_candidates,
+    search_body,
+)
 from search_api.engines.es_vectors import combine as combine_vector_scores
 from search_api.engines.es_vectors import incomplete, named_cosines, nearest_body, update_action
 from search_api.engines.ranking import count_facets
@@ -47,29 +59,6 @@ from search_api.settings import Settings
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # page size when listing the ids of one source file
-
-
-def _light_document(doc_id: str, values: dict[str, Any]) -> Document:
-    """A light document (``LIGHT_FIELDS``) from doc values (lists) or a filtered ``_source``."""
-
-    def one(name: str, default: Any = "") -> Any:
-        v = values.get(name, default)
-        return (v[0] if v else default) if isinstance(v, list) else v
-
-    topics = values.get("topics") or []
-    return Document(
-        id=doc_id,
-        kind=one("kind"),
-        title="",
-        text="",
-        prior=float(one("prior", 1.0) or 1.0),
-        doc_type=one("doc_type"),
-        source_id=one("source_id"),
-        source_title=one("source_title"),
-        region=one("region", "全国"),
-        level=one("level", "national"),
-        topics=list(topics) if isinstance(topics, list) else [topics],
-    )
 
 
 class ElasticsearchEngine(SearchEngine):
@@ -217,36 +206,49 @@ class ElasticsearchEngine(SearchEngine):
                     resp = self.client.search(index=self.alias, include_named_queries_score=True, **body)
             except NotFoundError:
                 return SearchResult(total=0, hits=[])
-        facets = {
-            name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"] if b["key"] != ""}
-            for name, agg in (resp.get("aggregations") or {}).items()
-        }
-        total = int(resp["hits"]["total"]["value"])
         raw_hits = resp["hits"]["hits"]
         if "docvalue_fields" not in body:  # browsing: already in order, sources included
-            hits = [
-                SearchHit(
-                    id=h["_id"], score=float(h["_source"].get("prior") or 0.0), doc=Document.from_dict(h["_source"])
-                )
-                for h in raw_hits
-            ]
-            return SearchResult(total=total, hits=hits, facets=facets)
+            facets = {
+                name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"] if b["key"] != ""}
+                for name, agg in (resp.get("aggregations") or {}).items()
+            }
+            return SearchResult(total=int(resp["hits"]["total"]["value"]), hits=browsed_hits(raw_hits), facets=facets)
         ids, scores, shares, order = rank_candidates(raw_hits, query)
         page = order[query.offset : query.offset + query.size]
+        related = None
         if query.light:  # from the doc values the ranking asked for: no document fetched
-            docs = {ids[i]: _light_document(ids[i], raw_hits[i].get("fields") or {}) for i in page}
+            docs = {ids[i]: light_document(ids[i], raw_hits[i].get("fields") or {}) for i in page}
         else:
-            docs = {d.id: d for d in self.get_many([ids[i] for i in page])}
+            leading = page[: query.related.hits] if query.related else []
+            articles = tuple(ids[i] for i in leading if doc_value(raw_hits[i], "kind") == "article")
+            docs, cases = self._page([ids[i] for i in page], query.related.query(list(articles)) if articles else None)
+            related = (articles, cases) if query.related else None
         hits = [
             SearchHit(id=ids[i], score=float(scores[i]), doc=docs[ids[i]], coverage=float(shares[i]))
             for i in page
             if ids[i] in docs
         ]
+        facets = {}
         if query.facets:
             facets = count_facets(
                 {f: (raw_hits[i].get("fields") or {}).get(f, ()) for f in FACET_FIELDS} for i in order
             )
-        return SearchResult(total=len(order), hits=hits, facets=facets)
+        return SearchResult(total=len(order), hits=hits, facets=facets, related=related)
+
+    def _page(self, ids: list[str], related: SearchQuery | None) -> tuple[dict[str, Document], list[SearchHit]]:
+        """A ranked page's documents by id and, for ``related``, its cases: one ``_msearch``."""
+        if not ids:
+            return {}, []
+        with errors("page documents"):
+            resp = self.client.msearch(searches=page_searches(self.alias, ids, related))
+        answers = []
+        for item in resp["responses"]:
+            if "error" in item and item.get("status") != 404:  # a missing index has nothing to show
+                detail = f"page documents: HTTP {item.get('status')} {reason(item)}"
+                raise QueryError(detail) if item.get("status") == 400 else EngineUnavailable(detail)
+            answers.append(item.get("hits", {}).get("hits", []))
+        docs = {h["_id"]: Document.from_dict(h["_source"]) for h in answers[0]}
+        return docs, browsed_hits(answers[1]) if related is not None else []
 
     def get(self, doc_id: str) -> Document | None:
         with errors("get"):
@@ -268,7 +270,7 @@ class ElasticsearchEngine(SearchEngine):
             except NotFoundError:
                 return []
         if light:
-            return [_light_document(d["_id"], d["_source"]) for d in resp["docs"] if d.get("found")]
+            return [light_document(d["_id"], d["_source"]) for d in resp["docs"] if d.get("found")]
         return [Document.from_dict(d["_source"]) for d in resp["docs"] if d.get("found")]
 
     def _scan(self, action: str, query: dict[str, Any], **request: Any) -> Iterator[dict[str, Any]]:
@@ -352,9 +354,14 @@ class ElasticsearchEngine(SearchEngine):
             h = self.client.cluster.health(timeout="2s")
             info["status"] = h["status"]
             info["ok"] = h["status"] in ("green", "yellow")
-            targets = self._alias_targets()
-            info["index"] = targets[0] if targets else None
-            info["documents"] = self.count() if targets else 0
+            info["index"], info["documents"] = None, 0
+            try:  # the index behind the alias and its size in one request (no hit: ask for the name)
+                found = self.client.search(index=self.alias, size=1, stored_fields=["_none_"], track_total_hits=True)
+                hits = found["hits"]["hits"]
+                info["index"] = hits[0]["_index"] if hits else (self._alias_targets() or [None])[0]
+                info["documents"] = int(found["hits"]["total"]["value"])
+            except NotFoundError:
+                pass
         except Exception as exc:  # health must never raise
             info["error"] = f"{type(exc).__name__}: {exc}"
         return info

@@ -19,7 +19,7 @@ from ingest.lexicon import Lexicon, load_lexicon
 from ingest.model import Document
 from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
-from search_api.engines.base import SearchEngine, SearchHit, SearchQuery, Term
+from search_api.engines.base import Related, SearchEngine, SearchHit, SearchQuery, Term
 from search_api.engines.ranking import CONFIDENT_COVERAGE, REGION_BOOST
 from search_api.search.answer import answer_card
 from search_api.search.fusion import CONFIDENT_COSINE, NO_ANSWER_COSINE, SEMANTIC_K, fuse
@@ -32,6 +32,7 @@ FEW_RESULTS = 3  # at or below this many results the service also offers a sugge
 MAX_PAGE_SIZE = 50
 LEXICAL_POOL = 100  # lexical candidates fused with the semantic ones
 RELATED_CASES = 3
+RELATED = Related(hits=3, per_article=RELATED_CASES)  # the cases shown beside the first three hits' articles
 
 
 @dataclass
@@ -165,10 +166,20 @@ class SearchService:
             boosts["region"] = {a.region: REGION_BOOST}
         offset = (page - 1) * size
         retriever = self.semantic.retriever
+        found_related = None  # the related cases, when the engine found them with the page
         if retriever is None:
-            query = SearchQuery(terms=a.terms, filters=filters, size=size, offset=offset, facets=facets, boosts=boosts)
+            query = SearchQuery(
+                terms=a.terms,
+                filters=filters,
+                size=size,
+                offset=offset,
+                facets=facets,
+                boosts=boosts,
+                related=RELATED if related else None,
+            )
             result = self.engine.search(query)
             hits, total, facet_counts, best_cos, cos = result.hits, result.total, result.facets, None, {}
+            found_related = result.related
         else:
             # both sides at once: the model run releases the GIL while the engine ranks
             vectors = self.semantic.pool.submit(retriever.semantic_scores, a.semantic_text, SEMANTIC_K)
@@ -200,7 +211,7 @@ class SearchService:
         terms = a.highlight_terms
         shaped = [shape_hit(h, terms) for h in hits]
         if related:
-            self._attach_related_cases(shaped[:3])
+            self._attach_related_cases(shaped[: RELATED.hits], found_related)
         suggestion = suggest(a, self.lexicon, self.tok) if total <= FEW_RESULTS else None
         corrected = a.corrected if a.corrected != a.normalised else None
         confident = page == 1 and _confident(hits[0] if hits else None, best_cos, cos)
@@ -245,15 +256,18 @@ class SearchService:
         res = self.engine.search(SearchQuery(terms=[], filters={"cites": [article_id], "kind": ["case"]}, size=size))
         return [h.doc for h in res.hits]
 
-    def _attach_related_cases(self, hits: list[dict[str, Any]]) -> None:
-        """Cases citing each top article, found with one engine request for all of them."""
+    def _attach_related_cases(
+        self, hits: list[dict[str, Any]], found: tuple[tuple[str, ...], list[SearchHit]] | None = None
+    ) -> None:
+        """Cases citing each top article, found with one engine request for all of them (or with the
+        page, ``found``, when the engine looked up the same articles)."""
         articles = [h for h in hits if h["kind"] == "article"]
         if not articles:
             return
         ids = [h["id"] for h in articles]
-        cases = self.engine.search(
-            SearchQuery(terms=[], filters={"cites": ids, "kind": ["case"]}, size=RELATED_CASES * len(ids) * 4)
-        ).hits
+        # asked again when articles were pinned to the top, or the engine leaves it to us
+        same = found is not None and list(found[0]) == ids
+        cases = found[1] if same else self.engine.search(RELATED.query(ids)).hits
         for h in articles:
             h["related_cases"] = [
                 {"id": c.id, "title": c.doc.title, "url": doc_url(c.id), "case_number": c.doc.case_number}

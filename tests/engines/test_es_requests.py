@@ -1,0 +1,141 @@
+"""Elasticsearch: what an API search and a health check cost the node (issue 13).
+
+Against a real server (tests/fixtures/es.py): a ranked page's documents and its related cases
+come in one round trip, the cases found with the page are the ones the separate browse query
+finds, the service shows the same related cases either way, and an API search costs the node
+two requests (candidates, then the page with its cases); a health check costs two.
+"""
+
+from __future__ import annotations
+
+import elastic_transport
+import pytest
+
+from ingest.model import Document
+from search_api.engines.base import Related, SearchQuery, Term
+from search_api.search.service import RELATED, SearchService
+
+
+def article(n: int, body: str) -> Document:
+    return Document(
+        id=f"law.{n}",
+        kind="article",
+        title=f"第{n}条",
+        text=f"第{n}条 {body}",
+        source_id="law",
+        source_title="中华人民共和国测试法",
+        article=n,
+        prior=1.2,
+        tokens={"title": f"第{n}条", "keywords": "", "body": body},
+    )
+
+
+def case(n: int, cites: list[str], prior: float = 1.0) -> Document:
+    return Document(
+        id=f"case.{n}",
+        kind="case",
+        title=f"案例{n}",
+        text="法院认为……" * 50,
+        case_number=n,
+        cites=cites,
+        prior=prior,
+        tokens={"title": f"案例 {n}", "keywords": "", "body": "其他 事实"},
+    )
+
+
+DOCS = [
+    article(1, "拖欠 工资 解除 合同"),
+    article(2, "拖欠 工资 补偿"),
+    article(3, "加班 工资"),
+    # a law-level hit among the leading ones: not an article, so no cases are looked up for it
+    Document(
+        id="law",
+        kind="law",
+        title="测试法",
+        text="拖欠 工资",
+        source_id="law",
+        source_title="中华人民共和国测试法",
+        tokens={"title": "测试法", "body": "拖欠 工资"},
+    ),
+    *(case(n, ["law.1"], prior=1.0 + n / 100) for n in range(1, 6)),
+    case(6, ["law.1", "law.2"]),
+    case(7, ["law.3"]),
+    case(8, ["law"]),
+]
+
+
+def counted(monkeypatch) -> list[str]:
+    """The paths of the requests sent to the node from now on (real requests, counted)."""
+    requests: list[str] = []
+    original = elastic_transport.Transport.perform_request
+
+    def counting(self, method, target, *args, **kwargs):
+        requests.append(target.split("?")[0])
+        return original(self, method, target, *args, **kwargs)
+
+    monkeypatch.setattr(elastic_transport.Transport, "perform_request", counting)
+    return requests
+
+
+@pytest.fixture
+def engine(es_engine):
+    assert es_engine.index_documents(DOCS).failed == []
+    es_engine.refresh()
+    return es_engine
+
+
+def test_related_cases_come_with_the_page_as_the_browse_query_finds_them(engine):
+    query = SearchQuery(terms=[Term("拖欠"), Term("工资")], size=5, related=Related())
+    result = engine.search(query)
+
+    articles, cases = result.related
+    leading = [h for h in result.hits[:3] if h.doc.kind == "article"]
+    assert articles == tuple(h.id for h in leading) and articles
+    browsed = engine.search(Related().query(list(articles))).hits
+    assert [c.id for c in cases] == [c.id for c in browsed]
+    assert [(c.doc.title, c.doc.cites, c.doc.case_number) for c in cases] == [
+        (c.doc.title, c.doc.cites, c.doc.case_number) for c in browsed
+    ]
+    # what a related-case link shows, not the case's text or tokens
+    assert all(c.doc.text == "" and c.doc.tokens == {} for c in cases)
+    # the page's own documents: their text for snippets, not the tokens
+    assert all(
+        h.doc.text.startswith(h.doc.title) and h.doc.tokens == {} for h in result.hits if h.doc.kind == "article"
+    )
+
+
+def test_without_related_or_without_articles_nothing_is_looked_up(engine):
+    assert engine.search(SearchQuery(terms=[Term("拖欠")], size=5)).related is None
+    only_cases = engine.search(SearchQuery(terms=[Term("事实")], size=5, related=Related()))
+    assert only_cases.hits and only_cases.related == ((), [])
+
+
+def test_the_service_shows_the_same_related_cases_in_two_requests(engine, settings, monkeypatch):
+    service = SearchService(settings, engine)
+    requests = counted(monkeypatch)
+    service.search("拖欠工资")  # the law titles for citations are read once
+    requests.clear()
+
+    answer = service.search("拖欠工资").as_dict()
+
+    assert len(requests) == 2 and requests[1].endswith("/_msearch"), requests
+    shown = {h["id"]: h.get("related_cases") for h in answer["hits"]}
+    assert any(shown.values()), shown
+    # the same as the service finds by asking the engine itself (the path other engines take)
+    again = [{"id": h["id"], "kind": h["kind"]} for h in answer["hits"][: RELATED.hits]]
+    service._attach_related_cases(again)
+    assert {h["id"]: h.get("related_cases") for h in again} == {h["id"]: shown[h["id"]] for h in again}
+
+
+def test_health_names_the_index_and_its_documents_in_two_requests(engine, monkeypatch):
+    requests = counted(monkeypatch)
+    health = engine.health()
+    assert len(requests) == 2, requests
+
+    assert health["ok"] is True and health["status"] in ("green", "yellow")
+    assert health["index"] == engine.indices()[0] and health["documents"] == len(DOCS) == engine.count()
+
+
+def test_health_before_anything_is_indexed(es_engine):
+    health = es_engine.health()
+    assert health["ok"] is True and health["index"] is None and health["documents"] == 0
