@@ -222,10 +222,13 @@ def _pb(field: int, value: bytes | str | int) -> bytes:
     return _pb_varint(field << 3 | 2) + _pb_varint(len(data)) + data
 
 
-def _matmul_integer_model() -> bytes:
-    """An ONNX model, ``Y[m, n] = MatMulInteger(A uint8[m, 512], B int8[512, n])`` (int32),
-    protobuf-encoded by hand so no ``onnx`` package is needed (field numbers from onnx.proto)."""
+def _matmul_integer_model(dim: int = DIM, *, rows_first: bool = False) -> bytes:
+    """An ONNX model, ``Y[m, n] = MatMulInteger(A uint8[m, dim], B int8[dim, n])`` (int32),
+    protobuf-encoded by hand so no ``onnx`` package is needed (field numbers from onnx.proto).
+    ``rows_first``: ``A int8[m, dim]`` (vectors as rows) by ``B uint8[dim, n]`` (the query)."""
     uint8, int8, int32 = 2, 3, 6
+    if rows_first:
+        uint8, int8 = int8, uint8
 
     def value_info(name: str, elem: int, dims: list[int | str]) -> bytes:
         shape = b"".join(_pb(1, _pb(1, d) if isinstance(d, int) else _pb(2, d)) for d in dims)
@@ -236,31 +239,30 @@ def _matmul_integer_model() -> bytes:
     graph = (
         _pb(1, node)
         + _pb(2, "int8_scores")
-        + _pb(11, value_info("A", uint8, ["m", DIM]))
-        + _pb(11, value_info("B", int8, [DIM, "n"]))
+        + _pb(11, value_info("A", uint8, ["m", dim]))
+        + _pb(11, value_info("B", int8, [dim, "n"]))
         + _pb(12, value_info("Y", int32, ["m", "n"]))
     )
     opset = _pb(1, "") + _pb(2, 13)
     return _pb(1, 8) + _pb(2, "labourkb") + _pb(7, graph) + _pb(8, opset)
 
 
-_SCORER: Any = None
+_SCORERS: dict[tuple[int, bool], Any] = {}
 _SCORER_LOCK = threading.Lock()
 
 
-def _int8_scorer() -> Any | None:
+def _int8_scorer(dim: int = DIM, *, rows_first: bool = False) -> Any | None:
     """The shared onnxruntime session of ``_matmul_integer_model`` (None when unavailable)."""
-    global _SCORER
+    key = (dim, rows_first)
     with _SCORER_LOCK:
-        if _SCORER is None:
+        if key not in _SCORERS:
             try:
                 ort = _ort()
-                _SCORER = ort.InferenceSession(
-                    _matmul_integer_model(), _session_options(1), providers=["CPUExecutionProvider"]
-                )
+                model = _matmul_integer_model(dim, rows_first=rows_first)
+                _SCORERS[key] = ort.InferenceSession(model, _session_options(1), providers=["CPUExecutionProvider"])
             except Exception:
-                _SCORER = False
-        return _SCORER or None
+                _SCORERS[key] = False
+        return _SCORERS[key] or None
 
 
 def _contiguous_int8(m: np.ndarray) -> np.ndarray:

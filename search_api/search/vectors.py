@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from search_api.search.coarse import CoarseIndex
 from search_api.search.embedder import (
     DIM,
     Q_OFFSET,
@@ -27,6 +28,11 @@ from search_api.search.vector_cache import VectorCache, text_key
 
 # score = own + EXTRA_WEIGHT · max(0, best extra text − own); 1.0 would be a plain max over texts.
 EXTRA_WEIGHT = 0.5
+# Above this many texts a search scans a coarse projection first (``search.coarse``) and scores
+# the documents of its best ``COARSE_ROWS`` texts (at least ``COARSE_PER_HIT`` per hit asked) exactly.
+COARSE_ABOVE = 20_000
+COARSE_ROWS = 2_000
+COARSE_PER_HIT = 40
 
 
 class VectorIndex:
@@ -38,7 +44,10 @@ class VectorIndex:
     ``own + extra_weight · max(0, best_extra − own)`` (1.0 would be a plain max).
 
     Memory: 520 bytes per text (int8 column + scale + offset) plus the id list — about 40 MB
-    for the ×20 corpus (73,000 documents and 2,400 everyday questions).
+    for the ×20 corpus (73,000 documents and 2,400 everyday questions). Above ``coarse_above``
+    texts the vectors are kept row by row (the layout ``_assemble`` builds, so no second copy)
+    with a coarse projection beside them (+130 bytes a text), and a search scores exactly only
+    the documents the projection puts first.
     """
 
     def __init__(
@@ -50,14 +59,25 @@ class VectorIndex:
         *,
         use_onnx: bool = True,
         extra_weight: float = EXTRA_WEIGHT,
+        coarse_above: int = COARSE_ABOVE,
+        coarse_rows: int = COARSE_ROWS,
     ):
         self.doc_ids = list(doc_ids)
-        self.matrix_t = _contiguous_int8(matrix_t)  # [DIM, texts]
+        m = np.asarray(matrix_t)
+        self._vectors: np.ndarray | None = None  # [texts, DIM] when large, else None
+        self._matrix_t: np.ndarray | None = None  # [DIM, texts] when small
+        if use_onnx and m.shape[1] > coarse_above:
+            self._vectors = m.T if m.dtype == np.int8 and m.T.flags.c_contiguous else np.ascontiguousarray(m.T, np.int8)
+        else:
+            self._matrix_t = _contiguous_int8(m)
         self.scales = np.asarray(scales, dtype=np.float32)  # [texts]
         # removes the query's uint8 offset: Q_OFFSET · Σ column, in cosine units before the query scale
         colsum = np.zeros(self.rows, dtype=np.int32)
         for i in range(0, self.rows, 8192):
-            colsum[i : i + 8192] = self.matrix_t[:, i : i + 8192].sum(axis=0, dtype=np.int32)
+            if self._vectors is not None:
+                colsum[i : i + 8192] = self._vectors[i : i + 8192].sum(axis=1, dtype=np.int32)
+            else:
+                colsum[i : i + 8192] = self._matrix_t[:, i : i + 8192].sum(axis=0, dtype=np.int32)
         self._bias = (Q_OFFSET * colsum).astype(np.float32) * self.scales
         owner = np.zeros(0, dtype=np.int32) if extra_owner is None else np.asarray(extra_owner, dtype=np.int32)
         if self.rows != len(self.doc_ids) + len(owner):
@@ -68,8 +88,18 @@ class VectorIndex:
         self._extra_docs, self._extra_starts = (
             np.unique(owner, return_index=True) if len(owner) else (owner, np.zeros(0, dtype=np.int64))
         )
+        self._extra_ends = np.append(self._extra_starts[1:], len(owner)).astype(np.int64)
         self.extra_weight = float(extra_weight)
-        self._scorer = _int8_scorer() if use_onnx and self.rows else None
+        self.coarse_rows = coarse_rows
+        self._coarse: CoarseIndex | None = None
+        self._scorer = None  # the full int8 scan (small indexes)
+        if self._vectors is not None:
+            coarse = CoarseIndex(self._vectors, self.scales)
+            self._rescorer = _int8_scorer(rows_first=True)
+            self._coarse = coarse if coarse.available and self._rescorer is not None else None
+            self._owner = np.concatenate([np.arange(len(self.doc_ids), dtype=np.int32), owner])
+        elif use_onnx and self.rows:
+            self._scorer = _int8_scorer()
 
     # -- building
 
@@ -159,7 +189,12 @@ class VectorIndex:
     @property
     def rows(self) -> int:
         """How many texts have a vector."""
-        return self.matrix_t.shape[1]
+        return len(self._vectors) if self._vectors is not None else self._matrix_t.shape[1]
+
+    @property
+    def matrix_t(self) -> np.ndarray:
+        """The int8 vectors as columns, [DIM, texts] (a transposed view for a large index)."""
+        return self._vectors.T if self._vectors is not None else self._matrix_t
 
     def __len__(self) -> int:
         return len(self.doc_ids)
@@ -167,7 +202,8 @@ class VectorIndex:
     @property
     def nbytes(self) -> int:
         arrays = (self.matrix_t, self.scales, self._bias, self.extra_owner, self._extra_docs, self._extra_starts)
-        return sum(a.nbytes for a in arrays) + sum(sys.getsizeof(d) + 8 for d in self.doc_ids)
+        coarse = self._coarse.nbytes + self._owner.nbytes if self._coarse is not None else 0
+        return sum(a.nbytes for a in arrays) + coarse + sum(sys.getsizeof(d) + 8 for d in self.doc_ids)
 
     # -- search
 
@@ -196,7 +232,10 @@ class VectorIndex:
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         out = np.empty(self.rows, dtype=np.float32)
         for i in range(0, self.rows, block):
-            out[i : i + block] = query @ self.matrix_t[:, i : i + block].astype(np.float32)
+            if self._vectors is not None:
+                out[i : i + block] = self._vectors[i : i + block].astype(np.float32) @ query
+            else:
+                out[i : i + block] = query @ self._matrix_t[:, i : i + block].astype(np.float32)
         return out * self.scales
 
     def _doc_scores(self, query: np.ndarray) -> tuple[np.ndarray, float]:
@@ -222,11 +261,44 @@ class VectorIndex:
         """The ``k`` best documents as ``(doc_id, cosine)``, best first."""
         if not self.doc_ids or k <= 0:
             return []
+        if self._coarse is not None:
+            return self._search_coarse(query, k)
         scores, factor = self._doc_scores(query)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.doc_ids[i], float(scores[i] * factor)) for i in top]
+
+    def _search_coarse(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """``search`` on a large index: the documents of the coarse pass's best texts, each scored
+        exactly on all its texts with the arithmetic of ``_raw_scores`` and ``_doc_scores`` (the
+        same float32 scores), ties in document order."""
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        top = float(np.abs(query).max()) or 1.0
+        a = (np.rint(query * (Q_RANGE / top)).astype(np.int16) + Q_OFFSET).astype(np.uint8)
+        docs = np.unique(self._owner[self._coarse.candidates(query, max(self.coarse_rows, COARSE_PER_HIT * k))])
+        # the extra texts of those documents, document by document
+        at = np.searchsorted(self._extra_docs, docs)
+        has = at < len(self._extra_docs)
+        has[has] = self._extra_docs[at[has]] == docs[has]
+        starts, ends = self._extra_starts[at[has]], self._extra_ends[at[has]]
+        lengths = ends - starts
+        firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        extra = len(self.doc_ids) + np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
+        texts = np.concatenate([docs, extra])
+        # exact integer dot products (as the full scan's), so the same scores
+        raw = self._rescorer.run(None, {"A": self._vectors[texts], "B": a[:, None]})[0][:, 0].astype(np.float32)
+        raw *= self.scales[texts]
+        raw -= self._bias[texts]
+        scores = raw[: len(docs)]
+        if len(extra):
+            best = np.maximum.reduceat(raw[len(docs) :], firsts)
+            lift = best - scores[has]
+            np.maximum(lift, 0, out=lift)
+            scores[has] += self.extra_weight * lift
+        order = np.argsort(-scores, kind="stable")[:k]
+        factor = top / Q_RANGE
+        return [(self.doc_ids[docs[i]], float(scores[i] * factor)) for i in order]
 
 
 def _scan(

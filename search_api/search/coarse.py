@@ -1,0 +1,65 @@
+"""The coarse first pass of a large vector index (``search.vectors``; overview: ``search.semantic``).
+
+Every text's vector is projected onto the corpus's 128 principal directions and kept as int8: a
+quarter of the bytes of the full vectors. A search scans this projection (onnxruntime
+``MatMulInteger``, as the full scan does) and hands the best texts to the index, which scores
+their documents exactly on the full vectors. Scores of the documents returned are the exact ones.
+
+Why: the exact scan is memory-bound — at ×20 (75,851 texts) it streams 38 MB per question, 3–4 ms
+on a quiet core and 12 ms or more while other processes share the memory bus; the projection is
+9.7 MB. The pass can only miss a document, never misscore one: on the ×20 index, the exact top 50
+of each of the 653 evaluation questions was always among the documents of the best 2,000 texts
+here (bench/knn_recall.py, docs/benchmarks.md). Small indexes are scanned exactly (``COARSE_ABOVE``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from search_api.search.embedder import Q_OFFSET, Q_RANGE, _int8_scorer, quantise_rows
+
+COARSE_DIM = 128
+SAMPLE = 10_000  # vectors the principal directions are estimated from
+BLOCK = 4096
+
+
+class CoarseIndex:
+    """``rows`` (int8 [texts, 512]) and their ``scales`` projected onto ``dim`` principal directions."""
+
+    def __init__(self, rows: np.ndarray, scales: np.ndarray, dim: int = COARSE_DIM):
+        n = len(rows)
+        step = max(1, n // SAMPLE)
+        sample = rows[::step].astype(np.float32) * scales[::step, None]
+        _, directions = np.linalg.eigh(np.cov(sample.T))  # ascending eigenvalues
+        self.basis = np.ascontiguousarray(directions[:, ::-1][:, :dim], dtype=np.float32)  # [512, dim]
+        self.matrix_t = np.empty((dim, n), dtype=np.int8)
+        self.scales = np.empty(n, dtype=np.float32)
+        colsum = np.empty(n, dtype=np.int32)
+        for i in range(0, n, BLOCK):
+            q, s = quantise_rows((rows[i : i + BLOCK].astype(np.float32) * scales[i : i + BLOCK, None]) @ self.basis)
+            self.matrix_t[:, i : i + BLOCK] = q.T
+            self.scales[i : i + BLOCK] = s
+            colsum[i : i + BLOCK] = q.sum(axis=1, dtype=np.int32)
+        self._bias = (Q_OFFSET * colsum).astype(np.float32) * self.scales
+        self._scorer = _int8_scorer(dim)
+
+    @property
+    def available(self) -> bool:
+        """False without onnxruntime's kernel (the index then scans exactly)."""
+        return self._scorer is not None
+
+    @property
+    def nbytes(self) -> int:
+        return self.basis.nbytes + self.matrix_t.nbytes + self.scales.nbytes + self._bias.nbytes
+
+    def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
+        """The positions of the ``count`` texts nearest to ``query`` in the projection, unordered."""
+        projected = np.asarray(query, dtype=np.float32).reshape(-1) @ self.basis
+        top = float(np.abs(projected).max()) or 1.0
+        a = (np.rint(projected * (Q_RANGE / top)).astype(np.int16) + Q_OFFSET).astype(np.uint8)[None, :]
+        scores = self._scorer.run(None, {"A": a, "B": self.matrix_t})[0][0].astype(np.float32)
+        scores *= self.scales
+        scores -= self._bias
+        if count >= len(scores):
+            return np.arange(len(scores))
+        return np.argpartition(-scores, count - 1)[:count]
