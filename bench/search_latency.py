@@ -2,7 +2,11 @@
 peak RSS of a real `labourkb serve` process answering them.
 
 Usage: .venv/bin/python bench/search_latency.py [--scale 20] [--queries 300] [--engine sqlite|elasticsearch|both]
-       [--semantic]
+       [--semantic] [--data DIR] [--breakdown] [--rss-only]
+
+``--data DIR``: build the scaled corpus and the SQLite index (and vector cache) in ``DIR`` and
+reuse them on the next run (×20 takes about a minute to build); by default a temporary directory.
+``--breakdown``: also time the stages of a search after warm-up (see ``stage_times``).
 
 ``--semantic``: the semantic retriever on (the model loaded, its vectors in the process or in
 Elasticsearch, questions embedded per search). The ×N copies differ from the corpus only by
@@ -19,6 +23,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -137,6 +142,71 @@ def in_fresh_process(settings, queries: list[str], warm_up: bool) -> dict:
         return pool.apply(in_process_latency, (settings, queries, warm_up))
 
 
+class _Stages:
+    """Per request, the wall time spent in each wrapped function (summed over its calls)."""
+
+    def __init__(self):
+        self.current: dict[str, float] = {}
+        self.rows: list[dict[str, float]] = []
+
+    def wrap(self, owner, name: str, stage: str, when=None) -> None:
+        fn = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            if when is not None and not when(*args, **kwargs):
+                return fn(*args, **kwargs)
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.current[stage] = self.current.get(stage, 0.0) + time.perf_counter() - t0
+
+        setattr(owner, name, timed)
+
+    def end(self, total_s: float) -> None:
+        self.rows.append({**self.current, "request": total_s})
+        self.current = {}
+
+
+def stage_times(settings, queries: list[str]) -> dict:
+    """After the warm-up, where a search's time goes: per stage p50/p99/mean in ms over the
+    queries (the semantic side runs in a pool thread while the lexical one runs: the stages
+    overlap, so they do not add up to the request)."""
+    from fastapi.testclient import TestClient
+
+    import search_api.search.service as service_module
+    from search_api.app import create_app
+
+    app = create_app(settings)
+    stages = _Stages()
+    with TestClient(app) as client:
+        service = app.state.service
+        if settings.semantic:
+            assert service.semantic.ready.wait(600), "semantic layer not ready"
+            retriever = service.semantic.retriever
+            assert retriever is not None, service.semantic.status
+            stages.wrap(retriever, "embed_query", "semantic: embed question")
+            stages.wrap(retriever.index, "search", "semantic: top-k over vectors")
+            stages.wrap(retriever, "semantic_scores", "semantic: all")
+        client.get("/api/search", params={"q": "工资"})
+        service.warm_up()
+        engine = service.engine
+        stages.wrap(engine, "search", "lexical: engine.search", when=lambda q: bool(q.terms))
+        stages.wrap(engine, "search", "related cases", when=lambda q: not q.terms)
+        stages.wrap(engine, "get_many", "get_many")
+        stages.wrap(service, "analyse", "analyse")
+        for name, stage in (("fuse", "fuse"), ("shape_hit", "shape hits"), ("answer_card", "answer card")):
+            stages.wrap(service_module, name, stage)
+        stages.wrap(service, "search", "service.search")
+        for q in queries:
+            t0 = time.perf_counter()
+            r = client.get("/api/search", params={"q": q, "size": 10})
+            stages.end(time.perf_counter() - t0)
+            assert r.status_code == 200
+    names = sorted({k for row in stages.rows for k in row}, key=lambda k: (k != "request", k))
+    return {k: summary_ms([row.get(k, 0.0) for row in stages.rows]) for k in names}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -190,13 +260,41 @@ def server_peak_rss(settings, queries: list[str]) -> float:
             proc.wait()
 
 
+def prepared(root: Path, name: str, args, es_url: str | None) -> tuple[object, dict]:
+    """Settings of a data directory under ``root`` holding the scaled corpus indexed (and its
+    vectors): built now, or reused when an earlier run with ``--data`` left it complete."""
+    root = root / f"x{args.scale}"
+    data = root / f"data-{name}{'-semantic' if args.semantic else ''}"
+    settings = settings_for(name, data, es_url, f"bench-{os.getpid()}", args.semantic)
+    row: dict = {"engine": name, "scale": args.scale}
+    done = root / f"{data.name}.ready"
+    if name == "sqlite" and done.exists():
+        row["reused"] = str(data)
+        return settings, row
+    if data.exists():
+        shutil.rmtree(data)
+    corpus = root / "corpus"
+    if not (root / "corpus.ready").exists():
+        scaled_corpus(corpus, args.scale)
+        (root / "corpus.ready").touch()
+    row["ingest_s"] = round(build_index(settings, corpus), 1)
+    if args.semantic:
+        row["semantic"] = prefill_vectors(settings)
+    if name == "sqlite":
+        done.touch()
+    return settings, row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=20)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--engine", default="sqlite", choices=["sqlite", "elasticsearch", "both"])
     ap.add_argument("--no-rss", action="store_true")
+    ap.add_argument("--rss-only", action="store_true", help="only the served worker's peak RSS")
     ap.add_argument("--semantic", action="store_true", help="with the semantic retriever (see the module doc)")
+    ap.add_argument("--data", type=Path, help="build (or reuse) the index here instead of a temporary directory")
+    ap.add_argument("--breakdown", action="store_true", help="also time the stages of a search after warm-up")
     args = ap.parse_args()
     queries = worker_queries(args.queries)
     engines = ["sqlite", "elasticsearch"] if args.engine == "both" else [args.engine]
@@ -206,18 +304,19 @@ def main() -> None:
 
         es_url = es_server.ensure_running()
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = scaled_corpus(Path(tmp) / "corpus", args.scale)
+        root = args.data.resolve() if args.data else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         results = []
         for name in engines:
-            prefix = f"bench-{os.getpid()}"
-            settings = settings_for(name, Path(tmp) / f"data-{name}", es_url, prefix, args.semantic)
-            row = {"engine": name, "scale": args.scale, "ingest_s": round(build_index(settings, corpus), 1)}
-            if args.semantic:
-                row["semantic"] = prefill_vectors(settings)
-            # each configuration in a fresh process, as a fresh server would be
-            row["api_search_ms"] = in_fresh_process(settings, queries, False)
-            row["api_search_ms_after_warm_up"] = in_fresh_process(settings, queries, True)
-            print(json.dumps(row, ensure_ascii=False), flush=True)
+            settings, row = prepared(root, name, args, es_url)
+            if not args.rss_only:
+                # each configuration in a fresh process, as a fresh server would be
+                row["api_search_ms"] = in_fresh_process(settings, queries, False)
+                row["api_search_ms_after_warm_up"] = in_fresh_process(settings, queries, True)
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            if args.breakdown:
+                with multiprocessing.get_context("fork").Pool(1) as pool:
+                    row["stages_ms_after_warm_up"] = pool.apply(stage_times, (settings, queries))
             if not args.no_rss:
                 row["server_peak_rss_mb"] = round(server_peak_rss(settings, queries[:100]), 1)
             results.append(row)
@@ -226,7 +325,7 @@ def main() -> None:
                 from search_api.engines.elasticsearch import ElasticsearchEngine
 
                 ElasticsearchEngine(settings).drop_indices()
-        if len(results) == 2:
+        if len(results) == 2 and not args.rss_only:
             a, b = results[0]["api_search_ms"]["all"], results[1]["api_search_ms"]["all"]
             print(f"ratio elasticsearch/sqlite p50: {b['p50'] / a['p50']:.2f}, p99: {b['p99'] / a['p99']:.2f}")
 
