@@ -60,6 +60,12 @@ class FacetCodes:
         self.start = np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=size))]).astype(np.int64)
         self.flat = np.fromiter((code(r[1]) for r in tags), dtype=np.int32, count=len(tags))[order]
 
+    def topics(self, rowid: int) -> tuple[str, ...]:
+        """A document's topics, in the table's order (none for a rowid written after these codes)."""
+        if not 0 <= rowid < len(self.start) - 1:
+            return ()
+        return tuple(self.vocab[c] for c in self.flat[self.start[rowid] : self.start[rowid + 1]].tolist())
+
     def count(self, rowids: np.ndarray) -> dict[str, dict[str, int]]:
         """Facet counts over ``rowids`` (the answering set, best first), as ``ranking.count_facets``."""
         rowids = np.asarray(rowids, dtype=np.int64)

@@ -331,7 +331,7 @@ class SqliteEngine(SearchEngine):
         return hits
 
     def _light_docs(self, conn: sqlite3.Connection, rows: list[tuple]) -> dict[int, Document]:
-        return light_documents(rows, self._cache_for(conn).facet_values(conn))
+        return light_documents(rows, self._cache_for(conn).facet_codes(conn).topics)
 
     def _light_hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
         marks = ", ".join("?" * len(page))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ingest.model import Document
@@ -97,11 +97,12 @@ def delete_rowid(conn: sqlite3.Connection, rowid: int) -> None:
 LIGHT_SQL = "SELECT rowid, id, kind, prior, doc_type, source_id, source_title, region, level FROM docs"
 
 
-def light_documents(rows: list[tuple], facet_values: dict[int, tuple]) -> dict[int, Document]:
-    """rowid → a light document from ``LIGHT_SQL`` rows; topics come from the cached facet values."""
+def light_documents(rows: list[tuple], topics_of: Callable[[int], Sequence[str]]) -> dict[int, Document]:
+    """rowid → a light document from ``LIGHT_SQL`` rows; ``topics_of(rowid)`` gives its topics
+    from the engine's cached facet codes."""
     out = {}
     for rowid, doc_id, kind, prior, doc_type, source_id, source_title, region, level in rows:
-        topics = facet_values[rowid][-1] if rowid in facet_values else ()
+        topics = topics_of(rowid)
         out[rowid] = Document(
             id=doc_id,
             kind=kind,

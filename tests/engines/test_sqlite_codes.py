@@ -1,0 +1,48 @@
+"""The embedded engine's per-document caches held as integer codes (×20: a few MB instead of tens of
+MB of tuples): boost values and the topics of light documents read back exactly as the tables hold them."""
+
+import json
+
+import pytest
+
+from ingest.pipeline import ingest
+from search_api.engines.ranking import BOOST_FIELDS
+from search_api.engines.sqlite import SqliteEngine
+from tests.conftest import LEXICON, make_settings
+from tests.fixtures.corpus import write_corpus
+
+
+@pytest.fixture
+def engine(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    engine = SqliteEngine(make_settings(tmp_path / "data", corpus_dir=corpus).index_path)
+    ingest([corpus], engine, lexicon_dir=LEXICON)
+    return engine
+
+
+def test_boost_values_are_the_columns_of_each_document(engine):
+    conn = engine.db
+    cache = engine._cache_for(conn)
+    rows = conn.execute(f"SELECT rowid, {', '.join(BOOST_FIELDS)} FROM docs").fetchall()
+    rowids = [r[0] for r in rows]
+    assert len({r[1] for r in rows}) > 2 and len({r[3] for r in rows}) > 1  # kinds and laws differ
+    for i, field in enumerate(BOOST_FIELDS, start=1):
+        assert cache.field_values(conn, field, rowids) == [str(r[i] or "") for r in rows]
+    # a rowid these codes have not seen (written by another process since) has no value yet
+    assert cache.field_values(conn, "region", [max(rowids) + 5, rowids[0]]) == ["", rows[0][4]]
+
+
+def test_light_documents_carry_the_topics_of_the_full_ones(engine):
+    conn = engine.db
+    topics = {i: json.loads(d)["topics"] for i, d in conn.execute("SELECT id, data FROM docs")}
+    assert any(len(t) > 1 for t in topics.values())
+    light = engine.get_many(list(topics), light=True)
+    assert len(light) == len(topics)
+    # in the order the facet counts meet them (the tuples the light documents were made from before)
+    reference = engine._cache_for(conn).facet_values(conn)
+    rowid = dict(conn.execute("SELECT id, rowid FROM docs").fetchall())
+    for doc in light:
+        assert sorted(doc.topics) == sorted(topics[doc.id]), doc.id
+        assert tuple(doc.topics) == reference[rowid[doc.id]][-1], doc.id
+    codes = engine._cache_for(conn).facet_codes(conn)
+    assert codes.topics(10**9) == () and codes.topics(-1) == ()
