@@ -180,3 +180,35 @@ def test_a_bad_file_stops_the_start(tmp_path):
     with pytest.raises(StepsConfigError, match=rf"^{re.escape(str(steps))}:3: "):
         create_app(make_settings(tmp_path / "data2", next_steps_file=steps))
     assert load_for(make_settings(tmp_path / "data3"), TOPIC_IDS, CALCULATORS)[1] == {}
+
+
+class _Recording:
+    """An engine whose ``get_many`` answers from ``docs`` and remembers what it was asked for."""
+
+    def __init__(self, docs):
+        self.docs, self.asked = docs, []
+
+    def get_many(self, ids, light=False):
+        self.asked.append(list(ids))
+        return [self.docs[i] for i in ids if i in self.docs]
+
+
+def test_the_panel_reads_only_the_articles_it_cites(steps):
+    from ingest.pipeline import prepare_corpus
+    from search_api.search.nextsteps import next_steps
+
+    docs, _ = prepare_corpus([CORPUS / "laws"], lexicon_dir=LEXICON)
+    engine = _Recording({d.id: d for d in docs})
+    for topics in ([], ["wage_arrears"], ["work_injury"], ["dismissal"]):
+        engine.asked.clear()
+        panel = next_steps(engine, steps, topics)
+        (asked,) = engine.asked
+        cited = {
+            line["url"].rsplit("/", 1)[-1]
+            for key, lines in panel.items()
+            if isinstance(lines, list) and key != "steps"
+            for line in lines
+            if isinstance(line, dict) and "url" in line and line["url"].startswith("/doc/")
+        }
+        assert set(asked) == cited, topics  # every line's source found, nothing else decoded
+        assert len(asked) < len(steps.article_ids()), topics
