@@ -139,3 +139,23 @@ def test_health_names_the_index_and_its_documents_in_two_requests(engine, monkey
 def test_health_before_anything_is_indexed(es_engine):
     health = es_engine.health()
     assert health["ok"] is True and health["index"] is None and health["documents"] == 0
+
+
+def request_cache_hits(engine) -> int:
+    stats = engine.client.indices.stats(index=engine.alias, metric="request_cache")
+    return sum(i["total"]["request_cache"]["hit_count"] for i in stats["indices"].values())
+
+
+def test_a_repeated_question_reuses_the_candidates_until_the_index_changes(engine):
+    query = SearchQuery(terms=[Term("拖欠"), Term("工资")], size=5)
+    first = engine.search(query)
+    hits = request_cache_hits(engine)
+
+    again = engine.search(query)
+    assert request_cache_hits(engine) == hits + 1
+    assert [(h.id, h.score, h.coverage) for h in again.hits] == [(h.id, h.score, h.coverage) for h in first.hits]
+
+    assert engine.index_documents([article(9, "拖欠 工资 工资 拖欠")]).failed == []
+    engine.refresh()
+    changed = engine.search(query)
+    assert "law.9" in {h.id for h in changed.hits}  # the cached candidates were dropped with the change
