@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 
@@ -33,8 +34,8 @@ class FacetCodes:
     """Every document's facet values as integer codes indexed by rowid (code 0 is "no value")."""
 
     def __init__(self, conn: sqlite3.Connection):
-        rows = conn.execute(f"SELECT rowid, {', '.join(SCALAR_FIELDS)} FROM docs").fetchall()
-        size = max((r[0] for r in rows), default=0) + 1
+        # read row by row, never a list of every row (×20: tens of MB of tuples, kept by the heap after)
+        size = last_rowid(conn) + 1
         self.vocab: list[str] = [""]
         code_of: dict[str, int] = {"": 0}
 
@@ -48,17 +49,21 @@ class FacetCodes:
             return c
 
         self.scalar = {f: np.zeros(size, dtype=np.int32) for f in SCALAR_FIELDS}
-        for rowid, *values in rows:
-            for f, v in zip(SCALAR_FIELDS, values, strict=True):
-                self.scalar[f][rowid] = code(v)
+        for rowid, *values in conn.execute(f"SELECT rowid, {', '.join(SCALAR_FIELDS)} FROM docs"):
+            if rowid < size:  # (written since the size was read: counted from the next codes on)
+                for f, v in zip(SCALAR_FIELDS, values, strict=True):
+                    self.scalar[f][rowid] = code(v)
         # topics as CSR: a document's codes are flat[start[rowid]:start[rowid + 1]], in the order the
         # table yields them (the same statement as ``TermCache.facet_values``, so ties order alike)
-        tags = conn.execute("SELECT rowid, value FROM doc_tags WHERE field = 'topics'").fetchall()
-        tags = [r for r in tags if r[0] < size]
-        owners = np.fromiter((r[0] for r in tags), dtype=np.int64, count=len(tags))
-        order = np.argsort(owners, kind="stable")
-        self.start = np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=size))]).astype(np.int64)
-        self.flat = np.fromiter((code(r[1]) for r in tags), dtype=np.int32, count=len(tags))[order]
+        owners, codes = array("q"), array("i")
+        for rowid, value in conn.execute("SELECT rowid, value FROM doc_tags WHERE field = 'topics'"):
+            if rowid < size:
+                owners.append(rowid)
+                codes.append(code(value))
+        owner = np.frombuffer(owners, dtype=np.int64) if owners else np.zeros(0, dtype=np.int64)
+        order = np.argsort(owner, kind="stable")
+        self.start = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=size))]).astype(np.int64)
+        self.flat = (np.frombuffer(codes, dtype=np.int32) if codes else np.zeros(0, dtype=np.int32))[order]
 
     def topics(self, rowid: int) -> tuple[str, ...]:
         """A document's topics, in the table's order (none for a rowid written after these codes)."""
@@ -87,6 +92,11 @@ class FacetCodes:
         values, first, counts = values[keep], first[keep], counts[keep]
         order = np.lexsort((first, -counts))[:FACET_SIZE]  # most first; ties: first seen first
         return {self.vocab[v]: int(n) for v, n in zip(values[order].tolist(), counts[order].tolist(), strict=True)}
+
+
+def last_rowid(conn: sqlite3.Connection) -> int:
+    """The largest rowid of ``docs`` (0 when empty): per-rowid arrays are this long plus one."""
+    return conn.execute("SELECT max(rowid) FROM docs").fetchone()[0] or 0
 
 
 def query_key(query: SearchQuery, depth: int) -> Hashable:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from search_api.engines.facets import FacetCodes
+from search_api.engines.facets import FacetCodes, last_rowid
 from search_api.engines.ranking import BOOST_FIELDS
 
 
@@ -94,21 +94,20 @@ class TermCache:
         """Per ``BOOST_FIELDS`` field, every document's value as a code indexed by rowid, and the
         values by code (code 0 is ""). At ×20 a few MB, where a dict of per-document tuples held 36."""
         if self._fields is None:
-            rows = conn.execute(f"SELECT rowid, {', '.join(BOOST_FIELDS)} FROM docs").fetchall()
-            size = max((r[0] for r in rows), default=0) + 1
-            fields = {}
-            for i, field in enumerate(BOOST_FIELDS, start=1):
-                vocab = [""]
-                code_of = {"": 0}
-                codes = np.zeros(size, dtype=np.int32)
-                for r in rows:
-                    value = str(r[i] or "")
-                    c = code_of.get(value)
+            size = last_rowid(conn) + 1
+            fields = {f: (np.zeros(size, dtype=np.int32), [""]) for f in BOOST_FIELDS}
+            code_of: dict[str, dict[str, int]] = {f: {"": 0} for f in BOOST_FIELDS}
+            for rowid, *values in conn.execute(f"SELECT rowid, {', '.join(BOOST_FIELDS)} FROM docs"):
+                if rowid >= size:  # written since the size was read: no value until the next cache
+                    continue
+                for field, value in zip(BOOST_FIELDS, values, strict=True):
+                    codes, vocab = fields[field]
+                    value = str(value or "")
+                    c = code_of[field].get(value)
                     if c is None:
-                        c = code_of[value] = len(vocab)
+                        c = code_of[field][value] = len(vocab)
                         vocab.append(value)
-                    codes[r[0]] = c
-                fields[field] = (codes, vocab)
+                    codes[rowid] = c
             with self._lock:
                 if self._fields is None:
                     self._fields = fields
@@ -117,10 +116,10 @@ class TermCache:
     def priors(self, conn: sqlite3.Connection) -> np.ndarray:
         """Every document's prior, indexed by rowid."""
         if self._priors is None:
-            rows = conn.execute("SELECT rowid, prior FROM docs").fetchall()
-            priors = np.ones(max((r[0] for r in rows), default=0) + 1)
-            for rowid, prior in rows:
-                priors[rowid] = 1.0 if prior is None else prior
+            priors = np.ones(last_rowid(conn) + 1)
+            for rowid, prior in conn.execute("SELECT rowid, prior FROM docs"):
+                if rowid < len(priors):
+                    priors[rowid] = 1.0 if prior is None else prior
             self._priors = priors
         return self._priors
 

@@ -19,8 +19,8 @@ import numpy as np
 from search_api.search.embedder import Q_OFFSET, Q_RANGE, _int8_scorer, quantise_rows
 
 COARSE_DIM = 128
-SAMPLE = 10_000  # vectors the principal directions are estimated from
-BLOCK = 4096
+SAMPLE = 4096  # vectors the principal directions are estimated from
+BLOCK = 1024  # vectors projected at a time: a few MB of float32 at most
 
 
 class CoarseIndex:
@@ -29,14 +29,21 @@ class CoarseIndex:
     def __init__(self, rows: np.ndarray, scales: np.ndarray, dim: int = COARSE_DIM):
         n = len(rows)
         step = max(1, n // SAMPLE)
-        sample = rows[::step].astype(np.float32) * scales[::step, None]
-        _, directions = np.linalg.eigh(np.cov(sample.T))  # ascending eigenvalues
+        sample = rows[::step].astype(np.float32)
+        sample *= scales[::step, None]
+        mean = sample.mean(axis=0)
+        # the covariance in float32 from the sample as it is (np.cov would hold two float64 copies)
+        cov = (sample.T @ sample) / len(sample) - np.outer(mean, mean)
+        del sample
+        _, directions = np.linalg.eigh(cov.astype(np.float64))  # ascending eigenvalues
         self.basis = np.ascontiguousarray(directions[:, ::-1][:, :dim], dtype=np.float32)  # [512, dim]
         self.matrix_t = np.empty((dim, n), dtype=np.int8)
         self.scales = np.empty(n, dtype=np.float32)
         colsum = np.empty(n, dtype=np.int32)
         for i in range(0, n, BLOCK):
-            q, s = quantise_rows((rows[i : i + BLOCK].astype(np.float32) * scales[i : i + BLOCK, None]) @ self.basis)
+            block = rows[i : i + BLOCK].astype(np.float32)
+            block *= scales[i : i + BLOCK, None]
+            q, s = quantise_rows(block @ self.basis)
             self.matrix_t[:, i : i + BLOCK] = q.T
             self.scales[i : i + BLOCK] = s
             colsum[i : i + BLOCK] = q.sum(axis=1, dtype=np.int32)

@@ -180,9 +180,12 @@ class VectorIndex:
         keys, available, text_of = _scan(texts, cache)
         fresh = embed_missing(text_of, embedder, cache, available, progress=progress, chunk=chunk)
         text_of.clear()
-        if cache is None:
-            return cls.from_vectors(keys, fresh, **kw)
-        return cls._assemble(keys, available, cache.fill, **kw)
+        try:
+            if cache is None:
+                return cls.from_vectors(keys, fresh, **kw)
+            return cls._assemble(keys, available, cache.fill, **kw)
+        finally:
+            release_memory()  # the layout's and the projection's transient buffers
 
     # -- facts
 
