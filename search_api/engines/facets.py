@@ -54,7 +54,7 @@ class FacetCodes:
                 for f, v in zip(SCALAR_FIELDS, values, strict=True):
                     self.scalar[f][rowid] = code(v)
         # topics as CSR: a document's codes are flat[start[rowid]:start[rowid + 1]], in the order the
-        # table yields them (the same statement as ``TermCache.facet_values``, so ties order alike)
+        # table yields them (tests/engines/facet_reference.py reads the same statement: ties order alike)
         owners, codes = array("q"), array("i")
         for rowid, value in conn.execute("SELECT rowid, value FROM doc_tags WHERE field = 'topics'"):
             if rowid < size:

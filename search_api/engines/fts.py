@@ -42,7 +42,6 @@ class TermCache:
         self._df: OrderedDict[str, int] = OrderedDict()
         self._fields: dict[str, tuple[np.ndarray, list[str]]] | None = None
         self._priors: np.ndarray | None = None
-        self._facets: dict[int, tuple] | None = None
         self._facet_codes: FacetCodes | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
@@ -131,20 +130,6 @@ class TermCache:
         inside = rowids < len(codes)
         found[inside] = codes[rowids[inside]]
         return [vocab[c] for c in found.tolist()]
-
-    def facet_values(self, conn: sqlite3.Connection) -> dict[int, tuple]:
-        """Per document, its values of ``FACET_FIELDS`` (topics as a tuple): the reference the
-        tests count ``FacetCodes`` against (×20: 13 MB of tuples; searches use the codes)."""
-        if self._facets is None:
-            shared: dict[str, str] = {}
-            topics: dict[int, list[str]] = {}
-            for rowid, value in conn.execute("SELECT rowid, value FROM doc_tags WHERE field = 'topics'"):
-                topics.setdefault(rowid, []).append(shared.setdefault(value, value))
-            rows = conn.execute("SELECT rowid, kind, source_title, region FROM docs").fetchall()
-            self._facets = {
-                r[0]: (*(shared.setdefault(v, v) for v in r[1:]), tuple(topics.get(r[0], ()))) for r in rows
-            }
-        return self._facets
 
     def facet_codes(self, conn: sqlite3.Connection) -> FacetCodes:
         """The facet values as integer codes per rowid, for counting an answering set with numpy."""

@@ -59,14 +59,19 @@ def _session_options(threads: int):
     return so
 
 
-def release_memory() -> None:
-    """Hand freed heap back to the OS after a bulk embedding (glibc only; a no-op elsewhere)."""
+def _glibc(call: str, *args: int) -> None:
+    """``call(*args)`` of glibc's allocator, where there is one (a no-op elsewhere)."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        getattr(ctypes.CDLL("libc.so.6"), call)(*args)
     except (OSError, AttributeError):
         pass
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS after a bulk embedding (glibc only; a no-op elsewhere)."""
+    _glibc("malloc_trim", 0)
 
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -79,12 +84,7 @@ def fix_mmap_threshold() -> None:
     scores, the model's activations) are then carved from the heap, which fragments and keeps
     growing; at a fixed threshold they go back to the OS when freed. Measured at ×20: a served
     worker's peak RSS ~8 MB lower (docs/benchmarks.md)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    except (OSError, AttributeError):
-        pass
+    _glibc("mallopt", M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

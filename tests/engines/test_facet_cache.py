@@ -22,6 +22,7 @@ from search_api.engines.ranking import count_facets
 from search_api.engines.sqlite import SqliteEngine
 from search_api.search.rebuild import rebuild_index
 from tests.conftest import LEXICON, make_settings
+from tests.engines.facet_reference import facet_values
 from tests.fixtures.cases import CASE, PASSWORD
 from tests.fixtures.corpus import write_corpus
 
@@ -62,7 +63,7 @@ def publish(cases, users) -> int:
 def test_counts_are_those_of_counting_each_document(indexed):
     _, engine = indexed
     conn = engine.db
-    values = engine._cache_for(conn).facet_values(conn)
+    values = facet_values(conn)
     codes = FacetCodes(conn)
     rowids = sorted(values)
     rng = random.Random(7)

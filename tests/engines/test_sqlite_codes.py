@@ -9,6 +9,7 @@ from ingest.pipeline import ingest
 from search_api.engines.ranking import BOOST_FIELDS
 from search_api.engines.sqlite import SqliteEngine
 from tests.conftest import LEXICON, make_settings
+from tests.engines.facet_reference import facet_values
 from tests.fixtures.corpus import write_corpus
 
 
@@ -39,7 +40,7 @@ def test_light_documents_carry_the_topics_of_the_full_ones(engine):
     light = engine.get_many(list(topics), light=True)
     assert len(light) == len(topics)
     # in the order the facet counts meet them (the tuples the light documents were made from before)
-    reference = engine._cache_for(conn).facet_values(conn)
+    reference = facet_values(conn)
     rowid = dict(conn.execute("SELECT id, rowid FROM docs").fetchall())
     for doc in light:
         assert sorted(doc.topics) == sorted(topics[doc.id]), doc.id
