@@ -315,25 +315,41 @@ def test_no_question_is_asked_twice_across_the_sets():
             seen[key] = f"{name} {q['id']}"
 
 
-def test_eval_ids_resolve_to_corpus_documents(questions):
+def unresolved_ids(pairs) -> list[tuple[str, str]]:
+    """The ``(question id, document id)`` pairs whose document names no corpus file or article."""
     laws = {p.stem: p for p in (CORPUS_DIR / "laws").glob("*.md")}
     cases = {p.stem for p in (CORPUS_DIR / "cases").glob("*.md")}
     articles: dict[str, set[int]] = {}
     unresolved = []
-    for q in questions:
-        for doc_id in q["relevant"]:
-            stem, _, number = doc_id.partition(".")
-            if not number:
-                if stem not in laws and stem not in cases:
-                    unresolved.append((q["id"], doc_id))
-            elif stem not in laws:
-                unresolved.append((q["id"], doc_id))
-            else:
-                if stem not in articles:
-                    articles[stem] = article_numbers(laws[stem])
-                if not number.isdigit() or int(number) not in articles[stem]:
-                    unresolved.append((q["id"], doc_id))
+    for qid, doc_id in pairs:
+        stem, _, number = doc_id.partition(".")
+        if not number:
+            if stem not in laws and stem not in cases:
+                unresolved.append((qid, doc_id))
+        elif stem not in laws:
+            unresolved.append((qid, doc_id))
+        else:
+            if stem not in articles:
+                articles[stem] = article_numbers(laws[stem])
+            if not number.isdigit() or int(number) not in articles[stem]:
+                unresolved.append((qid, doc_id))
+    return unresolved
+
+
+def test_eval_ids_resolve_to_corpus_documents(questions):
+    unresolved = unresolved_ids((q["id"], doc_id) for q in questions for doc_id in q["relevant"])
     assert not unresolved, f"ids that name no corpus file or article: {unresolved}"
+
+
+def test_pooled_zeros_name_judged_pairs_of_the_main_set():
+    """``pooled-zeros.json``: documents judged 0 in a pooling pass, never also graded, all real."""
+    zeros = json.loads((EVAL_DIR / "pooled-zeros.json").read_text(encoding="utf-8"))["zero"]
+    graded = {q["id"]: q["relevant"] for q in read_eval_set("questions.jsonl")}
+    assert set(zeros) <= set(graded)
+    pairs = [(qid, doc_id) for qid, docs in zeros.items() for doc_id in docs]
+    assert len(pairs) == len(set(pairs))
+    assert not [p for p in pairs if p[1] in graded[p[0]]], "a document both graded and judged 0"
+    assert not unresolved_ids(pairs)
 
 
 def test_eval_slices_mean_what_they_say(eval_set, lex):
