@@ -195,6 +195,12 @@ class SearchEngine(ABC):
         docs = (self.get(i) for i in ids)
         return [d for d in docs if d is not None]
 
+    def related_cases(self, article_ids: list[str], related: Related) -> list[SearchHit]:
+        """The cases citing ``article_ids`` as ``related.query`` finds them (engines may answer it
+        from a cache of their own; the order and the hits' ``id``, ``title``, ``case_number`` and
+        ``cites`` must be the same)."""
+        return self.search(related.query(article_ids)).hits
+
     @abstractmethod
     def ids_by_source_path(self, source_path: str) -> dict[str, str]:
         """Map id → content_hash of documents from one source file (for change detection)."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from search_api.engines.facets import FacetCodes, last_rowid
 from search_api.engines.ranking import BOOST_FIELDS
+from search_api.engines.sqlite_related import CitingCases
 
 
 def fts_quote(token: str) -> str:
@@ -43,6 +44,7 @@ class TermCache:
         self._fields: dict[str, tuple[np.ndarray, list[str]]] | None = None
         self._priors: np.ndarray | None = None
         self._facet_codes: FacetCodes | None = None
+        self._citing: CitingCases | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
         with self._lock:
@@ -133,9 +135,17 @@ class TermCache:
 
     def facet_codes(self, conn: sqlite3.Connection) -> FacetCodes:
         """The facet values as integer codes per rowid, for counting an answering set with numpy."""
-        if self._facet_codes is None:
-            codes = FacetCodes(conn)
+        return self._once("_facet_codes", lambda: FacetCodes(conn))
+
+    def citing_cases(self, conn: sqlite3.Connection) -> CitingCases:
+        """The cases by the articles they cite (``engines.sqlite_related``), read once per version."""
+        return self._once("_citing", lambda: CitingCases(conn))
+
+    def _once(self, attr: str, build: Callable[[], Any]) -> Any:
+        """``attr``, built by ``build`` on first use (outside the lock; the first one stored wins)."""
+        if getattr(self, attr) is None:
+            built = build()
             with self._lock:
-                if self._facet_codes is None:
-                    self._facet_codes = codes
-        return self._facet_codes
+                if getattr(self, attr) is None:
+                    setattr(self, attr, built)
+        return getattr(self, attr)

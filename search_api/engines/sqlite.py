@@ -29,6 +29,7 @@ from search_api.engines.base import (
     IndexOutdated,
     IndexReport,
     QueryError,
+    Related,
     SearchEngine,
     SearchHit,
     SearchQuery,
@@ -46,6 +47,7 @@ from search_api.engines.sqlite_schema import (
     browse_facets,
     bump,
     delete_rowid,
+    full_hits,
     light_documents,
     write_documents,
 )
@@ -277,7 +279,7 @@ class SqliteEngine(SearchEngine):
             if facets is None:
                 facets = cache.facet_codes(conn).count(keys[kept])
                 self.facet_cache.put(cache.version, key, facets)
-        hits = self._light_hits(conn, page) if query.light else self._hits(conn, page)
+        hits = self._light_hits(conn, page) if query.light else full_hits(conn, page)
         for hit, i in zip(hits, page_at, strict=True):
             hit.coverage = float(share[i])
         return SearchResult(total=len(kept), hits=hits, facets=facets)
@@ -315,21 +317,6 @@ class SqliteEngine(SearchEngine):
                 self._cache = TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])
             return self._cache
 
-    def _hits(self, conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
-        if not page:
-            return []
-        rowids = [r for r, _ in page]
-        data = dict(
-            conn.execute(
-                f"SELECT rowid, data FROM docs WHERE rowid IN ({', '.join('?' * len(rowids))})", rowids
-            ).fetchall()
-        )
-        hits = []
-        for rowid, score in page:
-            doc = Document.from_dict(json.loads(data[rowid]))
-            hits.append(SearchHit(id=doc.id, score=score, doc=doc))
-        return hits
-
     def _light_docs(self, conn: sqlite3.Connection, rows: list[tuple]) -> dict[int, Document]:
         return light_documents(rows, self._cache_for(conn).facet_codes(conn).topics)
 
@@ -350,7 +337,14 @@ class SqliteEngine(SearchEngine):
             (*params, query.size, query.offset),
         ).fetchall()
         facets = browse_facets(conn, where, params) if query.facets else {}
-        return SearchResult(total=total, hits=self._hits(conn, rows), facets=facets)
+        return SearchResult(total=total, hits=full_hits(conn, rows), facets=facets)
+
+    def related_cases(self, article_ids: list[str], related: Related) -> list[SearchHit]:
+        conn = self.db
+        try:
+            return self._cache_for(conn).citing_cases(conn).citing(article_ids, related)
+        except sqlite3.OperationalError as e:
+            raise EngineUnavailable(f"index error: {e}") from e
 
     def get(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT data FROM docs WHERE id = ?", (doc_id,)).fetchone()

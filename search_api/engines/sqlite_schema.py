@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ingest.model import Document
-from search_api.engines.base import FIELD_WEIGHTS, IndexReport
+from search_api.engines.base import FIELD_WEIGHTS, IndexReport, SearchHit
 from search_api.engines.ranking import FACET_SIZE
 
 COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
@@ -137,3 +137,16 @@ def browse_facets(conn: sqlite3.Connection, where: str, params: list[Any]) -> di
     ).fetchall()
     facets["topics"] = dict(rows)
     return facets
+
+
+def full_hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
+    """``(rowid, score)`` pairs as hits carrying their whole stored documents, in that order."""
+    if not page:
+        return []
+    rowids = [r for r, _ in page]
+    data = dict(conn.execute(f"SELECT rowid, data FROM docs WHERE rowid IN ({', '.join('?' * len(rowids))})", rowids))
+    hits = []
+    for rowid, score in page:
+        doc = Document.from_dict(json.loads(data[rowid]))
+        hits.append(SearchHit(id=doc.id, score=score, doc=doc))
+    return hits

@@ -75,15 +75,18 @@ def release_memory() -> None:
 
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-MMAP_THRESHOLD = 128 * 1024
+MMAP_THRESHOLD = 1024 * 1024
 
 
 def fix_mmap_threshold() -> None:
-    """Keep glibc's mmap threshold at 128 KB (glibc only; a no-op elsewhere). By default it rises
-    to the size of the largest buffer freed, so each search's large temporaries (the vector scan's
-    scores, the model's activations) are then carved from the heap, which fragments and keeps
-    growing; at a fixed threshold they go back to the OS when freed. Measured at ×20: a served
-    worker's peak RSS ~8 MB lower (docs/benchmarks.md)."""
+    """Keep glibc's mmap threshold at 1 MB (glibc only; a no-op elsewhere). By default it rises
+    to the size of the largest buffer freed, so large temporaries (the model's activations while
+    the corpus is embedded) are then carved from the heap, which fragments and keeps growing; at a
+    fixed threshold they go back to the OS when freed. Not lower: each allocation above it is a
+    fresh mapping faulted in page by page, and at 128 KB a search's few-hundred-KB arrays (the
+    coarse pass's scores and their partition) took 3-4x as long as from the heap. Measured at ×20
+    (docs/benchmarks.md): peak RSS of a served worker 388 MB at 128 KB, 389-391 at 1 MB, 393 at
+    2 MB, 399 at 4 MB; the vector search ~1.5 ms faster at 1 MB than at 128 KB."""
     _glibc("mallopt", M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 

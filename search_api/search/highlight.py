@@ -7,6 +7,7 @@ marked in the original.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from functools import lru_cache
 from html import escape
 
@@ -61,9 +62,16 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
     if not spans:
         return escape(flat[:width]) + ("…" if len(flat) > width else "")
     best, best_score = 0, -1
+    starts = [a for a, _ in spans]
     for s, _ in spans:
         begin = max(0, s - width // 4)
-        window = [norm[a:b] for a, b in spans if a >= begin and b <= begin + width]
+        # the spans inside [begin, begin + width): sorted and non-overlapping, so a run from the first
+        window = []
+        for a, b in spans[bisect_left(starts, begin) :]:
+            if a >= begin + width:
+                break
+            if b <= begin + width:
+                window.append(norm[a:b])
         score = len(set(window)) * 10 + len(window)
         if score > best_score:
             best, best_score = begin, score

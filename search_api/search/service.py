@@ -267,7 +267,7 @@ class SearchService:
         ids = [h["id"] for h in articles]
         # asked again when articles were pinned to the top, or the engine leaves it to us
         same = found is not None and list(found[0]) == ids
-        cases = found[1] if same else self.engine.search(RELATED.query(ids)).hits
+        cases = found[1] if same else self.engine.related_cases(ids, RELATED)
         for h in articles:
             h["related_cases"] = [
                 {"id": c.id, "title": c.doc.title, "url": doc_url(c.id), "case_number": c.doc.case_number}
