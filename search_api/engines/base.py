@@ -87,6 +87,10 @@ class SearchQuery:
     # hits carry light documents (``LIGHT_FIELDS`` only): for callers that rank many candidates
     # and show a few (the fused search loads the page's full documents with ``get_many``)
     light: bool = False
+    # hits carry no document at all (``doc`` is None): for the fused search when it counts no
+    # facets (it needs only ids and scores, and loads the page's documents itself); an engine
+    # that cannot skip the documents returns light ones
+    ids_only: bool = False
     # also the cases citing the page's leading articles (``SearchResult.related``), for engines
     # that can find them in the same round trip as the page; the others leave it to the caller
     related: Related | None = None
@@ -119,11 +123,12 @@ def validate_query(query: SearchQuery) -> None:
 
 @dataclass
 class SearchHit:
-    """One ranked document. ``doc`` is the stored document (original text included)."""
+    """One ranked document. ``doc`` is the stored document (original text included), light for a
+    ``SearchQuery.light`` search, None for an ``ids_only`` one."""
 
     id: str
     score: float
-    doc: Document
+    doc: Document | None
     coverage: float = 1.0  # share of the question's typed concepts the document matched
 
 

@@ -48,6 +48,7 @@ from search_api.engines.sqlite_schema import (
     bump,
     delete_rowid,
     full_hits,
+    id_hits,
     light_documents,
     write_documents,
 )
@@ -72,6 +73,7 @@ class SqliteEngine(SearchEngine):
         self._cache_lock = threading.Lock()
         self._cache: TermCache | None = None
         self._pointer_seen: tuple[tuple[int, int, int], Path] | None = None
+        self._pointer_str = str(self.pointer)  # stat on every search: no Path built each time
         self.facet_cache = FacetCache()  # per (index version, analysed query)
 
     @classmethod
@@ -103,7 +105,7 @@ class SqliteEngine(SearchEngine):
         Asked on every search: the pointer is read again only when its file changed (a rebuild
         replaces it, so its inode changes); a stat costs a fraction of an open and a read."""
         try:
-            st = os.stat(self.pointer)
+            st = os.stat(self._pointer_str)
         except FileNotFoundError:
             return self.path
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -279,7 +281,10 @@ class SqliteEngine(SearchEngine):
             if facets is None:
                 facets = cache.facet_codes(conn).count(keys[kept])
                 self.facet_cache.put(cache.version, key, facets)
-        hits = self._light_hits(conn, page) if query.light else full_hits(conn, page)
+        if query.ids_only:
+            hits = id_hits(conn, page)
+        else:
+            hits = self._light_hits(conn, page) if query.light else full_hits(conn, page)
         for hit, i in zip(hits, page_at, strict=True):
             hit.coverage = float(share[i])
         return SearchResult(total=len(kept), hits=hits, facets=facets)

@@ -150,3 +150,10 @@ def full_hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[S
         doc = Document.from_dict(json.loads(data[rowid]))
         hits.append(SearchHit(id=doc.id, score=score, doc=doc))
     return hits
+
+
+def id_hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
+    """``(rowid, score)`` pairs as hits without documents (``SearchQuery.ids_only``), in that order."""
+    marks = ", ".join("?" * len(page))
+    ids = dict(conn.execute(f"SELECT rowid, id FROM docs WHERE rowid IN ({marks})", [r for r, _ in page]))
+    return [SearchHit(id=ids[r], score=s, doc=None) for r, s in page if r in ids]

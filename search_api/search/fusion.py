@@ -68,9 +68,10 @@ def fuse(
     want_facets: bool,
 ) -> Fused:
     """``lexical`` (the engine's answering set, best first) and ``semantic`` (``(id, cosine)``,
-    best first) as one ranking. ``docs`` holds the documents of semantic-only candidates."""
+    best first) as one ranking. ``docs`` holds the documents of semantic-only candidates; a lexical
+    hit needs its (light) document only when ``want_facets``, and the first one its ``kind``."""
     cosine = dict(semantic)
-    if lexical and lexical[0].doc.kind == "case":
+    if lexical and lexical[0].doc is not None and lexical[0].doc.kind == "case":
         weight *= CASE_WEIGHT_FACTOR
     best_cos = semantic[0][1] if semantic else 0.0
     low = semantic[-1][1] if semantic else 0.0

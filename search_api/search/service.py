@@ -184,11 +184,17 @@ class SearchService:
             # both sides at once: the model run releases the GIL while the engine ranks
             vectors = self.semantic.pool.submit(retriever.semantic_scores, a.semantic_text, SEMANTIC_K)
             pool = max(LEXICAL_POOL, offset + size)
-            # light documents while ranking (a citation filter needs the full ones); the page's in full below
+            # while ranking, no documents unless facets are counted (then light ones; a citation filter
+            # needs the full ones for the semantic side's candidates); the page's in full below
             light = "cites" not in filters
             lexical = self.engine.search(
-                SearchQuery(terms=a.terms, filters=filters, size=pool, boosts=boosts, light=light)
+                SearchQuery(
+                    terms=a.terms, filters=filters, size=pool, boosts=boosts, light=light, ids_only=light and not facets
+                )
             )
+            lead = lexical.hits[0] if lexical.hits else None
+            if lead is not None and lead.doc is None:  # the fusion weighs a leading case differently
+                lexical.hits[0] = replace(lead, doc=next(iter(self.engine.get_many([lead.id], light=True)), None))
             semantic = vectors.result()
             known = {h.id for h in lexical.hits}
             extra = {d.id: d for d in self.engine.get_many([i for i, _ in semantic if i not in known], light=light)}

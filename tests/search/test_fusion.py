@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.model import Document
-from search_api.engines.base import SearchHit
+from search_api.engines.base import SearchHit, SearchQuery
 from search_api.search.fusion import fuse
 from search_api.search.layer import SemanticLayer
 from search_api.search.service import SearchService
@@ -146,3 +146,24 @@ def test_a_case_on_top_lexically_lowers_the_semantic_weight():
     as_article = [SearchHit("case", 10.0, _doc("case"), 1.0), *lexical[1:]]
     fused = fuse(as_article, semantic, extra, weight=0.5, boosts={}, filters={}, want_facets=False)
     assert [h.id for h in fused.hits][:2] == ["art", "case"]
+
+
+def test_candidates_without_documents_rank_the_page_as_with_them(service, corpus_index):
+    """The fused search ranks its lexical candidates as ids only when it counts no facets
+    (``SearchQuery.ids_only``): the engine returns the same ids, scores and coverage as with
+    light documents, and the page, its documents and the answer are those of a search that loads them."""
+    from search_api.engines.sqlite import SqliteEngine
+
+    engine = SqliteEngine(corpus_index)
+    questions = ["被公司炒鱿鱼了有赔偿吗", "去仲裁委告老板要花钱吗", "末位淘汰能解除劳动合同吗", "上海 试用期 工资"]
+    for q in questions:
+        terms = service.analyse(q).terms
+        light = engine.search(SearchQuery(terms=terms, size=100, light=True)).hits
+        bare = engine.search(SearchQuery(terms=terms, size=100, light=True, ids_only=True)).hits
+        assert [(h.id, h.score, h.coverage) for h in bare] == [(h.id, h.score, h.coverage) for h in light]
+        assert light and all(h.doc is None for h in bare)
+        with_facets = service.search(q, facets=True)
+        without = service.search(q, facets=False)
+        assert with_facets.facets and not without.facets
+        assert without.hits == with_facets.hits and without.total == with_facets.total, q
+        assert without.answer == with_facets.answer and without.confident == with_facets.confident
