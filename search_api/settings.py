@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Threads per process answering requests (each holds an index connection and its page cache).",
     )
+    search_slots: int = Field(
+        2,
+        ge=1,
+        description="Searches one process runs at once; the others wait their turn in arrival order. A"
+        " search is CPU work under one interpreter lock: running more at once stretches every one of them"
+        " and leaves some waiting far longer than the rest (16 at once: p99 0.6-0.8 s at 16 connections;"
+        " 2: 0.2 s, and more searches a second; docs/benchmarks.md).",
+    )
     workers: int = Field(
         0,
         ge=0,

@@ -2,7 +2,8 @@
 database, or a local spool while the database does not answer.
 
 A record is committed to the database (``db.log_database``: the SQLite file, or the shared
-PostgreSQL database) on the caller's thread, before the search's answer leaves. When that
+PostgreSQL database) before the search's answer leaves: on the caller's thread, or together with
+the records of other searches that queued up meanwhile (group commit, :meth:`LogStore.store`). When that
 fails — PostgreSQL unreachable, a SQLite file that cannot be written — the record (already
 redacted) is appended to ``<data_dir>/querylog-db-spool.jsonl`` and fsync'd instead, the
 search goes on, and the server log says once that records are being spooled. For
@@ -40,6 +41,17 @@ Records = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # (queries, events)
 REFUSED = (sa_exc.DataError, sa_exc.IntegrityError)
 
 
+class _Pending:
+    """One caller's records waiting for a group commit, and what became of them."""
+
+    __slots__ = ("done", "error", "events", "queries", "stored")
+
+    def __init__(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]):
+        self.queries, self.events = queries, events
+        self.done = self.stored = False
+        self.error: Exception | None = None
+
+
 class LogStore:
     """The query-log database with its spool. Thread-safe; :meth:`store` never loses a record it returns from."""
 
@@ -51,6 +63,9 @@ class LogStore:
         self._down_said = False
         self._said_lock = threading.Lock()
         self._writes = self._checkpointed = 0
+        self._group = threading.Condition()  # group commit (``store``)
+        self._queue: list[_Pending] = []
+        self._writing = False
         self._last_checkpoint = time.monotonic()
         try:
             self.database  # noqa: B018 - opened (and migrated) now when it answers; else at the first record
@@ -84,7 +99,55 @@ class LogStore:
 
         Raises if the spool cannot be written either, or if the database refused the records
         themselves (:data:`REFUSED`).
+
+        Group commit: the records of searches arriving while another thread writes wait for it,
+        and the first of them then writes all of theirs in one transaction; each caller still
+        returns only once its own records are committed or spooled. One writer per process
+        instead of one per request thread: with every thread its own transaction, two workers'
+        32 threads queued on the SQLite file's write lock (its busy handler sleeps up to 100 ms
+        a try), and the query log cost more than the search (docs/benchmarks.md).
         """
+        mine = _Pending(queries, events)
+        with self._group:
+            self._queue.append(mine)
+            while not mine.done and self._writing:
+                self._group.wait()
+            if not mine.done:  # this thread writes what has queued up, its own records included
+                self._writing = True
+                batch, self._queue = self._queue, []
+        if not mine.done:
+            try:
+                self._store_batch(batch)
+            finally:
+                with self._group:
+                    self._writing = False
+                    self._group.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        return mine.stored
+
+    def _store_batch(self, batch: list[_Pending]) -> None:
+        """Store the callers' records together; if the database refuses the batch, each caller's
+        records on their own (so one refused record fails only its caller)."""
+        if len(batch) > 1 and time.monotonic() >= self._down_until:
+            try:
+                self._insert([q for p in batch for q in p.queries], [e for p in batch for e in p.events])
+            except REFUSED:
+                pass
+            except Exception as exc:
+                self._went_down(exc)
+            else:
+                for p in batch:
+                    p.stored, p.done = True, True
+                return
+        for p in batch:
+            try:
+                p.stored = self._store_one(p.queries, p.events)
+            except Exception as exc:
+                p.error = exc
+            p.done = True
+
+    def _store_one(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
         if time.monotonic() >= self._down_until:
             try:
                 self._insert(queries, events)

@@ -86,6 +86,8 @@ class SearchService:
         self.tok = tokeniser or get_tokeniser(settings.lexicon_dir)
         self._registry: TitleRegistry | None = None
         self._lock = threading.Lock()
+        # searches run ``search_slots`` at a time, the rest queued in arrival order (Settings.search_slots)
+        self._slots = threading.BoundedSemaphore(settings.search_slots)
         self.semantic = SemanticLayer(settings, engine)
         # everyday questions recur across searches: each is analysed once (a few thousand in all)
         self._terms_of = functools.lru_cache(maxsize=8192)(self._analyse_terms)
@@ -143,6 +145,12 @@ class SearchService:
         related: bool = True,
     ) -> SearchResponse:
         """Run one search. Raises ``EngineError`` subclasses; callers map them (503/400)."""
+        with self._slots:
+            return self._search(q, filters=filters, page=page, size=size, facets=facets, related=related)
+
+    def _search(
+        self, q: str, *, filters: dict[str, list[str]] | None, page: int, size: int, facets: bool, related: bool
+    ) -> SearchResponse:
         t0 = time.perf_counter()
         if self.before_search is not None:
             self.before_search()

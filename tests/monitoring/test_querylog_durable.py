@@ -99,3 +99,70 @@ def test_topic_matcher_gives_the_lexicons_answer(tmp_path):
         assert matcher(tokens, text) == expected, q
         with_topics += bool(expected)
     assert with_topics > 50
+
+
+def test_concurrent_searches_are_committed_together_and_each_before_it_returns(qlog, monkeypatch):
+    """Group commit: searches arriving while one thread writes are written in one transaction by
+    the next; each ``log_search`` still returns only once its own record is committed."""
+    import threading
+    import time
+
+    from search_api.monitoring import log_store
+
+    real_insert = log_store.records.insert
+    transactions: list[int] = []
+
+    def slow_insert(conn, queries, events):  # a busy disk: the others queue up meanwhile
+        time.sleep(0.02)
+        transactions.append(len(queries))
+        real_insert(conn, queries, events)
+
+    monkeypatch.setattr(log_store.records, "insert", slow_insert)
+    committed_on_return: list[bool] = []
+
+    def search(i: int) -> None:
+        qid = qlog.log_search(q=f"拖欠工资 {i}", engine="sqlite", total=1)
+        committed_on_return.append(qid in {r["query_id"] for r in stored(qlog)})
+
+    threads = [threading.Thread(target=search, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(committed_on_return) == 16 and all(committed_on_return)
+    assert sorted(r["user_query"] for r in stored(qlog)) == sorted(f"拖欠工资 {i}" for i in range(16))
+    assert sum(transactions) == 16 and len(transactions) < 16 and max(transactions) > 1
+
+
+def test_a_record_the_database_refuses_fails_only_its_own_search(qlog, monkeypatch):
+    """In a group, a record the database refuses (not an outage) fails its caller alone (counted
+    as failed, as before group commit): the others are stored one by one."""
+    import threading
+    import time
+
+    from sqlalchemy.exc import IntegrityError
+
+    from search_api.monitoring import log_store
+
+    real_insert = log_store.records.insert
+    batches: list[int] = []
+
+    def picky_insert(conn, queries, events):
+        time.sleep(0.02)
+        batches.append(len(queries))
+        if any(q["user_query"] == "拒收" for q in queries):
+            raise IntegrityError("INSERT", {}, Exception("refused"))
+        real_insert(conn, queries, events)
+
+    monkeypatch.setattr(log_store.records, "insert", picky_insert)
+    questions = ["拒收", *(f"加班费 {i}" for i in range(9))]
+    threads = [
+        threading.Thread(target=qlog.log_search, kwargs={"q": q, "engine": "sqlite", "total": 1}) for q in questions
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert max(batches) > 1  # there was a group
+    assert qlog.failed == 1 and qlog.spooled == 0
+    assert sorted(r["user_query"] for r in stored(qlog)) == sorted(f"加班费 {i}" for i in range(9))
