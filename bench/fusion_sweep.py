@@ -2,10 +2,10 @@
 
 Ingests the corpus into a temporary SQLite index (the semantic layer on, vectors from
 ``data/bench-vectors``) and prints nDCG@10 on each development set — ``questions.jsonl`` and
-``blind-1`` … ``blind-5``, all of them read before — for variants of the fusion
+``blind-1`` … ``blind-6``, all of them read or measured before — for variants of the fusion
 (``search.fusion``), of the document priors (``ingest.segment.PRIORS``, re-ingested per variant)
 and of a learned re-ranker: a pairwise logistic model over 18 features of each fused candidate,
-trained with each set held out in turn (its nDCG is on the held-out set only). ``blind-6`` and
+trained with each set held out in turn (its nDCG is on the held-out set only). ``blind-7`` and
 later sets are never read here: they are for the one honest measurement.
 
 Usage: .venv/bin/python bench/fusion_sweep.py [--part fusion priors rerank]
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import CORPUS, LEXICON, REPO, load_questions
 from bench.relevance import VECTORS_DIR, ndcg
 
-DEV_SETS = ("questions", "blind-1", "blind-2", "blind-3", "blind-4", "blind-5")
+DEV_SETS = ("questions", "blind-1", "blind-2", "blind-3", "blind-4", "blind-5", "blind-6")
 DOC_TYPES = ("judicial_interpretation", "administrative_regulation", "departmental_rule", "local_regulation")
 
 
