@@ -116,10 +116,16 @@ class LogStore:
                 self._writing = True
                 batch, self._queue = self._queue, []
         if not mine.done:
+            failure: Exception = RuntimeError("query log: the group commit was interrupted")
             try:
                 self._store_batch(batch)
+            except Exception as exc:  # a bug: each caller of the group raises it, none waits for ever
+                failure = exc
             finally:
                 with self._group:
+                    for p in batch:
+                        if not p.done:
+                            p.error, p.done = failure, True
                     self._writing = False
                     self._group.notify_all()
         if mine.error is not None:

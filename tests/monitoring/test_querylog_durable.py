@@ -166,3 +166,37 @@ def test_a_record_the_database_refuses_fails_only_its_own_search(qlog, monkeypat
     assert max(batches) > 1  # there was a group
     assert qlog.failed == 1 and qlog.spooled == 0
     assert sorted(r["user_query"] for r in stored(qlog)) == sorted(f"加班费 {i}" for i in range(9))
+
+
+def test_a_failing_group_commit_leaves_no_search_waiting_or_silently_unlogged(qlog, monkeypatch):
+    """An unexpected error while a group is written reaches every search of the group (counted as
+    failed, none waits for ever), and the next searches are logged again."""
+    import threading
+    import time
+
+    from search_api.monitoring import log_store
+
+    real_store_batch = log_store.LogStore._store_batch
+    broken = threading.Event()
+    broken.set()
+
+    def flaky(self, batch):
+        time.sleep(0.02)
+        if broken.is_set():
+            raise ValueError("a bug")
+        return real_store_batch(self, batch)
+
+    monkeypatch.setattr(log_store.LogStore, "_store_batch", flaky)
+    threads = [
+        threading.Thread(target=qlog.log_search, kwargs={"q": f"工伤 {i}", "engine": "sqlite", "total": 1})
+        for i in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert qlog.failed == 6 and stored(qlog) == []
+    broken.clear()
+    qlog.log_search(q="工伤认定", engine="sqlite", total=1)
+    assert [r["user_query"] for r in stored(qlog)] == ["工伤认定"]
