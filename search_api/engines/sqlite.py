@@ -40,6 +40,7 @@ from search_api.engines.facets import FacetCache, query_key
 from search_api.engines.fts import TermCache
 from search_api.engines.ranking import CANDIDATES, Scorer, answering_many
 from search_api.engines.sqlite_schema import (
+    BROWSE_ORDER,
     COLUMNS,
     LIGHT_SQL,
     MULTI,
@@ -337,8 +338,7 @@ class SqliteEngine(SearchEngine):
             return SearchResult(total=0, hits=[])
         total = conn.execute(f"SELECT count(*) FROM docs d WHERE 1=1{where}", params).fetchone()[0]
         rows = conn.execute(
-            f"SELECT d.rowid, d.prior FROM docs d WHERE 1=1{where} ORDER BY d.prior DESC, d.source_id, "
-            f"CAST(json_extract(d.data, '$.article') AS INTEGER), d.id LIMIT ? OFFSET ?",
+            f"SELECT d.rowid, d.prior FROM docs d WHERE 1=1{where} ORDER BY {BROWSE_ORDER} LIMIT ? OFFSET ?",
             (*params, query.size, query.offset),
         ).fetchall()
         facets = browse_facets(conn, where, params) if query.facets else {}

@@ -16,9 +16,7 @@ import sqlite3
 
 from ingest.model import Document
 from search_api.engines.base import Related, SearchHit
-
-# The browse order of ``SqliteEngine._browse`` (for cases ``article`` is null, so it ties).
-ORDER = "ORDER BY prior DESC, source_id, CAST(json_extract(data, '$.article') AS INTEGER), id"
+from search_api.engines.sqlite_schema import BROWSE_ORDER
 
 
 class CitingCases:
@@ -26,8 +24,9 @@ class CitingCases:
 
     def __init__(self, conn: sqlite3.Connection):
         rows = conn.execute(
-            "SELECT id, prior, source_id, json_extract(data, '$.title'), json_extract(data, '$.case_number'), "
-            f"json_extract(data, '$.cites') FROM docs WHERE kind = 'case' {ORDER}"
+            "SELECT d.id, d.prior, d.source_id, json_extract(d.data, '$.title'), "
+            "json_extract(d.data, '$.case_number'), json_extract(d.data, '$.cites') "
+            f"FROM docs d WHERE d.kind = 'case' ORDER BY {BROWSE_ORDER}"
         ).fetchall()
         cites = [json.loads(c) if c else [] for *_, c in rows]
         self._by_article: dict[str, list[int]] = {}

@@ -93,6 +93,10 @@ def delete_rowid(conn: sqlite3.Connection, rowid: int) -> None:
     conn.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
 
 
+# Browsing without terms (and the related cases, ``engines.sqlite_related``): best sources first,
+# articles in their law's order; ``d`` is the docs table
+BROWSE_ORDER = "d.prior DESC, d.source_id, CAST(json_extract(d.data, '$.article') AS INTEGER), d.id"
+
 # Light documents (``SearchQuery.light``): the ranking, boost and facet fields, read from the columns
 LIGHT_SQL = "SELECT rowid, id, kind, prior, doc_type, source_id, source_title, region, level FROM docs"
 
