@@ -2,9 +2,15 @@
 
 Several workers are separate processes, each with its own listening socket on the same address
 (``SO_REUSEPORT``: the kernel spreads new connections across the sockets that listen). Measured
-here, uvicorn's own ``--workers`` (one socket shared by its children) left keep-alive requests
-stalling ~44 ms and split connections unevenly; with a socket per process asyncio's own server
-sets TCP_NODELAY on every connection and the kernel balances them.
+here, uvicorn's own ``--workers`` (one socket shared by its children) split connections unevenly;
+with a socket per process the kernel balances them.
+
+Every accepted connection must have TCP_NODELAY: uvicorn writes a response's head and body in two
+sends, and with Nagle's algorithm on, the body waits for the client's delayed ACK of the head —
+~40 ms on every keep-alive request after the first. asyncio sets the option only on sockets whose
+``proto`` is ``IPPROTO_TCP``, and an accepted socket inherits ``proto`` from its listener; a
+listener made with ``socket(AF_INET, SOCK_STREAM)`` has ``proto`` 0, so the listener here names
+TCP explicitly and carries TCP_NODELAY itself (Linux copies it to accepted sockets).
 
 Each worker builds the app and finishes its start-up — the semantic layer loaded, the term caches
 warmed — before its socket listens, so a worker (re)started under load takes traffic only when it
@@ -47,8 +53,9 @@ def default_workers() -> int:
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     """A TCP socket bound to ``host:port`` (not yet listening: the server listens once ready)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))

@@ -3,8 +3,10 @@ supervised, and gone with their parent (search_api/web/server.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from search_api.app import create_app
+from search_api.web.server import listening_socket
 from tests.conftest import make_settings
 from tests.monitoring.server import LABOURKB, Server
 
@@ -74,6 +77,52 @@ def test_two_workers_share_the_port_and_both_answer(server):
     used = {pid: cpu_ticks(pid) - before[pid] for pid in workers}
     assert all(ticks > 0 for ticks in used.values()), used
     assert min(used.values()) >= max(used.values()) / 8, used  # neither worker sits idle
+
+
+def test_accepted_connections_have_tcp_nodelay():
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, inherited from the
+    listener: a listener made without it left Nagle's algorithm on for every connection."""
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport):
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        sock = listening_socket("127.0.0.1", 0, reuse_port=False)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        try:
+            port = sock.getsockname()[1]
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            value = await asyncio.wait_for(seen, 10)
+            writer.close()
+            return value
+        finally:
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_keep_alive_requests_do_not_wait_for_delayed_acks(server):
+    """One keep-alive connection, several requests in turn: with Nagle on, each response's body
+    waited for the client's delayed ACK of its head (>= 40 ms, the kernel's minimum, every time)."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    times = []
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        reader = conn.makefile("rb")
+        for _ in range(8):
+            t0 = time.perf_counter()
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert len(reader.read(length)) == length
+            times.append(time.perf_counter() - t0)
+    assert min(times[1:]) < 0.030, times  # the fastest answer after the first: no 40 ms stall
 
 
 def test_a_dead_worker_is_replaced_and_the_site_keeps_answering(server):
