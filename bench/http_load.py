@@ -14,6 +14,11 @@ Every request sends ``Accept-Encoding: gzip``, as phones do. Before the measured
 search target is loaded for ``--warm`` seconds (every question met once per worker, as on a
 server that has been up for a while); the query log stays on, as in production.
 
+The result cache (``LABOURKB_RESULT_CACHE_MB``, search/result_cache.py) holds the whole mix after
+the warm-up, so with it on the measured runs are questions asked again. Run once more with
+``LABOURKB_RESULT_CACHE_MB=0`` in the environment (the server inherits it) for questions met for
+the first time; report both.
+
 The load generator is wrk (https://github.com/wg/wrk; Debian/Ubuntu: ``apt-get install -y wrk``):
 a C event loop whose own cost is negligible next to a Python server's, so the numbers are the
 server's. Its Lua hooks pick each request's path and report exact p50/p99 per run. The script

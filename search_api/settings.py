@@ -171,6 +171,13 @@ class Settings(BaseSettings):
         " and longer waits for some; measured alone at 2 vs 16 it changed neither throughput nor p99 within"
         " noise (the tail under load was the query log's commits; docs/benchmarks.md).",
     )
+    result_cache_mb: float = Field(
+        4.0,
+        ge=0,
+        description="Memory per process for the answers of questions asked again (compressed, ~3 KB each),"
+        " kept until the index changes (search/result_cache.py); 0 turns it off. Every search is still"
+        " logged.",
+    )
     workers: int = Field(
         0,
         ge=0,

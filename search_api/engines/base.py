@@ -227,6 +227,11 @@ class SearchEngine(ABC):
     # others the semantic layer keeps its own in-process index.
     stores_vectors: bool = False
 
+    def generation(self) -> Any:
+        """A value that changes whenever any process changes what searches find (kept answers are
+        keyed on it), or ``None`` when the engine has no cheap one (then no answer is kept)."""
+        return None
+
     def warm(self, texts: Iterable[str]) -> int:
         """Prepare per-term caches for these query terms (engines without caches do nothing)."""
         return 0

@@ -50,6 +50,7 @@ from search_api.engines.sqlite_schema import (
     delete_rowid,
     full_hits,
     id_hits,
+    index_version,
     light_documents,
     write_documents,
 )
@@ -315,9 +316,13 @@ class SqliteEngine(SearchEngine):
     def _bm25_weights(self) -> str:
         return ", ".join(str(self.weights[f]) for f in FIELD_WEIGHTS)
 
+    def generation(self) -> tuple[int, Path]:
+        """The version row (every write of any process bumps it) and the live file (a rebuild)."""
+        return index_version(self.db), self._local.live
+
     def _cache_for(self, conn: sqlite3.Connection) -> TermCache:
         """The shared per-index cache, dropped whenever any connection has written."""
-        version = conn.execute("SELECT v FROM meta WHERE k = 'version'").fetchone()[0], self._local.live
+        version = index_version(conn), self._local.live
         with self._cache_lock:
             if self._cache is None or self._cache.version != version:
                 self._cache = TermCache(version, conn.execute("SELECT count(*) FROM docs").fetchone()[0])

@@ -47,6 +47,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 """
 
 
+def index_version(conn: sqlite3.Connection) -> int:
+    """The version row: every write bumps it (``bump``)."""
+    return conn.execute("SELECT v FROM meta WHERE k = 'version'").fetchone()[0]
+
+
 def bump(conn: sqlite3.Connection) -> None:
     """Mark the index changed (inside the writing transaction)."""
     conn.execute("UPDATE meta SET v = v + 1 WHERE k = 'version'")

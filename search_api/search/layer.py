@@ -60,6 +60,7 @@ class SemanticLayer:
         self._started = False
         self._lock = threading.Lock()
         self._adding = threading.Lock()  # one update of the vectors at a time
+        self.additions = 0  # updates of the vectors since start-up (answers kept before are stale)
 
     def start(self, background: bool = True) -> None:
         """Build the retriever (once); in a daemon thread unless ``background`` is false."""
@@ -144,6 +145,7 @@ class SemanticLayer:
                         sync(self.engine, document_texts(docs), retriever.embedder, cache, known=known)
                     finally:
                         cache.close()
+                    self.additions += 1
                     return
                 if not self.engine.get_many([d.id for d in docs], light=True):
                     return  # withdrawn again meanwhile
@@ -153,6 +155,7 @@ class SemanticLayer:
                 finally:
                     cache.close()
                 retriever.index = index  # one assignment: searches see the old index or the new
+                self.additions += 1
         except Exception:  # lexical search already finds them; the next start-up retries
             log.exception("could not give %d new documents their vectors", len(docs))
 

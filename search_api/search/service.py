@@ -26,6 +26,7 @@ from search_api.search.fusion import CONFIDENT_COSINE, NO_ANSWER_COSINE, SEMANTI
 from search_api.search.layer import SemanticLayer
 from search_api.search.present import doc_url, shape_hit
 from search_api.search.query import Analysis, analyse, suggest
+from search_api.search.result_cache import ResultCache, request_key
 from search_api.settings import Settings
 
 FEW_RESULTS = 3  # at or below this many results the service also offers a suggestion
@@ -94,6 +95,8 @@ class SearchService:
         # and so do the questions typed: the next page, the filters, another worker asking the same
         self._analysed = functools.lru_cache(maxsize=4096)(self._analyse)
         self.before_search: Callable[[], None] | None = None  # e.g. LiveAdditions.sync: the store's additions
+        self.results = ResultCache(int(settings.result_cache_mb * 1024 * 1024))  # questions asked again
+        self._epoch = 0  # bumped by invalidate(): kept answers are for the index as it was
 
     # -- titles of the laws in the index, for citations typed into the search box
     @property
@@ -111,6 +114,7 @@ class SearchService:
             self._registry = None
             self._analysed.cache_clear()
             self._terms_of.cache_clear()
+            self._epoch += 1
 
     def warm_up(self) -> int:
         """Warm the engine's per-term caches with the query terms of every lexicon word.
@@ -144,16 +148,41 @@ class SearchService:
         facets: bool = False,
         related: bool = True,
     ) -> SearchResponse:
-        """Run one search. Raises ``EngineError`` subclasses; callers map them (503/400)."""
+        """Run one search. Raises ``EngineError`` subclasses; callers map them (503/400).
+
+        A question asked again on the same index is answered from ``self.results`` (result_cache).
+        """
+        t0 = time.perf_counter()
+        if self.before_search is not None:
+            self.before_search()
+        key = request_key(q, filters, page, size, facets, related)
+        generation = self._generation()
+        kept = self.results.get(generation, key) if generation is not None else None
+        if kept is not None:
+            kept.took_ms = round((time.perf_counter() - t0) * 1000, 2)
+            return kept
         with self._slots:
-            return self._search(q, filters=filters, page=page, size=size, facets=facets, related=related)
+            response = self._search(q, filters=filters, page=page, size=size, facets=facets, related=related)
+        if generation is not None:
+            self.results.put(generation, key, response)
+        return response
+
+    def _generation(self) -> tuple | None:
+        """What the kept answers depend on (result_cache); ``None``: keep nothing (the engine can't say)."""
+        if not self.results.enabled:
+            return None
+        try:
+            engine = self.engine.generation()
+        except Exception:  # the search itself will say what is wrong
+            return None
+        if engine is None:
+            return None
+        return self._epoch, engine, self.semantic.retriever is not None, self.semantic.additions
 
     def _search(
         self, q: str, *, filters: dict[str, list[str]] | None, page: int, size: int, facets: bool, related: bool
     ) -> SearchResponse:
         t0 = time.perf_counter()
-        if self.before_search is not None:
-            self.before_search()
         size = max(1, min(int(size), MAX_PAGE_SIZE))
         page = max(1, int(page))
         a = self.analyse(q)

@@ -1,0 +1,117 @@
+"""Answers to questions asked again, kept per index generation.
+
+Workers ask the same few hundred questions (a wage-arrears campaign before the Spring Festival
+sends thousands of "老板拖欠工资怎么办"): the second asking of a question with the same filters and
+page gets the first one's answer instead of ranking again. An answer is only ever served for the
+index it was computed on:
+
+- the key of a generation is the engine's own (``SearchEngine.generation``: SQLite's version row,
+  bumped by every write of any process, and its live file), the semantic layer's state (ready or
+  not, and how many times documents were added to its vectors) and the service's epoch (bumped by
+  ``SearchService.invalidate``: an ingest, a publish, approved additions in this process);
+- a new generation empties the cache;
+- an engine without a cheap generation keeps nothing. Elasticsearch is one: another process's write
+  shows only in the node, and asking the node on every search would cost what it saves (its shard
+  request cache already keeps a repeated question's candidates until the next refresh). Nor would an
+  answer kept for a second be right: with the node down, a search must say so, not answer from here.
+
+Entries are the response's JSON, zlib-compressed (about 3 KB each), bounded in bytes
+(``LABOURKB_RESULT_CACHE_MB``; 0 turns the cache off), least recently used dropped first. A hit
+is rebuilt as a new ``SearchResponse``, so callers may change theirs (the query log sets
+``query_id``). What is not cached: the query-log record — every search, answered from here or
+not, is logged — and ``took_ms``, which a hit reports as its own time.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from search_api.search.service import SearchResponse
+
+NOT_STORED = ("took_ms", "query_id")
+
+
+class ResultCache:
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max(0, int(max_bytes))
+        self.generation: Hashable = None
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, generation: Hashable, key: Hashable) -> SearchResponse | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            self._follow(generation)
+            blob = self._entries.get(key)
+            if blob is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return _response(orjson.loads(zlib.decompress(blob)))
+
+    def put(self, generation: Hashable, key: Hashable, response: SearchResponse) -> None:
+        if not self.enabled:
+            return
+        data = {k: v for k, v in asdict(response).items() if k not in NOT_STORED}
+        try:
+            blob = zlib.compress(orjson.dumps(data), 1)
+        except TypeError:  # something not JSON in the answer: not kept, answered as usual
+            return
+        if len(blob) > self.max_bytes:
+            return
+        with self._lock:
+            if generation != self.generation:  # computed on an index since replaced: not kept
+                return
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old)
+            self._entries[key] = blob
+            self.bytes += len(blob)
+            while self.bytes > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self.bytes -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+    def _follow(self, generation: Hashable) -> None:
+        """Forget everything when the index moved on (called holding the lock)."""
+        if generation != self.generation:
+            self._entries.clear()
+            self.bytes = 0
+            self.generation = generation
+
+
+def request_key(q: str, filters: dict[str, list[str]] | None, page: int, size: int, facets: bool, related: bool):
+    """What makes two searches the same: the text as typed and every parameter."""
+    canonical = tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items() if v))
+    return (q, canonical, int(page), int(size), bool(facets), bool(related))
+
+
+def _response(data: dict[str, Any]) -> SearchResponse:
+    from search_api.search.service import SearchResponse
+
+    known = {f.name for f in fields(SearchResponse)}
+    return SearchResponse(**{k: v for k, v in data.items() if k in known})
