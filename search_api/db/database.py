@@ -13,7 +13,9 @@ gives rows addressable by column name. The schema is created and upgraded by Ale
 (``search_api/db/migrations``), one branch per store, when a ``Database`` is first opened.
 
 Write transactions keep the guarantee the SQLite code was written against: one writer at a
-time per store. SQLite takes its write lock up front (``BEGIN IMMEDIATE``); PostgreSQL takes a
+time per store. SQLite takes its write lock up front (``BEGIN IMMEDIATE``), its writers having
+first taken their turn on a lock file beside it (``db.turns``: no sleeping in SQLite's busy
+handler while another process writes); PostgreSQL takes a
 transaction-scoped advisory lock per store, so read-modify-write sequences (next reference
 number, next version) stay correct across app servers. Appends that need no ordering (the
 query log's records) pass ``lock=False`` and run concurrently on PostgreSQL.
@@ -25,7 +27,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Engine, RowMapping, make_url
+
+from search_api.db.turns import writer_turn
 
 if TYPE_CHECKING:
     from search_api.settings import Settings
@@ -96,6 +100,8 @@ class Database:
         self.store = store
         self.dialect: str = engine.dialect.name
         self._lock_key = zlib.crc32(f"labourkb:{store}".encode())  # advisory lock id (PostgreSQL)
+        file = engine.url.database if self.dialect == "sqlite" else None
+        self._turns = Path(f"{file}.writers") if file and file != ":memory:" else None  # db.turns
         self.migrate()
 
     @property
@@ -124,12 +130,16 @@ class Database:
 
     @contextmanager
     def _locked(self, key: int | None) -> Iterator[Conn]:
-        with self.engine.connect() as raw:
+        with self._writer_turn(), self.engine.connect() as raw:
             conn = raw.execution_options(**{_WRITE: True})
             with conn.begin():
                 if key is not None and self.is_postgresql:
                     conn.execute(_text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
                 yield Conn(conn)
+
+    def _writer_turn(self):
+        """SQLite: this process's turn among the file's writers (db.turns); PostgreSQL: nothing."""
+        return writer_turn(self._turns, BUSY_TIMEOUT_SECONDS) if self._turns else nullcontext()
 
     def migrate(self) -> None:
         """Bring this store's tables to the newest schema (Alembic ``<store>@head``).
