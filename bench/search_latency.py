@@ -7,6 +7,12 @@ Usage: .venv/bin/python bench/search_latency.py [--scale 20] [--queries 300] [--
 ``--data DIR``: build the scaled corpus and the SQLite index (and vector cache) in ``DIR`` and
 reuse them on the next run (×20 takes about a minute to build); by default a temporary directory.
 ``--breakdown``: also time the stages of a search after warm-up (see ``stage_times``).
+``--http``: also over HTTP, one keep-alive client and a real `labourkb serve --workers 1` with the
+query log on (``served_latency``): in-process figures include the test client's own cost (its
+thread hop and request building: ~3 ms of a request at ×1), which no phone pays.
+
+The queries are all different texts (each question, then variants of it), so the result cache
+(search/result_cache.py) answers none of them: every figure is a question met for the first time.
 
 ``--semantic``: the semantic retriever on (the model loaded, its vectors in the process or in
 Elasticsearch, questions embedded per search). The ×N copies differ from the corpus only by
@@ -227,37 +233,61 @@ def server_env(settings) -> dict[str, str]:
     )
 
 
-def server_peak_rss(settings, queries: list[str]) -> float:
-    """Start `labourkb serve`, send the queries over HTTP, read VmHWM (peak RSS) of the process."""
-    port = free_port()
-    env = server_env(settings)
-    proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class Served:
+    """`labourkb serve --workers 1` on ``settings``' data, on a free port, until the block ends
+    (its worker warms up before it listens, as in production)."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.port = free_port()
+
+    def __enter__(self) -> Served:
+        self.proc = subprocess.Popen(
+            [str(REPO / ".venv/bin/labourkb"), "serve", "--port", str(self.port), "--workers", "1"],
+            env=server_env(self.settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(3000):
             try:
-                health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1))
-                if not settings.semantic or health.get("semantic") != "building":
+                health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1))
+                if not self.settings.semantic or health.get("semantic") != "building":
                     break
             except OSError:
                 pass
             time.sleep(0.2)
-        for q in queries:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/search?q={urllib.parse.quote(q)}", timeout=10).read()
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={urllib.parse.quote(q)}", timeout=10).read()
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM"))) / 1024
-    finally:
-        proc.terminate()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
         try:
-            proc.wait(timeout=15)
+            self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            self.proc.kill()
+            self.proc.wait()
+
+
+def server_peak_rss(settings, queries: list[str]) -> float:
+    """Start `labourkb serve`, send the queries over HTTP, read VmHWM (peak RSS) of the process."""
+    with Served(settings) as server:
+        for q in queries:
+            for route in ("/search", "/api/search"):
+                url = f"http://127.0.0.1:{server.port}{route}?q={urllib.parse.quote(q)}"
+                urllib.request.urlopen(url, timeout=10).read()
+        status = Path(f"/proc/{server.proc.pid}/status").read_text()
+        return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM"))) / 1024
+
+
+def served_latency(settings, queries: list[str]) -> dict:
+    """/api/search over HTTP from one keep-alive client, one request at a time, on a real server
+    (query log on, as in production): the latency a phone sees, less the network."""
+    from bench.login_flood import search_latencies
+
+    with Served(settings) as server:
+        search_latencies(server.port, ["工资"])  # open the index, load the dictionary
+        times = search_latencies(server.port, queries)
+    first = min(len(load_questions()), len(times))
+    return {"all": summary_ms(times), "first_pass": summary_ms(times[:first]), "after": summary_ms(times[first:])}
 
 
 def prepared(root: Path, name: str, args, es_url: str | None) -> tuple[object, dict]:
@@ -295,6 +325,7 @@ def main() -> None:
     ap.add_argument("--semantic", action="store_true", help="with the semantic retriever (see the module doc)")
     ap.add_argument("--data", type=Path, help="build (or reuse) the index here instead of a temporary directory")
     ap.add_argument("--breakdown", action="store_true", help="also time the stages of a search after warm-up")
+    ap.add_argument("--http", action="store_true", help="also over HTTP from a real server (served_latency)")
     args = ap.parse_args()
     queries = worker_queries(args.queries)
     engines = ["sqlite", "elasticsearch"] if args.engine == "both" else [args.engine]
@@ -313,6 +344,9 @@ def main() -> None:
                 # each configuration in a fresh process, as a fresh server would be
                 row["api_search_ms"] = in_fresh_process(settings, queries, False)
                 row["api_search_ms_after_warm_up"] = in_fresh_process(settings, queries, True)
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            if args.http:
+                row["api_search_ms_served"] = served_latency(settings, queries)
                 print(json.dumps(row, ensure_ascii=False), flush=True)
             if args.breakdown:
                 with multiprocessing.get_context("fork").Pool(1) as pool:

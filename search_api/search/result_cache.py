@@ -6,14 +6,14 @@ page gets the first one's answer instead of ranking again. An answer is only eve
 index it was computed on:
 
 - the key of a generation is the engine's own (``SearchEngine.generation``: SQLite's version row,
-  bumped by every write of any process, and its live file), the semantic layer's state (ready or
-  not, and how many times documents were added to its vectors) and the service's epoch (bumped by
-  ``SearchService.invalidate``: an ingest, a publish, approved additions in this process);
+  bumped by every write of any process, and its live file; Elasticsearch's index behind the alias
+  and its count of refreshes that changed what searches see, one small stats request), the
+  semantic layer's state (ready or not, and how many times documents were added to its vectors)
+  and the service's epoch (bumped by ``SearchService.invalidate``: an ingest, a publish, approved
+  additions in this process);
 - a new generation empties the cache;
-- an engine without a cheap generation keeps nothing. Elasticsearch is one: another process's write
-  shows only in the node, and asking the node on every search would cost what it saves (its shard
-  request cache already keeps a repeated question's candidates until the next refresh). Nor would an
-  answer kept for a second be right: with the node down, a search must say so, not answer from here.
+- when the engine cannot say (the node or the file does not answer) nothing is kept or served:
+  the search itself runs and says what is wrong.
 
 Entries are the response's JSON, zlib-compressed (about 3 KB each), bounded in bytes
 (``LABOURKB_RESULT_CACHE_MB``; 0 turns the cache off), least recently used dropped first. A hit

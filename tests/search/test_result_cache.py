@@ -127,3 +127,25 @@ def test_every_search_is_still_logged(corpus_settings, tmp_path):
         querylog.close()
     assert service.results.hits == 2
     assert len(set(ids)) == 3 and sorted(r["query_id"] for r in rows) == sorted(ids)
+
+
+def test_on_elasticsearch_a_write_by_another_process_is_seen_once_searchable(es_engine_factory, tmp_path):
+    from ingest.pipeline import ingest
+    from search_api.engines.elasticsearch import ElasticsearchEngine
+    from tests.conftest import CORPUS, LEXICON
+
+    engine = es_engine_factory()
+    ingest([CORPUS / "laws" / "labor-contract-law.md"], engine, lexicon_dir=LEXICON)
+    settings = make_settings(tmp_path, engine="elasticsearch", es_url=engine.settings.es_url)
+    settings = settings.model_copy(update={"es_index_prefix": engine.settings.es_index_prefix})
+    service = SearchService(settings, engine)
+    q = "试用期最长多久"
+    before = service.search(q)
+    assert comparable(service.search(q)) == comparable(before) and service.results.hits == 1
+    other = ElasticsearchEngine(engine.settings)  # another worker on the same indices
+    copy = replace(other.get(before.hits[0]["id"]), id="labor-contract-law.copy-for-the-cache-test")
+    copy.tokens = token_fields(copy, service.tok)
+    other.index_documents([copy])
+    other.refresh()  # searchable now: the kept answer must go
+    after = service.search(q)
+    assert after.total == before.total + 1 and service.results.hits == 1
