@@ -341,14 +341,6 @@ class ElasticsearchEngine(SearchEngine):
                 return []
         return combine_vector_scores(found, extra_weight, k)
 
-    def generation(self) -> tuple:
-        """Each index behind the alias with the number of times its searchable view was refreshed:
-        a write of any process changes it once searches can see the write (result_cache)."""
-        found = self.client.indices.stats(
-            index=self.alias, metric="refresh", filter_path="indices.*.primaries.refresh.external_total"
-        )
-        return tuple(sorted((k, v["primaries"]["refresh"]["external_total"]) for k, v in found["indices"].items()))
-
     def count(self) -> int:
         with errors("count"):
             try:

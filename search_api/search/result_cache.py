@@ -6,14 +6,17 @@ page gets the first one's answer instead of ranking again. An answer is only eve
 index it was computed on:
 
 - the key of a generation is the engine's own (``SearchEngine.generation``: SQLite's version row,
-  bumped by every write of any process, and its live file; Elasticsearch's index behind the alias
-  and its count of refreshes that changed what searches see, one small stats request), the
-  semantic layer's state (ready or not, and how many times documents were added to its vectors)
-  and the service's epoch (bumped by ``SearchService.invalidate``: an ingest, a publish, approved
-  additions in this process);
+  bumped by every write of any process, and its live file), the semantic layer's state (ready or
+  not, and how many times documents were added to its vectors) and the service's epoch (bumped by
+  ``SearchService.invalidate``: an ingest, a publish, approved additions in this process);
 - a new generation empties the cache;
-- when the engine cannot say (the node or the file does not answer) nothing is kept or served:
-  the search itself runs and says what is wrong.
+- when the engine cannot say (the file does not answer) nothing is kept or served: the search
+  itself runs and says what is wrong;
+- on Elasticsearch nothing is kept. Its generation would be a stats request per search (the index
+  behind the alias and its count of refreshes that changed what searches see): tried, it cost a
+  fifth of the node's throughput on the benchmark mix (38.6 → 30.4 req/s, docs/benchmarks.md) and
+  saved little, since the node's shard request cache already keeps a repeated question's candidates
+  until the next refresh.
 
 Entries are the response's JSON, zlib-compressed (about 3 KB each), bounded in bytes
 (``LABOURKB_RESULT_CACHE_MB``; 0 turns the cache off), least recently used dropped first. A hit
