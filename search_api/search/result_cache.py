@@ -31,7 +31,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -75,9 +75,8 @@ class ResultCache:
     def put(self, generation: Hashable, key: Hashable, response: SearchResponse) -> None:
         if not self.enabled:
             return
-        data = {k: v for k, v in asdict(response).items() if k not in NOT_STORED}
-        try:
-            blob = zlib.compress(orjson.dumps(data), 1)
+        try:  # orjson writes the dataclass itself (no copy first); NOT_STORED go on reading
+            blob = zlib.compress(orjson.dumps(response), 1)
         except TypeError:  # something not JSON in the answer: not kept, answered as usual
             return
         if len(blob) > self.max_bytes:
@@ -116,5 +115,5 @@ def request_key(q: str, filters: dict[str, list[str]] | None, page: int, size: i
 def _response(data: dict[str, Any]) -> SearchResponse:
     from search_api.search.service import SearchResponse
 
-    known = {f.name for f in fields(SearchResponse)}
+    known = {f.name for f in fields(SearchResponse)}.difference(NOT_STORED)
     return SearchResponse(**{k: v for k, v in data.items() if k in known})
