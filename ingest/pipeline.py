@@ -285,5 +285,7 @@ def ingest(
         flush()
     with _Timer(report, "index"):
         engine.refresh()
+        if (report.documents or report.deleted) and hasattr(engine, "optimise"):
+            engine.optimise()  # a bulk load left many small segments (Elasticsearch)
     report.seconds = time.perf_counter() - start
     return report

@@ -227,6 +227,9 @@ class SearchEngine(ABC):
     # others the semantic layer keeps its own in-process index.
     stores_vectors: bool = False
 
+    def optimise(self) -> None:  # noqa: B027 - optional hook: most engines have nothing to do
+        """After a bulk load (ingest, vectors written): make the index cheap to search. Never raises."""
+
     def generation(self) -> Any:
         """A value that changes whenever any process changes what searches find (kept answers are
         keyed on it), or ``None`` when the engine has no cheap one (then no answer is kept)."""

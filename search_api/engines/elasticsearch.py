@@ -59,6 +59,7 @@ from search_api.settings import Settings
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # page size when listing the ids of one source file
+FORCE_MERGE_TIMEOUT = 1800  # seconds a merge after a bulk load may take (×20: 73,000 documents)
 
 
 class ElasticsearchEngine(SearchEngine):
@@ -157,6 +158,16 @@ class ElasticsearchEngine(SearchEngine):
             except NotFoundError:
                 pass
 
+    def optimise(self, index: str | None = None) -> None:
+        """One segment per shard: a search then walks each term's postings once instead of once per
+        segment (×1 after ingest: 8 segments → 1, +16 % API throughput; docs/benchmarks.md). Waits
+        for the merge; a failure only costs speed, so it is logged, not raised."""
+        try:
+            client = self.client.options(request_timeout=FORCE_MERGE_TIMEOUT)
+            client.indices.forcemerge(index=index or self.alias, max_num_segments=1)
+        except Exception as exc:
+            log.warning("could not merge the index's segments (searches stay correct, a little slower): %s", exc)
+
     def rebuild(self, docs: Iterable[Document]) -> IndexReport:
         new = self._new_index_name()
         old: list[str] = []
@@ -169,6 +180,7 @@ class ElasticsearchEngine(SearchEngine):
             with errors("rebuild: swap alias"):
                 self.client.indices.put_settings(index=new, settings={"index": {"refresh_interval": None}})
                 self.client.indices.refresh(index=new)
+                self.optimise(new)
                 old = self._alias_targets()
                 actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.alias}} for i in old]
                 if not old and self.client.indices.exists(index=self.alias):

@@ -41,7 +41,10 @@ def fill_vectors(settings: Settings, engine: SearchEngine) -> str:
     try:
         texts = document_texts(engine.all_documents())
         if engine.stores_vectors:
-            return f"ready: vectors of {sync(engine, texts, load, cache)} documents written to the engine"
+            written = sync(engine, texts, load, cache)
+            if written:
+                engine.optimise()
+            return f"ready: vectors of {written} documents written to the engine"
         return f"ready: {fill_cache(texts, load, cache)} texts embedded"
     except ModelUnavailable as exc:
         return f"unavailable: {exc}"
@@ -118,6 +121,7 @@ class SemanticLayer:
             cache.close()
         if written:
             log.info("semantic retriever: vectors of %d documents written to the engine", written)
+            self.engine.optimise()
         return SemanticRetriever(embedder, EngineIndex(self.engine)), {
             "load_s": t1 - t0,
             "index_s": time.perf_counter() - t1,
