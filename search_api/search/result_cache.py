@@ -93,11 +93,6 @@ class ResultCache:
                 _, dropped = self._entries.popitem(last=False)
                 self.bytes -= len(dropped)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.bytes = 0
-
     def _follow(self, generation: Hashable) -> None:
         """Forget everything when the index moved on (called holding the lock)."""
         if generation != self.generation:
