@@ -10,8 +10,9 @@ Here a writer first takes an exclusive ``flock`` on ``<file>.writers`` and holds
 transaction ends, so it reaches ``BEGIN IMMEDIATE`` only when the file is free. Waiting polls the
 lock every ``POLL_SECONDS`` — a fraction of one commit — up to the same limit as SQLite's own busy
 timeout, then fails as SQLite would ("database is locked"), so a writer stuck in another process
-never hangs this one. A process that dies releases its lock with its file descriptors. Without
-``fcntl`` (not POSIX) writers queue in SQLite's busy handler as before.
+never hangs this one. A process that dies releases its lock with its file descriptors. The file
+is empty and opened read-only (all ``flock`` needs); without ``fcntl`` (not POSIX), or where the
+file cannot be opened, writers queue in SQLite's busy handler as before.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ POLL_SECONDS = 0.0002
 @contextmanager
 def writer_turn(path: Path, timeout: float) -> Iterator[None]:
     """Hold the turn of the writers of ``path`` (a lock file) for the block."""
-    if fcntl is None:
+    try:  # read-only is enough for flock: another user's server can share the file
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644) if fcntl is not None else None
+    except OSError:  # e.g. a read-only directory: queue in SQLite's busy handler as before
+        fd = None
+    if fd is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + timeout
         while True:
