@@ -15,15 +15,14 @@ view, another worker asking the same everyday question — costs a dict lookup.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 
 import numpy as np
 
 from search_api.engines.base import FACET_FIELDS, SearchQuery
 from search_api.engines.ranking import FACET_SIZE
+from search_api.lru import GenerationLRU
 
 SCALAR_FIELDS = ("kind", "source_title", "region")  # one value per document, columns of ``docs``
 MULTI_FIELD = "topics"  # several values per document, rows of ``doc_tags``
@@ -110,7 +109,7 @@ def query_key(query: SearchQuery, depth: int) -> Hashable:
     )
 
 
-class FacetCache:
+class FacetCache(GenerationLRU[dict[str, dict[str, int]]]):
     """Facet counts per ``(index version, query key)``, least recently used dropped first.
 
     A different index version empties the cache: every write bumps the version (a published or
@@ -121,37 +120,14 @@ class FacetCache:
     MAX_ENTRIES = 1024  # a few KB each (4 fields × ≤ 30 values)
 
     def __init__(self, max_entries: int = MAX_ENTRIES):
-        self.max_entries = max_entries
-        self.version: Hashable = None
-        self.hits = 0
-        self.misses = 0
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, dict[str, dict[str, int]]] = OrderedDict()
+        super().__init__(max_entries)
 
     def get(self, version: Hashable, key: Hashable) -> dict[str, dict[str, int]] | None:
-        with self._lock:
-            if version != self.version:
-                self._entries.clear()
-                self.version = version
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-        return _copy(found)
+        found = super().get(version, key)
+        return None if found is None else _copy(found)
 
     def put(self, version: Hashable, key: Hashable, facets: Mapping[str, Mapping[str, int]]) -> None:
-        with self._lock:
-            if version != self.version:  # the index changed while these were counted
-                return
-            self._entries[key] = _copy(facets)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().put(version, key, _copy(facets))
 
 
 def _copy(facets: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:

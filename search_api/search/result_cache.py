@@ -27,14 +27,14 @@ not, is logged — and ``took_ms``, which a hit reports as its own time.
 
 from __future__ import annotations
 
-import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from search_api.lru import GenerationLRU
 
 if TYPE_CHECKING:
     from search_api.search.service import SearchResponse
@@ -42,35 +42,25 @@ if TYPE_CHECKING:
 NOT_STORED = ("took_ms", "query_id")
 
 
-class ResultCache:
+class ResultCache(GenerationLRU[bytes]):
+    """Answers as compressed JSON, within ``max_bytes`` (search_api.lru keeps them per generation)."""
+
     def __init__(self, max_bytes: int):
-        self.max_bytes = max(0, int(max_bytes))
-        self.generation: Hashable = None
-        self.bytes = 0
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(max_bytes, cost=len)
 
     @property
     def enabled(self) -> bool:
-        return self.max_bytes > 0
+        return self.budget > 0
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    @property
+    def bytes(self) -> int:
+        return self.used
 
     def get(self, generation: Hashable, key: Hashable) -> SearchResponse | None:
         if not self.enabled:
             return None
-        with self._lock:
-            self._follow(generation)
-            blob = self._entries.get(key)
-            if blob is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-        return _response(orjson.loads(zlib.decompress(blob)))
+        blob = super().get(generation, key)
+        return None if blob is None else _response(orjson.loads(zlib.decompress(blob)))
 
     def put(self, generation: Hashable, key: Hashable, response: SearchResponse) -> None:
         if not self.enabled:
@@ -79,26 +69,7 @@ class ResultCache:
             blob = zlib.compress(orjson.dumps(response), 1)
         except TypeError:  # something not JSON in the answer: not kept, answered as usual
             return
-        if len(blob) > self.max_bytes:
-            return
-        with self._lock:
-            if generation != self.generation:  # computed on an index since replaced: not kept
-                return
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.bytes -= len(old)
-            self._entries[key] = blob
-            self.bytes += len(blob)
-            while self.bytes > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self.bytes -= len(dropped)
-
-    def _follow(self, generation: Hashable) -> None:
-        """Forget everything when the index moved on (called holding the lock)."""
-        if generation != self.generation:
-            self._entries.clear()
-            self.bytes = 0
-            self.generation = generation
+        super().put(generation, key, blob)
 
 
 def request_key(q: str, filters: dict[str, list[str]] | None, page: int, size: int, facets: bool, related: bool):
