@@ -38,7 +38,7 @@ def main() -> None:
     exact = VectorIndex(coarse.doc_ids, coarse.matrix_t, coarse.scales, coarse.extra_owner, coarse_above=10**9)
     questions = [q["q"] for p in sorted((REPO / "corpus" / "eval").glob("*.jsonl")) for q in load_questions(p)]
     vectors = Embedder.load(Settings().model_dir).embed_queries(questions)
-    same = 0
+    same = same10 = 0
     times: dict[str, list[float]] = {"exact": [], "coarse": []}
     for v in vectors:
         t0 = time.perf_counter()
@@ -48,6 +48,7 @@ def main() -> None:
         times["exact"].append(t1 - t0)
         times["coarse"].append(time.perf_counter() - t1)
         same += [s for _, s in a] == [s for _, s in b]
+        same10 += [s for _, s in a[:10]] == [s for _, s in b[:10]]
     print(
         json.dumps(
             {
@@ -57,6 +58,7 @@ def main() -> None:
                 "build_s": round(built, 1),
                 "questions": len(vectors),
                 f"top{args.k}_scores_identical": same,
+                "top10_scores_identical": same10,
                 **{f"{name}_ms": summary_ms(ts) for name, ts in times.items()},
             }
         )
