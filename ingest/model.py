@@ -117,8 +117,9 @@ class Document:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """The document of ``as_dict``'s output (keys it doesn't know, e.g. of a newer version, are left out)."""
+        return cls(**{k: v for k, v in data.items() if k in _DOC_NAMES})
 
 
 _DOC_FIELDS = dataclasses.fields(Document)
+_DOC_NAMES = frozenset(f.name for f in _DOC_FIELDS)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.citations import TitleRegistry
 from ingest.lexicon import Lexicon, load_lexicon
@@ -28,6 +28,9 @@ from search_api.search.present import doc_url, shape_hit
 from search_api.search.query import Analysis, analyse, suggest
 from search_api.search.result_cache import ResultCache, request_key
 from search_api.settings import Settings
+
+if TYPE_CHECKING:
+    from search_api.search.semantic import SemanticRetriever
 
 FEW_RESULTS = 3  # at or below this many results the service also offers a suggestion
 MAX_PAGE_SIZE = 50
@@ -218,12 +221,13 @@ class SearchService:
             hits, total, facet_counts, best_cos, cos = result.hits, result.total, result.facets, None, {}
             found_related = result.related
         else:
-            # both sides at once: the model run releases the GIL while the engine ranks
-            vectors = self.semantic.pool.submit(retriever.semantic_scores, a.semantic_text, SEMANTIC_K)
-            pool = max(LEXICAL_POOL, offset + size)
             # while ranking, no documents unless facets are counted (then light ones; a citation filter
             # needs the full ones for the semantic side's candidates); the page's in full below
             light = "cites" not in filters
+            # both sides at once: the model run and the semantic candidates' documents are read while
+            # the engine ranks (onnxruntime and SQLite release the GIL)
+            vectors = self.semantic.pool.submit(self._semantic_side, retriever, a.semantic_text, light)
+            pool = max(LEXICAL_POOL, offset + size)
             lexical = self.engine.search(
                 SearchQuery(
                     terms=a.terms, filters=filters, size=pool, boosts=boosts, light=light, ids_only=light and not facets
@@ -232,13 +236,11 @@ class SearchService:
             lead = lexical.hits[0] if lexical.hits else None
             if lead is not None and lead.doc is None:  # the fusion weighs a leading case differently
                 lexical.hits[0] = replace(lead, doc=next(iter(self.engine.get_many([lead.id], light=True)), None))
-            semantic = vectors.result()
-            known = {h.id for h in lexical.hits}
-            extra = {d.id: d for d in self.engine.get_many([i for i, _ in semantic if i not in known], light=light)}
+            semantic, semantic_docs = vectors.result()
             fused = fuse(
                 lexical.hits,
                 semantic,
-                extra,
+                semantic_docs,
                 weight=self.settings.semantic_weight,
                 boosts=boosts,
                 filters=filters,
@@ -278,6 +280,14 @@ class SearchService:
             answer=answer,
             topics=topics,
         )
+
+    def _semantic_side(
+        self, retriever: SemanticRetriever, text: str, light: bool
+    ) -> tuple[list[tuple[str, float]], dict[str, Document]]:
+        """The documents nearest to ``text`` as ``(id, cosine)``, and those documents (light ones if
+        ``light``): the fusion needs the ones the lexical side did not find."""
+        found = retriever.semantic_scores(text, SEMANTIC_K)
+        return found, {d.id: d for d in self.engine.get_many([i for i, _ in found], light=light)}
 
     def _analyse_terms(self, text: str) -> tuple[Term, ...]:
         """The weighted terms of another text (an everyday question), analysed like a query."""
