@@ -53,6 +53,7 @@ from search_api.engines.es_query import (
 )
 from search_api.engines.es_vectors import combine as combine_vector_scores
 from search_api.engines.es_vectors import incomplete, named_cosines, nearest_body, update_action
+from search_api.engines.polled import PolledGeneration
 from search_api.engines.ranking import count_facets
 from search_api.settings import Settings
 
@@ -73,6 +74,7 @@ class ElasticsearchEngine(SearchEngine):
         self.client = make_client(settings)
         self.writer = BulkWriter(self.client, settings.es_bulk_size, settings.es_max_retries)
         self._mapping_current = False
+        self._generation = PolledGeneration(self._searchable_state)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ElasticsearchEngine:
@@ -157,6 +159,18 @@ class ElasticsearchEngine(SearchEngine):
                 self.client.indices.refresh(index=self.alias)
             except NotFoundError:
                 pass
+        self._generation.expire()
+
+    def generation(self) -> Any:
+        """The indices behind the alias, each with its count of refreshes that changed what searches
+        see: asked of the node at most once a second (``polled``), at once after this process refreshed."""
+        return self._generation.get()
+
+    def _searchable_state(self) -> tuple:
+        found = self.client.indices.stats(
+            index=self.alias, metric="refresh", filter_path="indices.*.primaries.refresh.external_total"
+        )
+        return tuple(sorted((k, v["primaries"]["refresh"]["external_total"]) for k, v in found["indices"].items()))
 
     def optimise(self, index: str | None = None) -> None:
         """One segment per shard: a search then walks each term's postings once instead of once per
@@ -188,6 +202,7 @@ class ElasticsearchEngine(SearchEngine):
                     actions.append({"remove_index": {"index": self.alias}})
                 actions.append({"add": {"index": new, "alias": self.alias}})
                 self.client.indices.update_aliases(actions=actions)
+                self._generation.expire()
         except BaseException:
             try:
                 self.client.indices.delete(index=new, ignore_unavailable=True)

@@ -111,7 +111,8 @@ def test_without_related_or_without_articles_nothing_is_looked_up(engine):
 
 
 def test_the_service_shows_the_same_related_cases_in_two_requests(engine, settings, monkeypatch):
-    service = SearchService(settings, engine)
+    # what a question met for the first time costs (asked again, it is answered from the result cache)
+    service = SearchService(settings.model_copy(update={"result_cache_mb": 0}), engine)
     requests = counted(monkeypatch)
     service.search("拖欠工资")  # the law titles for citations are read once
     requests.clear()

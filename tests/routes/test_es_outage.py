@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -104,10 +105,14 @@ def test_outage_and_recovery(tmp_path, relay, es_engine_factory):
     )
     app = create_app(settings)
     with TestClient(app) as client:
+        polled = app.state.service.engine._generation
+        polled.period = 0.2  # Elasticsearch's refresh interval is 1 s; shorter for the test
         assert client.get("/api/search", params={"q": "经济补偿"}).status_code == 200
         assert client.get("/healthz").status_code == 200
 
         relay.stop()
+        # an answer kept from before may be served for one period (engines.polled); then none is
+        time.sleep(polled.period + 0.05)
         r = client.get("/api/search", params={"q": "经济补偿"})
         assert r.status_code == 503
         assert r.json()["error"] == "搜索服务暂时不可用，请稍后再试"

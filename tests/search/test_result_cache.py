@@ -129,9 +129,43 @@ def test_every_search_is_still_logged(corpus_settings, tmp_path):
     assert len(set(ids)) == 3 and sorted(r["query_id"] for r in rows) == sorted(ids)
 
 
-def test_on_elasticsearch_nothing_is_kept_and_a_write_is_seen_once_searchable(es_engine_factory, tmp_path):
+def test_on_elasticsearch_answers_are_kept_and_another_process_write_is_seen_within_the_period(
+    es_engine_factory, tmp_path
+):
+    import time
+
     from ingest.pipeline import ingest
     from search_api.engines.elasticsearch import ElasticsearchEngine
+    from tests.conftest import CORPUS, LEXICON
+
+    engine = es_engine_factory()
+    ingest([CORPUS / "laws" / "labor-contract-law.md"], engine, lexicon_dir=LEXICON)
+    engine._generation.period = 0.3  # Elasticsearch's refresh interval is 1 s; shorter for the test
+    settings = make_settings(tmp_path, engine="elasticsearch", es_url=engine.settings.es_url)
+    settings = settings.model_copy(update={"es_index_prefix": engine.settings.es_index_prefix})
+    service = SearchService(settings, engine)
+    q = "试用期最长多久"
+    before = service.search(q)
+    asked = engine._generation.fetches
+    assert comparable(service.search(q)) == comparable(before) and service.results.hits == 1
+    assert engine._generation.fetches == asked  # the node is not asked on every search
+    other = ElasticsearchEngine(engine.settings)  # another worker on the same indices
+    copy = replace(other.get(before.hits[0]["id"]), id="labor-contract-law.copy-for-the-cache-test")
+    copy.tokens = token_fields(copy, service.tok)
+    other.index_documents([copy])
+    other.refresh()  # searchable now: seen here within the period
+    deadline = time.monotonic() + 0.3 + 2.0
+    while service.search(q).total != before.total + 1:
+        assert time.monotonic() < deadline, "the other process's write was never seen"
+        time.sleep(0.05)
+    # this process's own refresh is seen at once
+    engine.delete([copy.id])
+    engine.refresh()
+    assert service.search(q).total == before.total
+
+
+def test_on_elasticsearch_a_node_that_does_not_answer_keeps_and_serves_nothing(es_engine_factory, tmp_path):
+    from ingest.pipeline import ingest
     from tests.conftest import CORPUS, LEXICON
 
     engine = es_engine_factory()
@@ -139,12 +173,14 @@ def test_on_elasticsearch_nothing_is_kept_and_a_write_is_seen_once_searchable(es
     settings = make_settings(tmp_path, engine="elasticsearch", es_url=engine.settings.es_url)
     settings = settings.model_copy(update={"es_index_prefix": engine.settings.es_index_prefix})
     service = SearchService(settings, engine)
-    q = "试用期最长多久"
-    before = service.search(q)
-    assert comparable(service.search(q)) == comparable(before) and service.results.hits == 0
-    other = ElasticsearchEngine(engine.settings)  # another worker on the same indices
-    copy = replace(other.get(before.hits[0]["id"]), id="labor-contract-law.copy-for-the-cache-test")
-    copy.tokens = token_fields(copy, service.tok)
-    other.index_documents([copy])
-    other.refresh()  # searchable now
-    assert service.search(q).total == before.total + 1
+    service.search("试用期最长多久")
+    engine._generation.expire()
+    real = engine._searchable_state
+
+    def down():
+        raise ConnectionError("node down")
+
+    engine._generation._fetch = down
+    assert service._generation() is None  # nothing served from the cache; the search itself says what is wrong
+    engine._generation._fetch = real
+    assert service._generation() is not None

@@ -1,0 +1,111 @@
+"""The generation asked of a remote engine at most once a period (``engines.polled``)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from search_api.engines.polled import PolledGeneration
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counter():
+    state = {"n": 0}
+
+    def fetch():
+        state["n"] += 1
+        return ("index-a", state["n"])
+
+    return fetch
+
+
+def test_asked_once_a_period():
+    clock = Clock()
+    polled = PolledGeneration(counter(), period=1.0, clock=clock)
+    assert polled.get() == ("index-a", 1)
+    clock.now += 0.9
+    assert polled.get() == ("index-a", 1) and polled.fetches == 1
+    clock.now += 0.2
+    assert polled.get() == ("index-a", 2) and polled.fetches == 2
+
+
+def test_expire_fetches_at_once():
+    clock = Clock()
+    polled = PolledGeneration(counter(), period=1.0, clock=clock)
+    polled.get()
+    polled.expire()
+    assert polled.get() == ("index-a", 2)
+
+
+def test_a_failed_fetch_leaves_no_value_and_the_next_get_asks_again():
+    clock = Clock()
+    answers = iter([("a", 1), ConnectionError("node down"), ("a", 2)])
+
+    def fetch():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    polled = PolledGeneration(fetch, period=1.0, clock=clock)
+    assert polled.get() == ("a", 1)
+    clock.now += 2
+    with pytest.raises(ConnectionError):
+        polled.get()
+    # no stale value is served after a failure, even within the period
+    assert polled.get() == ("a", 2) and polled.fetches == 3
+
+
+def test_while_one_thread_fetches_the_others_use_the_old_value():
+    clock = Clock()
+    entered, release = threading.Event(), threading.Event()
+    calls = {"n": 0}
+
+    def fetch():
+        calls["n"] += 1
+        if calls["n"] == 2:  # the periodic fetch is slow
+            entered.set()
+            assert release.wait(5)
+        return ("a", calls["n"])
+
+    polled = PolledGeneration(fetch, period=1.0, clock=clock)
+    assert polled.get() == ("a", 1)
+    clock.now += 2
+    slow = threading.Thread(target=polled.get)
+    slow.start()
+    assert entered.wait(5)
+    assert polled.get() == ("a", 1)  # not blocked behind the slow fetch
+    release.set()
+    slow.join(5)
+    assert polled.get() == ("a", 2) and calls["n"] == 2
+
+
+def test_without_a_value_callers_wait_for_the_fetch():
+    entered, release = threading.Event(), threading.Event()
+
+    def fetch():
+        entered.set()
+        assert release.wait(5)
+        return ("a", 1)
+
+    polled = PolledGeneration(fetch, period=1.0, clock=Clock())
+    got = []
+    first = threading.Thread(target=lambda: got.append(polled.get()))
+    first.start()
+    assert entered.wait(5)
+    second = threading.Thread(target=lambda: got.append(polled.get()))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # no value to serve: it waits rather than answer None
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert got == [("a", 1), ("a", 1)] and polled.fetches == 1
