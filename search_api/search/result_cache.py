@@ -12,11 +12,10 @@ index it was computed on:
 - a new generation empties the cache;
 - when the engine cannot say (the file does not answer) nothing is kept or served: the search
   itself runs and says what is wrong;
-- on Elasticsearch nothing is kept. Its generation would be a stats request per search (the index
-  behind the alias and its count of refreshes that changed what searches see): tried, it cost a
-  fifth of the node's throughput on the benchmark mix (38.6 → 30.4 req/s, docs/benchmarks.md) and
-  saved little, since the node's shard request cache already keeps a repeated question's candidates
-  until the next refresh.
+- on Elasticsearch the generation is the indices behind the alias and their counts of refreshes
+  that changed what searches see, asked of the node at most once a second (``engines.polled``:
+  the node itself makes a write searchable only at its next refresh, once a second). Asked on
+  every search it cost a fifth of the node's throughput (docs/benchmarks.md, session 16).
 
 Entries are the response's JSON, zlib-compressed (about 3 KB each), bounded in bytes
 (``LABOURKB_RESULT_CACHE_MB``; 0 turns the cache off), least recently used dropped first. A hit
