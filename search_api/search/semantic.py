@@ -13,7 +13,8 @@ Three modules; every public name is importable from this one (see ``__all__``):
 * ``VectorIndex`` (``search.vectors``) — every text's vector as int8 with a per-text scale (520
   bytes a text), one or more texts per document (an article's own text, then its everyday
   questions). A document scores its own text's cosine, lifted part of the way
-  (``EXTRA_WEIGHT``) towards its best everyday question when that one is closer:
+  (``EXTRA_WEIGHT``) towards its best everyday question when that one is closer (each question
+  weighed by how distinctive it is, ``search.distinct``):
   question-to-question cosines run higher than question-to-article ones (same genre), so a
   plain max lets any article with everyday questions crowd out the rest (measured in
   bench/semantic.py). Top-k by cosine with an int8 matrix product (onnxruntime

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from search_api.search.coarse import CoarseIndex
+from search_api.search.distinct import QUESTION_WEIGHT, question_offsets
 from search_api.search.embedder import (
     DIM,
     Q_OFFSET,
@@ -28,7 +29,8 @@ from search_api.search.embedder import (
 from search_api.search.vector_cache import VectorCache, text_key
 
 # score = own + EXTRA_WEIGHT · max(0, best extra text − own); 1.0 would be a plain max over texts.
-EXTRA_WEIGHT = 0.5
+# The extra texts' cosines are first weighed by their distinctiveness (search.distinct).
+EXTRA_WEIGHT = 0.45
 # Above this many texts a search scans a coarse projection first (``search.coarse``) and scores
 # the documents of its best ``COARSE_ROWS`` texts (at least ``COARSE_PER_HIT`` per hit asked) exactly.
 COARSE_ABOVE = 20_000
@@ -44,7 +46,8 @@ class VectorIndex:
     Layout: one column per document's own text, in document order, then one column per extra
     text (everyday questions), grouped by document. A document's score is its own text's
     cosine, lifted by ``extra_weight`` towards its best extra text when that is closer:
-    ``own + extra_weight · max(0, best_extra − own)`` (1.0 would be a plain max).
+    ``own + extra_weight · max(0, best_extra − own)`` (1.0 would be a plain max), each extra
+    text's cosine less its offset (``search.distinct``: a generic question lifts less).
 
     Memory: 520 bytes per text (int8 column + scale + offset) plus the id list — about 40 MB
     for the ×20 corpus (73,000 documents and 2,400 everyday questions). Above ``coarse_above``
@@ -64,6 +67,7 @@ class VectorIndex:
         extra_weight: float = EXTRA_WEIGHT,
         coarse_above: int = COARSE_ABOVE,
         coarse_rows: int = COARSE_ROWS,
+        question_weight: float = QUESTION_WEIGHT,
     ):
         self.doc_ids = list(doc_ids)
         m = np.asarray(matrix_t)
@@ -93,6 +97,7 @@ class VectorIndex:
         )
         self._extra_ends = np.append(self._extra_starts[1:], len(owner)).astype(np.int64)
         self.extra_weight = float(extra_weight)
+        self.extra_offset = question_offsets(self.matrix_t, self.scales, len(self.doc_ids), owner, question_weight)
         self.coarse_rows = coarse_rows
         self._coarse: CoarseIndex | None = None
         self._scorer = None  # the full int8 scan (small indexes)
@@ -209,7 +214,8 @@ class VectorIndex:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.matrix_t, self.scales, self._bias, self.extra_owner, self._extra_docs, self._extra_starts)
+        arrays = (self.matrix_t, self.scales, self._bias, self.extra_owner, self.extra_offset, self._extra_docs)
+        arrays += (self._extra_starts,)
         coarse = self._coarse.nbytes + self._owner.nbytes if self._coarse is not None else 0
         return sum(a.nbytes for a in arrays) + coarse + sum(sys.getsizeof(d) + 8 for d in self.doc_ids)
 
@@ -254,7 +260,7 @@ class VectorIndex:
         n = len(self.doc_ids)
         scores = raw[:n]
         if len(self.extra_owner):
-            best = np.maximum.reduceat(raw[n:], self._extra_starts)
+            best = np.maximum.reduceat(raw[n:] - self.extra_offset / factor, self._extra_starts)
             lift = best - scores[self._extra_docs]
             np.maximum(lift, 0, out=lift)
             scores[self._extra_docs] += self.extra_weight * lift
@@ -299,13 +305,13 @@ class VectorIndex:
         raw *= self.scales[texts]
         raw -= self._bias[texts]
         scores = raw[: len(docs)]
+        factor = top / Q_RANGE
         if len(extra):
-            best = np.maximum.reduceat(raw[len(docs) :], firsts)
+            best = np.maximum.reduceat(raw[len(docs) :] - self.extra_offset[extra - len(self.doc_ids)] / factor, firsts)
             lift = best - scores[has]
             np.maximum(lift, 0, out=lift)
             scores[has] += self.extra_weight * lift
         order = np.argsort(-scores, kind="stable")[:k]
-        factor = top / Q_RANGE
         return [(self.doc_ids[docs[i]], float(scores[i] * factor)) for i in order]
 
     def _rescore(self, texts: np.ndarray, query: np.ndarray) -> np.ndarray:

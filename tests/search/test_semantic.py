@@ -34,6 +34,7 @@ from search_api.search.model import (
 )
 from search_api.search.semantic import (
     DIM,
+    EXTRA_WEIGHT,
     Embedder,
     SemanticRetriever,
     VectorCache,
@@ -329,14 +330,16 @@ def test_semantic_scores_find_the_answering_article(embedder):
 def test_an_everyday_question_lifts_its_article_part_of_the_way(embedder):
     texts = texts_by_document(DOCS, EVERYDAY)
     vec = embedder.embed_queries(["干了三年被开除，补偿怎么算"])[0]
-    lifted = VectorIndex.build(texts, embedder)
+    lifted = VectorIndex.build(texts, embedder, question_weight=0)  # questions unweighed (test_distinct.py)
     own_only = VectorIndex.build(texts_by_document(DOCS), embedder)
-    plain_max = VectorIndex(lifted.doc_ids, lifted.matrix_t, lifted.scales, lifted.extra_owner, extra_weight=1.0)
+    plain_max = VectorIndex(
+        lifted.doc_ids, lifted.matrix_t, lifted.scales, lifted.extra_owner, extra_weight=1.0, question_weight=0
+    )
     own = dict(own_only.search(vec, 4))["lcl.47"]
-    half = dict(lifted.search(vec, 4))["lcl.47"]
+    part = dict(lifted.search(vec, 4))["lcl.47"]
     full = dict(plain_max.search(vec, 4))["lcl.47"]
     assert full == pytest.approx(1.0, abs=0.01)  # the question itself is one of its texts
-    assert half == pytest.approx(own + 0.5 * (full - own), abs=0.01)
+    assert part == pytest.approx(own + EXTRA_WEIGHT * (full - own), abs=0.01)
     # documents without extra texts score the same in both
     assert dict(lifted.search(vec, 4))["leave.3"] == pytest.approx(dict(own_only.search(vec, 4))["leave.3"])
 
