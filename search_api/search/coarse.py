@@ -10,7 +10,7 @@ on a quiet core and 12 ms or more while other processes share the memory bus; th
 9.7 MB. The pass can only miss a document, never misscore one: on the ×20 index, the exact top 50
 of each of the 653 evaluation questions was always among the documents of the best 2,000 texts
 here; among those of the best 1,000 (``vectors.COARSE_ROWS``) the top 10 always, the top 50 for
-648 (bench/knn_recall.py, docs/benchmarks.md). Small indexes are scanned exactly (``COARSE_ABOVE``).
+764 of 773 (bench/knn_recall.py, docs/benchmarks.md). Small indexes are scanned exactly (``COARSE_ABOVE``).
 """
 
 from __future__ import annotations

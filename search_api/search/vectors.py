@@ -34,8 +34,8 @@ EXTRA_WEIGHT = 0.45
 # Above this many texts a search scans a coarse projection first (``search.coarse``) and scores
 # the documents of its best ``COARSE_ROWS`` texts (at least ``COARSE_PER_HIT`` per hit asked) exactly.
 COARSE_ABOVE = 20_000
-# 1,000 for the service's 50: on the ×20 index the top 10 of all 653 evaluation questions are the
-# full scan's, the top 50 of 648 (2,000 kept all 653 and cost 1.2 ms more; bench/knn_recall.py).
+# 1,000 for the service's 50: on the ×20 index the top 10 of all 773 evaluation questions are the
+# full scan's, the top 50 of 764 (2,000 kept all and cost ~1.2 ms more; bench/knn_recall.py).
 COARSE_ROWS = 1_000
 COARSE_PER_HIT = 20
 
