@@ -20,6 +20,7 @@ import pytest
 from search_api import db
 from search_api.accounts.users import Users
 from search_api.engines.elasticsearch import ElasticsearchEngine
+from search_api.engines.polled import PERIOD_S
 from search_api.search.rebuild import rebuild_index
 from search_api.settings import Settings
 from tests.fixtures.cases import CASE, PASSWORD, csrf_from
@@ -123,7 +124,13 @@ def test_a_case_written_on_one_server_is_published_on_the_other_and_found_on_the
         published = _form(on_b, f"{case_url}/review", {"action": "publish"}, case_url)
         assert published.status_code == 303, published.text
         assert "已发布" in on_b.get(case_url).text
-        assert f"lawyer-case-{case_id}" in _hit_ids(on_a, "餐饮公司拖欠工资")  # at once, on the other server
+        assert f"lawyer-case-{case_id}" in _hit_ids(on_b, "餐饮公司拖欠工资")  # at once on the publishing server
+        # on the other server within the period its kept answers are checked in (engines.polled: the
+        # node's own refresh interval), not after a restart
+        deadline = time.monotonic() + PERIOD_S + 2.0
+        while f"lawyer-case-{case_id}" not in _hit_ids(on_a, "餐饮公司拖欠工资"):
+            assert time.monotonic() < deadline, "the published case never reached the other server"
+            time.sleep(0.1)
 
 
 def test_searches_on_both_servers_reach_one_feed_none_lost_when_one_is_killed(cluster):
