@@ -31,6 +31,7 @@ class PolledGeneration:
         self._lock = threading.Lock()
         self._value: Hashable | None = None
         self._until = 0.0
+        self._expiries = 0  # an expiry during a fetch: the fetched value may predate the write
         self.fetches = 0
 
     def get(self) -> Hashable:
@@ -45,16 +46,20 @@ class PolledGeneration:
             if self._value is not None and self._clock() < self._until:
                 return self._value
             self.fetches += 1
+            expiries = self._expiries
             try:
                 value = self._fetch()
             except BaseException:
                 self._value = None
                 raise
-            self._value, self._until = value, self._clock() + self.period
+            fresh = self._expiries == expiries
+            self._value, self._until = value, self._clock() + self.period if fresh else 0.0
             return value
         finally:
             self._lock.release()
 
     def expire(self) -> None:
-        """This process changed the index: the next ``get`` fetches."""
+        """This process changed the index: the next ``get`` fetches (also when a fetch is under way:
+        what it brings back may predate the change, so it is used once and not kept)."""
+        self._expiries += 1
         self._until = 0.0

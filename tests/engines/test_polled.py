@@ -109,3 +109,26 @@ def test_without_a_value_callers_wait_for_the_fetch():
     first.join(5)
     second.join(5)
     assert got == [("a", 1), ("a", 1)] and polled.fetches == 1
+
+
+def test_an_expiry_during_a_fetch_is_not_lost():
+    clock = Clock()
+    entered, release = threading.Event(), threading.Event()
+    calls = {"n": 0}
+
+    def fetch():
+        calls["n"] += 1
+        if calls["n"] == 1:  # a fetch that started before this process wrote
+            entered.set()
+            assert release.wait(5)
+        return ("a", calls["n"])
+
+    polled = PolledGeneration(fetch, period=1.0, clock=clock)
+    first = threading.Thread(target=polled.get)
+    first.start()
+    assert entered.wait(5)
+    polled.expire()  # the write lands while the fetch is under way
+    release.set()
+    first.join(5)
+    # what that fetch brought back may predate the write: the next get asks again
+    assert polled.get() == ("a", 2) and polled.fetches == 2
