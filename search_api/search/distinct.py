@@ -53,13 +53,13 @@ def question_offsets(
     if weight == 0 or not len(owner) or n_docs < 2:
         return out
     scales = np.asarray(scales, dtype=np.float32)
-    questions = _float_rows(matrix_t, scales, n_docs, n_docs + len(owner))
+    questions = _float_rows(matrix_t, scales, slice(n_docs, n_docs + len(owner)))
     owners, slot = np.unique(owner, return_inverse=True)
-    owners_own = matrix_t[:, owners].T.astype(np.float32) * scales[owners, None]
+    owners_own = _float_rows(matrix_t, scales, owners)
     nearest = np.full(len(owner), -np.inf, dtype=np.float32)
     for start in range(0, n_docs, block):
         stop = min(start + block, n_docs)
-        own = _float_rows(matrix_t, scales, start, stop)
+        own = _float_rows(matrix_t, scales, slice(start, stop))
         cos = questions @ own.T  # [questions, block]
         copies = (owners_own @ own.T)[slot] >= NEAR_COPY  # the owner and its near copies
         inside = (owner >= start) & (owner < stop)
@@ -72,8 +72,8 @@ def question_offsets(
     return out
 
 
-def _float_rows(matrix_t: np.ndarray, scales: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Texts ``start`` … ``stop - 1`` as float32 rows (their int8 columns times their scales)."""
-    rows = matrix_t[:, start:stop].T.astype(np.float32)
-    rows *= scales[start:stop, None]
+def _float_rows(matrix_t: np.ndarray, scales: np.ndarray, texts: slice | np.ndarray) -> np.ndarray:
+    """The ``texts`` (a slice or positions) as float32 rows (their int8 columns times their scales)."""
+    rows = matrix_t[:, texts].T.astype(np.float32)
+    rows *= scales[texts, None]
     return rows

@@ -17,6 +17,22 @@ class Clock:
         return self.now
 
 
+def slow_on(call: int):
+    """A fetch answering ``("a", n)`` for its n-th call, the ``call``-th of which waits for ``release``
+    (``entered`` is set when it starts waiting)."""
+    entered, release = threading.Event(), threading.Event()
+    calls = {"n": 0}
+
+    def fetch():
+        calls["n"] += 1
+        if calls["n"] == call:
+            entered.set()
+            assert release.wait(5)
+        return ("a", calls["n"])
+
+    return fetch, entered, release, calls
+
+
 def counter():
     state = {"n": 0}
 
@@ -66,16 +82,7 @@ def test_a_failed_fetch_leaves_no_value_and_the_next_get_asks_again():
 
 def test_while_one_thread_fetches_the_others_use_the_old_value():
     clock = Clock()
-    entered, release = threading.Event(), threading.Event()
-    calls = {"n": 0}
-
-    def fetch():
-        calls["n"] += 1
-        if calls["n"] == 2:  # the periodic fetch is slow
-            entered.set()
-            assert release.wait(5)
-        return ("a", calls["n"])
-
+    fetch, entered, release, calls = slow_on(2)  # the periodic fetch is slow
     polled = PolledGeneration(fetch, period=1.0, clock=clock)
     assert polled.get() == ("a", 1)
     clock.now += 2
@@ -89,13 +96,7 @@ def test_while_one_thread_fetches_the_others_use_the_old_value():
 
 
 def test_without_a_value_callers_wait_for_the_fetch():
-    entered, release = threading.Event(), threading.Event()
-
-    def fetch():
-        entered.set()
-        assert release.wait(5)
-        return ("a", 1)
-
+    fetch, entered, release, _ = slow_on(1)
     polled = PolledGeneration(fetch, period=1.0, clock=Clock())
     got = []
     first = threading.Thread(target=lambda: got.append(polled.get()))
@@ -113,16 +114,7 @@ def test_without_a_value_callers_wait_for_the_fetch():
 
 def test_an_expiry_during_a_fetch_is_not_lost():
     clock = Clock()
-    entered, release = threading.Event(), threading.Event()
-    calls = {"n": 0}
-
-    def fetch():
-        calls["n"] += 1
-        if calls["n"] == 1:  # a fetch that started before this process wrote
-            entered.set()
-            assert release.wait(5)
-        return ("a", calls["n"])
-
+    fetch, entered, release, _ = slow_on(1)  # a fetch that started before this process wrote
     polled = PolledGeneration(fetch, period=1.0, clock=clock)
     first = threading.Thread(target=polled.get)
     first.start()
