@@ -27,12 +27,14 @@ from sqlalchemy.engine import Engine
 
 from search_api.db import Database, log_database
 from search_api.monitoring import records
+from search_api.monitoring.journal import JournalClosed, Segment, open_journal
 from search_api.monitoring.spool import Spool
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5.0
+TAKE_OVER_EVERY_S = 5.0  # how often a process looks for journals left by processes that died
 CHECKPOINT_EVERY_S = 1.0
 REPLAY_CHUNK = 500
 
@@ -67,6 +69,9 @@ class LogStore:
         self._queue: list[_Pending] = []
         self._writing = False
         self._last_checkpoint = time.monotonic()
+        # searches' records go through the journal (monitoring.journal) unless it cannot be written
+        self.journal = open_journal(settings.data_dir / "querylog-journal") if settings.querylog_enabled else None
+        self._took_over = 0.0  # when orphaned journals were last looked for (0: at the first chance)
         try:
             self.database  # noqa: B018 - opened (and migrated) now when it answers; else at the first record
         except Exception as exc:
@@ -93,6 +98,47 @@ class LogStore:
         return self._database is not None and self._database.dialect == "sqlite"
 
     # -- the search path
+
+    def write_ahead(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
+        """Journal the records (True: :meth:`commit_journal` stores them, on the background thread);
+        False when there is no journal or it cannot be written: call :meth:`store` instead."""
+        if self.journal is None:
+            return False
+        try:
+            self.journal.append(queries, events)
+        except JournalClosed:  # shutting down: committed on the caller's thread
+            return False
+        except OSError:
+            log.exception("query log: the journal cannot be written; committing each search's record instead")
+            self.journal = None
+            return False
+        return True
+
+    def commit_journal(self, closing: bool = False) -> tuple[list[Records], int]:
+        """Store what was journaled since the last call, and (every ``TAKE_OVER_EVERY_S``) the journals
+        of processes that died. Returns the records stored, to pass on, and how many were spooled."""
+        if self.journal is None:
+            return [], 0
+        segment = self.journal.close() if closing else self.journal.seal()
+        done = [self._store_segment(segment, (segment.queries, segment.events))] if segment is not None else []
+        if closing or time.monotonic() - self._took_over >= TAKE_OVER_EVERY_S:
+            self._took_over = time.monotonic()
+            for orphan, found in self.journal.orphans():
+                done.append(self._store_segment(orphan, found))
+                n = len(found[0]) + len(found[1])
+                log.info("query log: stored %d records left in the journal of a stopped process", n)
+        stored = [r for r, ok in done if ok and (r[0] or r[1])]
+        return stored, sum(len(r[0]) + len(r[1]) for r, ok in done if ok is False)
+
+    def _store_segment(self, segment: Segment, found: Records) -> tuple[Records, bool | None]:
+        try:
+            stored = self.store_journaled(*found)
+        except Exception:  # neither stored nor spooled: the file stays, to be taken over again
+            log.exception("query log: could not store journaled records; kept in %s", segment.path.name)
+            segment.release()
+            return found, None
+        segment.discard()
+        return found, stored
 
     def store(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
         """Commit the records (True), or spool them while the database does not answer (False).
@@ -153,13 +199,24 @@ class LogStore:
                 p.error = exc
             p.done = True
 
-    def _store_one(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
+    def store_journaled(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> bool:
+        """Records from the journal (``monitoring.journal``, on the background thread): committed in
+        one transaction (True) or spooled while the database does not answer (False). A record the
+        database refuses on its own is dropped and said, so it cannot hold the journal up."""
+        return self._store_one(queries, events, refused_each=True)
+
+    def _store_one(
+        self, queries: list[dict[str, Any]], events: list[dict[str, Any]], refused_each: bool = False
+    ) -> bool:
         if time.monotonic() >= self._down_until:
             try:
                 self._insert(queries, events)
                 return True
             except REFUSED:
-                raise
+                if not refused_each:
+                    raise
+                self._insert_each(queries, events)
+                return True
             except Exception as exc:
                 self._went_down(exc)
         self.spool.append(

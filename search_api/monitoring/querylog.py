@@ -10,16 +10,16 @@ visitor is a ``client_id`` = HMAC-SHA256 of IP + coarse browser family, and a ``
 = HMAC-SHA256 of the IP's /24 (IPv6: /64), under a salt that changes every day, so one
 visitor cannot be followed across days. Raw IPs and user agents only pass through memory.
 
-Durability: ``log_search`` redacts, tags and commits the record to the query-log store on the
-caller's thread, before the answer leaves (:mod:`search_api.monitoring.log_store`). On SQLite
-that is one small WAL transaction with ``synchronous=NORMAL`` (no fsync: durable against the
-process being killed, not against power loss); on PostgreSQL, a committed transaction. While
-the database does not answer, the record goes to a local spool file (fsync'd) instead and is
-stored from there once it answers again. The store is always written (feed, dashboard and
-warnings read it). A background thread then does what may lag: the spool's replay, the
-signals of each search, the warning monitor (``listeners``), SQLite WAL checkpoints and, with
-the Elasticsearch engine, the same records to dated indices (``search_api.monitoring.es_sink``),
-spooled locally while Elasticsearch is down. Logging never raises into the search path.
+Durability: ``log_search`` redacts and tags the record and writes it to this process's journal
+(:mod:`search_api.monitoring.journal`: one JSON line, no fsync — it survives the process being
+killed, not the machine losing power, as a SQLite commit with ``synchronous=NORMAL`` did) before
+the answer leaves. A background thread stores the journaled records in the query-log store
+(``db.log_database``) in one transaction a few times a second, or at once on :meth:`QueryLog.flush`,
+and takes over the journals of processes that died. While the database does not answer, records go
+to a local spool file (fsync'd) and are stored from there once it answers again (``log_store``).
+Then, on that thread, what may lag: the signals of each search, the warning monitor (``listeners``),
+SQLite WAL checkpoints and, with the Elasticsearch engine, the same records to dated indices
+(``search_api.monitoring.es_sink``). Logging never raises into the search path.
 
 Query ids are signed (:meth:`QueryLog.new_query_id`): ``/go`` stores a click only for a query id this site issued.
 """
@@ -55,10 +55,11 @@ _QID_RE = re.compile(r"[0-9a-f]{32}")
 LINGER_S = 0.05
 TICK_S = 1.0  # the background thread's idle wake-up: spool replay, WAL checkpoint
 _FLUSH: tuple[str, Any] = ("flush", None)
+_JOURNALED: tuple[str, Any] = ("journaled", None)  # records wait in the journal (LogStore.write_ahead)
 
 
 class QueryLog:
-    """Log searches and clicks: stored before the answer leaves, cheap enough for every search.
+    """Log searches and clicks: journaled before the answer leaves, cheap enough for every search.
 
     Build one per app with ``QueryLog(settings)``; call :meth:`close` on shutdown.
     ``topics_for`` and ``employers_for`` default to the project lexicon and
@@ -143,11 +144,7 @@ class QueryLog:
         query_id: str | None = None,
         confident: bool | None = None,
     ) -> str:
-        """Store one search record (redacted); returns its ``query_id`` (for click links).
-
-        The record is committed to the store (or, while it does not answer, fsync'd to the spool)
-        before this returns, so a search whose answer left the server survives the process being killed.
-        """
+        """Log one search (redacted; journaled when this returns, see above); returns its ``query_id``."""
         query_id = query_id or self.new_query_id()
         if not self.enabled or self._closed:
             return query_id
@@ -223,6 +220,12 @@ class QueryLog:
                 log.warning("query log: help signal not stored (database unavailable)")
 
     def _store(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        if self.store.write_ahead(queries, events):  # stored by the background thread, in a moment
+            try:
+                self._queue.put_nowait(_JOURNALED)
+            except queue.Full:
+                pass  # the thread's next round stores them all the same
+            return
         try:
             stored = self.store.store(queries, events)
         except Exception:
@@ -272,13 +275,13 @@ class QueryLog:
             try:
                 first = self._queue.get(timeout=TICK_S)
             except queue.Empty:
+                self._after_journal()
                 self._replay()
                 self.store.maybe_checkpoint()
                 continue
             batch = [first]
             if first is not None and first is not _FLUSH:
-                # Linger so a busy site hands listeners and Elasticsearch one batch, not one per
-                # search, without this thread waking up (and taking the GIL) for every record.
+                # linger: a busy site's records stored, and handed on, in one batch, not one per search
                 self._hurry.wait(LINGER_S)
             self._hurry.clear()
             while batch[-1] is not None and len(batch) < 500:
@@ -288,7 +291,8 @@ class QueryLog:
                     break
             stop = any(item is None for item in batch)
             try:
-                self._after_store([item for item in batch if item is not None and item is not _FLUSH])
+                self._after_journal(closing=stop)
+                self._after_store([item for item in batch if item is not None and item[0] == "stored"])
                 self._replay()  # before the batch is done: flush() waits for the spool's replay too
             except Exception:
                 log.exception("query log: background work for %d batches failed", len(batch))
@@ -298,6 +302,12 @@ class QueryLog:
             self.store.maybe_checkpoint()
             if stop:
                 return
+
+    def _after_journal(self, closing: bool = False) -> None:
+        """Store what the journal holds; then the signals, listeners and Elasticsearch get it."""
+        stored, spooled = self.store.commit_journal(closing)
+        self.spooled += spooled
+        self._after_store([("stored", r) for r in stored])
 
     def _replay(self) -> int | None:
         """Store what was spooled while the database did not answer, then pass it on like any

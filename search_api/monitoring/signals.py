@@ -45,8 +45,11 @@ def _record(conn: Conn, rec: dict[str, Any]) -> None:
         "ON CONFLICT (query_id) DO UPDATE SET unconfident = excluded.unconfident",
         {"qid": qid, "flag": int(bool(rec.get("_unconfident")))},
     )
+    # the visitor's search just before this one: earlier in the log (seq), not merely as early (two
+    # searches can share a millisecond, and the journal stores them in one transaction)
     prev = conn.scalar(
         "SELECT query_id FROM queries WHERE client_id = :client AND timestamp >= :since AND timestamp <= :ts"
+        " AND seq < (SELECT seq FROM queries WHERE query_id = :qid)"
         " AND query_id != :qid AND user_query != :text ORDER BY timestamp DESC, seq DESC LIMIT 1",
         {
             "client": rec["client_id"],

@@ -107,22 +107,7 @@ class Spool:
             os.close(fd)  # releases the lock
 
     def _read(self) -> list[dict[str, Any]]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        items = []
-        for line in lines:
-            try:
-                item = json.loads(line)
-            except ValueError:
-                item = None
-            if isinstance(item, dict):
-                items.append(item)
-            elif line.strip():
-                # a torn last line from a crash mid-append: that append never returned
-                log.warning("query log: skipping an unreadable line of %s", self.path.name)
-        return items
+        return read_items(self.path)
 
     def _replace(self, items: list[dict[str, Any]]) -> None:
         if not items:
@@ -141,3 +126,23 @@ class Spool:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def read_items(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file (none if it is gone); a torn line is skipped and said."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    items = []
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            item = None
+        if isinstance(item, dict):
+            items.append(item)
+        elif line.strip():
+            # a torn last line from a crash mid-append: that append never returned
+            log.warning("query log: skipping an unreadable line of %s", path.name)
+    return items

@@ -33,7 +33,7 @@ class Server:
     def __init__(
         self, workdir: Path, env: dict[str, str] | None = None, startup_timeout: float = 90.0, workers: int = 1
     ):
-        self.workdir = workdir
+        self.workdir, self.env = workdir, env
         self.data_dir = workdir / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

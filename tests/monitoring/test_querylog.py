@@ -100,6 +100,9 @@ def test_search_record_has_ubi_shape_and_no_personal_data(qlog, settings):
     qlog.log_click(
         query_id=qid, doc_id="labor-contract-law.85", position=2, client_ip="203.0.113.9", user_agent=CHROME_ANDROID
     )
+    # journaled before log_search returned (monitoring.journal): redacted there too
+    journal = b"".join(p.read_bytes() for p in (settings.data_dir / "querylog-journal").glob("*.jsonl"))
+    assert qid.encode() in journal
     qlog.flush()
     (rec,) = rows(qlog)
     assert rec["query_id"] == qid
@@ -114,7 +117,7 @@ def test_search_record_has_ubi_shape_and_no_personal_data(qlog, settings):
     assert click["client_id"] == rec["client_id"]
     qlog.close()
     # nothing of the raw identifiers anywhere in the file (WAL checkpointed on close)
-    data = b"".join(p.read_bytes() for p in settings.data_dir.iterdir() if p.name.startswith("querylog"))
+    data = journal + b"".join(p.read_bytes() for p in settings.data_dir.rglob("querylog*") if p.is_file())
     for secret in (ID_CARD, PHONE, "203.0.113.9", "Pixel 7", "Mozilla"):
         assert secret.encode() not in data
 

@@ -1,4 +1,6 @@
-"""The query log stores a record before ``log_search`` returns, and tags it as the lexicon would."""
+"""Without a journal (``monitoring.journal``: a data directory it cannot write), the query log
+commits a record before ``log_search`` returns; and it tags records as the lexicon would.
+(With the journal, the default: tests/monitoring/test_journal.py.)"""
 
 from __future__ import annotations
 
@@ -20,8 +22,21 @@ from tests.conftest import LEXICON, REPO_ROOT, make_settings
 @pytest.fixture
 def qlog(tmp_path):
     ql = QueryLog(make_settings(tmp_path, secret_key="s"))
+    ql.store.journal.close()
+    ql.store.journal = None  # as when the journal's directory cannot be written
     yield ql
     ql.close()
+
+
+def test_without_a_writable_journal_directory_records_are_committed_on_return(tmp_path):
+    (tmp_path / "querylog-journal").write_text("not a directory")
+    ql = QueryLog(make_settings(tmp_path, secret_key="s"))
+    try:
+        assert ql.store.journal is None
+        qid = ql.log_search(q="欠薪", engine="sqlite", total=1)
+        assert [r["query_id"] for r in stored(ql)] == [qid]  # no flush
+    finally:
+        ql.close()
 
 
 def stored(ql, table="queries") -> list[dict]:

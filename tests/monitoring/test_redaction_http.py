@@ -68,7 +68,7 @@ def _feed_and_csv(client) -> tuple[list[dict], list[dict], str]:
 
 
 def _stored_bytes(settings) -> bytes:
-    return b"".join(p.read_bytes() for p in settings.data_dir.iterdir() if p.name.startswith("querylog"))
+    return b"".join(p.read_bytes() for p in settings.data_dir.rglob("querylog*") if p.is_file())
 
 
 @pytest.mark.parametrize(("n", "typed", "digits"), [(n, *p) for n, p in enumerate(PHRASINGS)])

@@ -61,7 +61,7 @@ def stamp(log_db, query_id, at):
         conn.execute("UPDATE events SET timestamp = :at WHERE query_id = :qid", {"at": at, "qid": query_id})
 
 
-def test_a_search_and_its_click_are_stored_before_the_calls_return(qlog, log_db):
+def test_a_search_and_its_click_are_stored_once_and_redacted(qlog, log_db):
     qid = qlog.log_search(
         q="电话13812345678 欠薪怎么办",
         tokens=["电话", "13812345678", "欠薪"],
@@ -76,7 +76,8 @@ def test_a_search_and_its_click_are_stored_before_the_calls_return(qlog, log_db)
         confident=False,
     )
     qlog.log_click(query_id=qid, doc_id="labor-law.51", position=2, client_ip="203.0.113.9")
-    (row,) = rows(log_db)  # no flush: committed on the caller's thread
+    qlog.flush()  # journaled when the calls returned (tests/monitoring/test_journal.py), stored now
+    (row,) = rows(log_db)
     assert row["query_id"] == qid and row["user_query"] == "电话[手机号] 欠薪怎么办"
     assert json.loads(row["tokens"]) == ["电话", "欠薪"] and json.loads(row["topics"]) == ["wage_arrears"]
     assert json.loads(row["hit_ids"]) == ["labor-law.50", "labor-law.51"]
@@ -84,6 +85,7 @@ def test_a_search_and_its_click_are_stored_before_the_calls_return(qlog, log_db)
     (click,) = rows(log_db, "events")
     assert (click["query_id"], click["object_id"], click["position"]) == (qid, "labor-law.51", 2)
     qlog.log_search(q="欠薪怎么办", engine="sqlite", total=1, query_id=qid)  # the same id again: kept once
+    qlog.flush()
     assert len(rows(log_db)) == 1 and (qlog.failed, qlog.spooled) == (0, 0)
 
 
@@ -125,6 +127,7 @@ def test_the_feed_pages_in_log_order_and_resumes_after_its_cursor(settings, log_
             app.state.querylog.log_search(q=f"欠薪{i}", engine="sqlite", total=1, district=d)
             for i, d in enumerate(districts)
         ]
+        app.state.querylog.flush()
         stamp(log_db, ids[0], "2026-11-01T00:00:00.000Z")
 
         def page(**params):
@@ -247,6 +250,9 @@ def test_two_servers_logging_at_once_while_the_feed_is_read(settings, log_db, tm
     seen: list[tuple[int, str]] = []
     while len(seen) < 150:
         done = not any(t.is_alive() for t in writers)  # before the read: then an empty page is the end
+        if done:
+            for server in servers:
+                server.flush()  # the last searches' records out of the journals
         page = read_feed(log_db, seen[-1][0] if seen else 0, limit=7)
         seen.extend((seq, rec["query_id"]) for seq, rec in page)
         if done and not page:
@@ -264,6 +270,7 @@ def ask(qlog, log_db, q, ip, at, total, district=None, failed=False, took=None):
     qid = qlog.log_search(
         q=q, engine="sqlite", total=total, failed=failed, took_ms=took, district=district, client_ip=ip
     )
+    qlog.flush()
     stamp(log_db, qid, at)
     return qid
 
