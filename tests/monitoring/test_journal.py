@@ -186,3 +186,26 @@ def test_a_closed_journal_refuses_appends_and_the_record_is_committed_instead(tm
     assert journal.close() is None and list((tmp_path / "j").iterdir()) == []
     with pytest.raises(OSError):
         journal.append([{"query_id": "x"}], [])
+
+
+def test_a_wal_grown_past_its_limit_is_truncated_once_no_reader_holds_it(tmp_path, monkeypatch):
+    """Under steady load a PASSIVE checkpoint never lets the WAL start over: it grew without end."""
+    monkeypatch.setattr(log_store, "WAL_LIMIT_BYTES", 32 * 1024)
+    ql = QueryLog(make_settings(tmp_path, secret_key="s"))
+    reader = sqlite3.connect(ql.path, isolation_level=None)
+    try:
+        wal = tmp_path / "querylog.sqlite3-wal"
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM queries").fetchall()  # a snapshot held: the WAL cannot start over
+        for i in range(300):
+            ql.log_search(q=f"加班费怎么算 {i}", engine="sqlite", total=1, client_ip=f"10.0.{i // 200}.{i % 200}")
+        ql.flush()
+        ql.store.maybe_checkpoint(force=True)
+        assert wal.stat().st_size > 32 * 1024
+        reader.execute("ROLLBACK")
+        ql.store.maybe_checkpoint(force=True)
+        assert wal.stat().st_size == 0
+        assert len(stored(ql)) == 300
+    finally:
+        reader.close()
+        ql.close()
