@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -60,6 +61,10 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
             await anyio.to_thread.run_sync(lambda: service.semantic.start(background=False))
             if settings.warm_cache:
                 await anyio.to_thread.run_sync(_warm, service)
+            # what start-up built (index caches, lexicon, model) stays for the process's life: out of
+            # the collector's full passes, which walked all of it under load (docs/benchmarks.md, session 18)
+            gc.collect()
+            gc.freeze()
         else:
             service.semantic.start()
             if settings.warm_cache:

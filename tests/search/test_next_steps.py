@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -212,3 +213,24 @@ def test_the_panel_reads_only_the_articles_it_cites(steps):
         }
         assert set(asked) == cited, topics  # every line's source found, nothing else decoded
         assert len(asked) < len(steps.article_ids()), topics
+
+
+def test_the_cited_articles_titles_are_read_once_per_index_generation(steps):
+    """Reading them for every result page was a quarter of the page's time (docs/benchmarks.md, session 18)."""
+    from ingest.pipeline import prepare_corpus
+    from search_api.search.nextsteps import next_steps
+
+    docs, _ = prepare_corpus([CORPUS / "laws"], lexicon_dir=LEXICON)
+    engine = _Recording({d.id: d for d in docs})
+    engine.version = 1
+    engine.generation = lambda: engine.version
+    first = next_steps(engine, steps, ["wage_arrears"])
+    assert len(engine.asked) == 1
+    assert next_steps(engine, steps, ["wage_arrears"]) == first and len(engine.asked) == 1  # nothing read again
+    next_steps(engine, steps, ["work_injury"])  # another topic: only its articles not yet read
+    assert len(engine.asked) == 2 and not set(engine.asked[1]) & set(engine.asked[0])
+    retitled = next(i for i in engine.asked[0] if i.startswith("labor-contract-law."))
+    engine.docs[retitled] = replace(engine.docs[retitled], short_title="新标题")
+    engine.version = 2  # the index changed (a re-ingest): read again, the new title shown
+    again = next_steps(engine, steps, ["wage_arrears"])
+    assert len(engine.asked) == 3 and "《新标题》" in str(again)
