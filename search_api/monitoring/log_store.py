@@ -1,17 +1,20 @@
 """Where :class:`~search_api.monitoring.querylog.QueryLog` puts its records: the query-log
 database, or a local spool while the database does not answer.
 
-A record is committed to the database (``db.log_database``: the SQLite file, or the shared
-PostgreSQL database) before the search's answer leaves: on the caller's thread, or together with
-the records of other searches that queued up meanwhile (group commit, :meth:`LogStore.store`). When that
-fails — PostgreSQL unreachable, a SQLite file that cannot be written — the record (already
-redacted) is appended to ``<data_dir>/querylog-db-spool.jsonl`` and fsync'd instead, the
-search goes on, and the server log says once that records are being spooled. For
-:data:`RETRY_AFTER_S` after a failure, records go straight to the spool, so an outage costs a
-search one failed connection, not one per search. The query log's background thread replays
-the spool (:meth:`LogStore.replay`) once the database answers again; a record already stored
-(same ``query_id`` / ``event_id``) is skipped, so a replay cut short and run again stores
-every record exactly once.
+A search's record is written to this process's journal before its answer leaves
+(:meth:`LogStore.write_ahead`, ``monitoring.journal``) and committed to the database
+(``db.log_database``: the SQLite file, or the shared PostgreSQL database) by the query log's
+background thread with the others that gathered (:meth:`LogStore.commit_journal`). Without a journal
+(a directory it cannot write) it is committed before the answer leaves instead: on the caller's
+thread, or together with the records of other searches that queued up meanwhile (group commit,
+:meth:`LogStore.store`). When committing fails — PostgreSQL unreachable, a SQLite file that cannot
+be written — the record (already redacted) is appended to ``<data_dir>/querylog-db-spool.jsonl`` and
+fsync'd instead, the search goes on, and the server log says once that records are being spooled.
+For :data:`RETRY_AFTER_S` after a failure, records go straight to the spool, so an outage costs a
+search one failed connection, not one per search. The query log's background thread replays the
+spool (:meth:`LogStore.replay`) once the database answers again; a record already stored (same
+``query_id`` / ``event_id``) is skipped, so a replay cut short and run again stores every record
+exactly once.
 """
 
 from __future__ import annotations
