@@ -122,6 +122,7 @@ def test_every_search_is_still_logged(corpus_settings, tmp_path):
     querylog = QueryLog(make_settings(tmp_path, secret_key="s"))
     try:
         ids = [logged_search(service, querylog, "公司不交社保可以辞职吗", source="api").query_id for _ in range(3)]
+        querylog.flush()  # journaled on return, stored by the background thread (monitoring.journal)
         rows = stored(querylog)
     finally:
         querylog.close()
