@@ -22,7 +22,6 @@ seconds), stores its records (the database skips ids it has) and deletes it.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import secrets
@@ -31,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from search_api.monitoring.spool import read_items
+from search_api.monitoring.spool import encode_lines, pack, read_items, unpack
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,7 @@ class Journal:
 
     def append(self, queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
         """Write the records (in the kernel's hands when this returns: they survive a kill)."""
-        lines = [{"kind": "query", "doc": r} for r in queries] + [{"kind": "event", "doc": e} for e in events]
-        data = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in lines).encode("utf-8")
+        data = encode_lines(pack(queries, events))
         with self._lock:
             if self._current is None:
                 raise JournalClosed(self.directory)
@@ -131,10 +129,7 @@ class Journal:
             except (BlockingIOError, FileNotFoundError):
                 os.close(fd)  # its process lives (or another took it over)
                 continue
-            items = read_items(path)
-            queries = [i["doc"] for i in items if i.get("kind") == "query" and isinstance(i.get("doc"), dict)]
-            events = [i["doc"] for i in items if i.get("kind") == "event" and isinstance(i.get("doc"), dict)]
-            yield Segment(path, fd), (queries, events)
+            yield Segment(path, fd), unpack(read_items(path))
 
 
 def open_journal(directory: Path) -> Journal | None:

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from search_api.db import Database, log_database
 from search_api.monitoring import records
 from search_api.monitoring.journal import JournalClosed, Segment, open_journal
-from search_api.monitoring.spool import Spool
+from search_api.monitoring.spool import Spool, pack, unpack
 from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -226,9 +226,7 @@ class LogStore:
                 return True
             except Exception as exc:
                 self._went_down(exc)
-        self.spool.append(
-            [{"kind": "query", "doc": r} for r in queries] + [{"kind": "event", "doc": e} for e in events]
-        )
+        self.spool.append(pack(queries, events))
         return False
 
     # -- the background thread
@@ -240,8 +238,7 @@ class LogStore:
             return [], []
         try:
             with self.spool.claim() as claim:
-                queries = [item["doc"] for item in claim.items if item.get("kind") == "query"]
-                events = [item["doc"] for item in claim.items if item.get("kind") == "event"]
+                queries, events = unpack(claim.items)
                 for start in range(0, max(len(queries), len(events)), REPLAY_CHUNK):
                     chunk = slice(start, start + REPLAY_CHUNK)
                     try:

@@ -49,7 +49,7 @@ class Spool:
         """Add ``items`` (JSON objects) at the end, on disk (fsync'd) when this returns."""
         if not items:
             return
-        data = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
+        data = encode_lines(items)
         with self._locked(create=True) as fd:
             assert fd is not None
             view = memoryview(data)
@@ -146,3 +146,21 @@ def read_items(path: Path) -> list[dict[str, Any]]:
             # a torn last line from a crash mid-append: that append never returned
             log.warning("query log: skipping an unreadable line of %s", path.name)
     return items
+
+
+def encode_lines(items: list[dict[str, Any]]) -> bytes:
+    """JSON objects as JSON lines, UTF-8."""
+    return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
+
+
+def pack(queries: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Query-log records as the lines of a spool or a journal: ``{"kind": "query"|"event", "doc": …}``."""
+    return [{"kind": "query", "doc": r} for r in queries] + [{"kind": "event", "doc": e} for e in events]
+
+
+def unpack(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``pack``'s lines back as (queries, events); a line of another shape is left out."""
+    docs = [(i.get("kind"), i.get("doc")) for i in items]
+    return [d for k, d in docs if k == "query" and isinstance(d, dict)], [
+        d for k, d in docs if k == "event" and isinstance(d, dict)
+    ]
