@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from search_api.search.embedder import Q_OFFSET, Q_RANGE, _int8_scorer, quantise_rows
+from search_api.search.embedder import Q_OFFSET, Q_RANGE, int8_matrix_scorer, quantise_rows
 
 COARSE_DIM = 128
 SAMPLE = 4096  # vectors the principal directions are estimated from
@@ -38,18 +38,20 @@ class CoarseIndex:
         del sample
         _, directions = np.linalg.eigh(cov.astype(np.float64))  # ascending eigenvalues
         self.basis = np.ascontiguousarray(directions[:, ::-1][:, :dim], dtype=np.float32)  # [512, dim]
-        self.matrix_t = np.empty((dim, n), dtype=np.int8)
+        matrix_t = np.empty((dim, n), dtype=np.int8)
         self.scales = np.empty(n, dtype=np.float32)
         colsum = np.empty(n, dtype=np.int32)
         for i in range(0, n, BLOCK):
             block = rows[i : i + BLOCK].astype(np.float32)
             block *= scales[i : i + BLOCK, None]
             q, s = quantise_rows(block @ self.basis)
-            self.matrix_t[:, i : i + BLOCK] = q.T
+            matrix_t[:, i : i + BLOCK] = q.T
             self.scales[i : i + BLOCK] = s
             colsum[i : i + BLOCK] = q.sum(axis=1, dtype=np.int32)
         self._bias = (Q_OFFSET * colsum).astype(np.float32) * self.scales
-        self._scorer = _int8_scorer(dim)
+        # the session keeps the projection (packed for its kernel): no copy of it is kept here
+        self._scorer = int8_matrix_scorer(matrix_t)
+        self._matrix_bytes = matrix_t.nbytes
 
     @property
     def available(self) -> bool:
@@ -58,14 +60,14 @@ class CoarseIndex:
 
     @property
     def nbytes(self) -> int:
-        return self.basis.nbytes + self.matrix_t.nbytes + self.scales.nbytes + self._bias.nbytes
+        return self.basis.nbytes + self._matrix_bytes + self.scales.nbytes + self._bias.nbytes
 
     def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
         """The positions of the ``count`` texts nearest to ``query`` in the projection, unordered."""
         projected = np.asarray(query, dtype=np.float32).reshape(-1) @ self.basis
         top = float(np.abs(projected).max()) or 1.0
         a = (np.rint(projected * (Q_RANGE / top)).astype(np.int16) + Q_OFFSET).astype(np.uint8)[None, :]
-        scores = self._scorer.run(None, {"A": a, "B": self.matrix_t})[0][0].astype(np.float32)
+        scores = self._scorer.run(None, {"A": a})[0][0].astype(np.float32)
         scores *= self.scales
         scores -= self._bias
         if count >= len(scores):

@@ -14,6 +14,7 @@ uint8 query by the index's int8 matrix, its model protobuf-encoded by hand.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -244,13 +245,22 @@ def _pb(field: int, value: bytes | str | int) -> bytes:
     return _pb_varint(field << 3 | 2) + _pb_varint(len(data)) + data
 
 
-def _matmul_integer_model(dim: int = DIM, *, rows_first: bool = False) -> bytes:
+def _matmul_integer_model(dim: int = DIM, *, rows_first: bool = False, b_file: tuple[str, int] | None = None) -> bytes:
     """An ONNX model, ``Y[m, n] = MatMulInteger(A uint8[m, dim], B int8[dim, n])`` (int32),
     protobuf-encoded by hand so no ``onnx`` package is needed (field numbers from onnx.proto).
-    ``rows_first``: ``A int8[m, dim]`` (vectors as rows) by ``B uint8[dim, n]`` (the query)."""
+    ``rows_first``: ``A int8[m, dim]`` (vectors as rows) by ``B uint8[dim, n]`` (the query).
+    ``b_file`` (file name, n): B is a constant, the raw int8 bytes of that file beside the model
+    (ONNX external data) — an initializer of the graph instead of an input."""
     uint8, int8, int32 = 2, 3, 6
     if rows_first:
         uint8, int8 = int8, uint8
+    n: int | str = "n"
+    constant = b""
+    if b_file is not None:
+        name, n = b_file
+        # TensorProto: dims (1), data_type (2), name (8), external_data (13), data_location (14: EXTERNAL)
+        where = b"".join(_pb(13, _pb(1, k) + _pb(2, v)) for k, v in (("location", name), ("offset", "0")))
+        constant = _pb(5, _pb(1, dim) + _pb(1, n) + _pb(2, int8) + _pb(8, "B") + where + _pb(14, 1))
 
     def value_info(name: str, elem: int, dims: list[int | str]) -> bytes:
         shape = b"".join(_pb(1, _pb(1, d) if isinstance(d, int) else _pb(2, d)) for d in dims)
@@ -261,9 +271,10 @@ def _matmul_integer_model(dim: int = DIM, *, rows_first: bool = False) -> bytes:
     graph = (
         _pb(1, node)
         + _pb(2, "int8_scores")
+        + constant
         + _pb(11, value_info("A", uint8, ["m", dim]))
-        + _pb(11, value_info("B", int8, [dim, "n"]))
-        + _pb(12, value_info("Y", int32, ["m", "n"]))
+        + (b"" if constant else _pb(11, value_info("B", int8, [dim, n])))
+        + _pb(12, value_info("Y", int32, ["m", n]))
     )
     opset = _pb(1, "") + _pb(2, 13)
     return _pb(1, 8) + _pb(2, "labourkb") + _pb(7, graph) + _pb(8, opset)
@@ -285,6 +296,27 @@ def _int8_scorer(dim: int = DIM, *, rows_first: bool = False) -> Any | None:
             except Exception:
                 _SCORERS[key] = False
         return _SCORERS[key] or None
+
+
+def int8_matrix_scorer(matrix_t: np.ndarray) -> Any | None:
+    """A session scoring uint8 queries ``A [m, dim]`` against this one int8 matrix [dim, n], held as
+    a constant (None when onnxruntime is unavailable or no temporary file can be written).
+
+    onnxruntime packs a constant B for its kernel once, at load; a B passed with each run is packed
+    again on every run: for the ×20 coarse projection (128 × 75,851) 0.7 ms a query instead of 2.4.
+    The matrix reaches it as external data, a file read while the session loads and then released:
+    the session keeps only the packed copy. (Embedded in the model bytes, the graph's own copy of the
+    tensor stayed as well: twice the matrix, for the lifetime of the index.)"""
+    matrix_t = _contiguous_int8(matrix_t)
+    try:
+        ort = _ort()
+        with tempfile.TemporaryDirectory(prefix="labourkb-int8-") as tmp:
+            matrix_t.tofile(os.path.join(tmp, "b.int8"))
+            model = os.path.join(tmp, "scores.onnx")
+            Path(model).write_bytes(_matmul_integer_model(matrix_t.shape[0], b_file=("b.int8", matrix_t.shape[1])))
+            return ort.InferenceSession(model, _session_options(1), providers=["CPUExecutionProvider"])
+    except Exception:
+        return None
 
 
 def _contiguous_int8(m: np.ndarray) -> np.ndarray:

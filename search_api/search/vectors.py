@@ -23,6 +23,7 @@ from search_api.search.embedder import (
     Embedder,
     _contiguous_int8,
     _int8_scorer,
+    int8_matrix_scorer,
     quantise_rows,
     release_memory,
 )
@@ -109,7 +110,7 @@ class VectorIndex:
             self._coarse = coarse if coarse.available and self._rescorer is not None else None
             self._owner = np.concatenate([np.arange(len(self.doc_ids), dtype=np.int32), owner])
         elif use_onnx and self.rows:
-            self._scorer = _int8_scorer()
+            self._scorer = int8_matrix_scorer(self._matrix_t)
 
     # -- building
 
@@ -227,7 +228,7 @@ class VectorIndex:
         top = float(np.abs(query).max()) or 1.0
         qq = np.rint(query * (Q_RANGE / top)).astype(np.int16)
         a = (qq + Q_OFFSET).astype(np.uint8)[None, :]
-        y = self._scorer.run(None, {"A": a, "B": self.matrix_t})[0][0]
+        y = self._scorer.run(None, {"A": a})[0][0]
         raw = y.astype(np.float32)
         raw *= self.scales
         raw -= self._bias

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from search_api.search import model as model_mod
-from search_api.search.embedder import _int8_scorer, _matmul_integer_model
+from search_api.search.embedder import _int8_scorer, _matmul_integer_model, int8_matrix_scorer
 from search_api.search.model import (
     FILES,
     MODEL_FILE,
@@ -369,6 +369,13 @@ def test_the_hand_encoded_matmul_model_is_exact_without_saturation():
     ):
         q, _ = quantise_rows(l2_normalise(rows))
         query = np.abs(rng.integers(-63, 64, DIM)).astype(np.int32) if rows.min() >= 0 else rng.integers(-63, 64, DIM)
-        y = scorer.run(None, {"A": (query + 64).astype(np.uint8)[None, :], "B": np.ascontiguousarray(q.T)})[0][0]
+        a = (query + 64).astype(np.uint8)[None, :]
+        y = scorer.run(None, {"A": a, "B": np.ascontiguousarray(q.T)})[0][0]
         expected = q.astype(np.int64) @ (query + 64)
         assert np.array_equal(y, expected)
+        # the index's own sessions hold the matrix as a constant (packed once by onnxruntime):
+        # the same integers through the packed kernel
+        constant = int8_matrix_scorer(q.T)
+        assert constant is not None
+        assert np.array_equal(constant.run(None, {"A": a})[0][0], expected)
+        assert np.array_equal(constant.run(None, {"A": np.repeat(a, 3, axis=0)})[0][2], expected)
