@@ -125,6 +125,9 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     app.mount(STATIC_PREFIX, static, name="static")
     errors.install(app)
     app.include_router(api.router)
+    # the worker's pages next: a request walks the routes in order until one matches, and /search
+    # behind the sixty others spent a tenth of the page's time matching (docs/benchmarks.md, session 19)
+    app.include_router(pages.router)
     app.include_router(docs.router)
     app.include_router(lawyers.api_router)
     app.include_router(auth_routes.router)
@@ -139,5 +142,4 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
     app.include_router(desk.router)
     app.include_router(help.router)
     app.include_router(calc.router)
-    app.include_router(pages.router)
     return app

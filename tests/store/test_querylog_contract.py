@@ -20,7 +20,7 @@ from search_api import db
 from search_api.accounts.tokens import create_token
 from search_api.app import create_app
 from search_api.db.database import Database, _postgresql_engine, _sqlite_engine
-from search_api.monitoring import records
+from search_api.monitoring import records, signals
 from search_api.monitoring import stats as qs
 from search_api.monitoring.employers import Recogniser
 from search_api.monitoring.gaps import gap_report
@@ -366,6 +366,36 @@ def test_signals_of_searches_and_their_gap(qlog, log_db):
     }
     assert (gap.searches, len(gap.visitors), gap.question) == (3, 2, "老板拖欠工资")
     assert dict(gap.signals) == {"unconfident": 1, "refined": 1, "helped": 1, "no_click": 2}
+
+
+@pytest.mark.parametrize("chunk", [200, 3])
+def test_refined_searches_of_a_batch_follow_the_rule_search_by_search(qlog, log_db, monkeypatch, chunk):
+    """The refined lookup runs once per chunk of a stored batch (signals._refined); each search's flag is
+    the rule's: refined when the same visitor's next differently worded search came within a minute —
+    "next" by log order where two share a millisecond."""
+    asked = [  # (text, visitor, seconds after 10:00:00)
+        ("欠薪", "10.2.0.1", 0),
+        ("欠薪", "10.2.0.1", 10),  # the same words again: refines nothing
+        ("工伤", "10.2.0.2", 20),
+        ("欠薪怎么办", "10.2.0.1", 30),  # refines the search at 10 s (the latest worded differently)
+        ("工伤认定", "10.2.0.2", 125),  # more than a minute after its visitor's last: refines nothing
+        ("加班费", "10.2.0.1", 40),  # refines 欠薪怎么办
+        ("离职", "10.2.0.3", 45),
+        ("加班费", "10.2.0.1", 50),  # the latest worded differently is 欠薪怎么办 again
+        ("辞退", "10.2.0.4", 55),
+        ("辞退赔偿", "10.2.0.4", 55),  # the same millisecond, later in the log: refines 辞退
+    ]
+    ids = [qlog.log_search(q=q, tokens=[q], engine="sqlite", total=1, client_ip=ip) for q, ip, _ in asked]
+    qlog.flush()
+    for qid, (_, _, second) in zip(ids, asked, strict=True):
+        stamp(log_db, qid, f"2026-11-20T10:{second // 60:02d}:{second % 60:02d}.000Z")
+    with log_db.transaction() as conn:
+        conn.execute("DELETE FROM query_signals")
+    monkeypatch.setattr(signals, "REFINED_CHUNK", chunk)
+    signals.record_searches(log_db, rows(log_db))  # one batch, as the journal stores them
+    with log_db.connect() as conn:
+        flags = signals_of(conn, "2000-01-01", "2999-01-01")
+    assert {i for i in ids if flags[i]["refined"]} == {ids[1], ids[3], ids[8]}
 
 
 def test_purge_removes_what_is_older_than_the_retention(qlog, log_db):
