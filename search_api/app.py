@@ -11,7 +11,6 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from search_api import db
 from search_api.accounts.store import Store
@@ -31,7 +30,7 @@ from search_api.settings import Settings, get_settings
 from search_api.web import errors, openapi
 from search_api.web.assets import STATIC_PREFIX, HashedStaticFiles
 from search_api.web.security import SecurityHeaders
-from search_api.web.templating import TEMPLATES_DIR, configure
+from search_api.web.templating import configure, site_templates
 
 # Smaller bodies are sent as they are: the gzip header and CPU would cost more than they save.
 GZIP_MIN_BYTES = 1024
@@ -120,7 +119,7 @@ def create_app(settings: Settings | None = None, *, warm_first: bool = False) ->
         app.state.querylog = QueryLog(settings)
         app.state.monitor = attach_monitoring(app.state.querylog, settings)
     static = HashedStaticFiles()
-    app.state.templates = configure(Jinja2Templates(directory=str(TEMPLATES_DIR)), settings, static.url)
+    app.state.templates = configure(site_templates(), settings, static.url)
     app.mount(docs.SWAGGER_STATIC, StaticFiles(directory=docs.SWAGGER_DIR), name="swagger")
     app.mount(STATIC_PREFIX, static, name="static")
     errors.install(app)

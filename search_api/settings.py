@@ -172,11 +172,11 @@ class Settings(BaseSettings):
         " noise (the tail under load was the query log's commits; docs/benchmarks.md).",
     )
     result_cache_mb: float = Field(
-        4.0,
+        8.0,
         ge=0,
-        description="Memory per process for the answers of questions asked again (compressed, ~3 KB each),"
-        " kept until the index changes (search/result_cache.py); 0 turns it off. Every search is still"
-        " logged.",
+        description="Memory per process for the answers of questions asked again (compressed, ~3 KB each: 8 MB"
+        " holds ~2,800, the result page and the API kept apart), kept until the index changes"
+        " (search/result_cache.py); 0 turns it off. Every search is still logged.",
     )
     workers: int = Field(
         0,

@@ -6,23 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import QueryParams
 
 from search_api.deps import client_ip, get_engine, get_querylog, get_service, user_agent
 from search_api.engines.base import SearchEngine
 from search_api.monitoring.querylog import logged_search
 from search_api.search.present import doc_url, filters_from
+from search_api.web import plain_query
 from search_api.web.openapi import errors
 from search_api.web.schemas import DocumentBody, Health, SearchResults
 
 router = APIRouter()
 
 
-@router.get(
-    "/api/search",
-    tags=["search"],
-    response_model=None,
-    responses={200: {"model": SearchResults}, **errors(400, 503)},
-)
 def api_search(
     request: Request,
     q: Annotated[
@@ -72,6 +68,39 @@ def api_search(
     )
     # already JSON types: sent as they are (FastAPI's jsonable_encoder walk was 5 % of a warm search)
     return JSONResponse(response.as_dict())
+
+
+SEARCH_SCALARS = ("q", "size", "page", "facets")
+SEARCH_LISTS = ("kind", "law", "region", "topic")
+
+
+def plain_search_args(params: QueryParams) -> dict[str, Any] | None:
+    """``api_search``'s arguments when the query string is plainly valid (web.plain_query); ``None``
+    leaves the request to FastAPI's validation."""
+    if not plain_query.single(params, SEARCH_SCALARS):
+        return None
+    args: dict[str, Any] = {
+        "q": plain_query.text(params.get("q")),
+        "size": plain_query.integer(params.get("size"), 10, 1, 50),
+        "page": plain_query.integer(params.get("page"), 1, 1, 200),
+        "facets": plain_query.boolean(params.get("facets"), False),
+    }
+    if any(v is None for v in args.values()):
+        return None
+    for name in SEARCH_LISTS:
+        args[name] = params.getlist(name) or None
+    return args
+
+
+router.add_api_route(
+    "/api/search",
+    api_search,
+    methods=["GET"],
+    tags=["search"],
+    response_model=None,
+    responses={200: {"model": SearchResults}, **errors(400, 503)},
+    route_class_override=plain_query.plain_query_route(plain_search_args),
+)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -95,6 +96,28 @@ def local_time(stamp: str | None) -> str:
     if not stamp:
         return ""
     return parse_iso(stamp).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+class SiteEnvironment(jinja2.Environment):
+    """Jinja's environment, reading ``x.name`` on a plain dict as ``x["name"]`` first.
+
+    Jinja tries ``getattr`` first, and the pages' hits, facets and links are dicts: every ``h.title``
+    raised and caught an AttributeError before the key was read — the largest single cost of
+    rendering a result page (docs/benchmarks.md, session 19). A key shadows a dict method of the same
+    name (``g.items``); templates spell such keys ``g['items']`` anyway, as Jinja's docs advise."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
+def site_templates() -> Jinja2Templates:
+    """The site's templates (autoescaped, as Starlette's default environment is)."""
+    return Jinja2Templates(env=SiteEnvironment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True))
 
 
 def configure(templates: Jinja2Templates, settings: Settings, static_url: Callable[[str], str]) -> Jinja2Templates:

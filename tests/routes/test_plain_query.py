@@ -1,0 +1,101 @@
+"""/api/search reads a plainly valid query string itself (web.plain_query) and leaves every other one
+to FastAPI: the answers are the same either way, and only the cost differs."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.datastructures import QueryParams
+
+from search_api.routes import api
+from search_api.web.plain_query import PlainQueryRoute
+
+DEFAULTS = {"size": 10, "page": 1, "facets": False, "kind": None, "law": None, "region": None, "topic": None}
+
+
+def search_route_class() -> type[PlainQueryRoute]:
+    (route,) = [r for r in api.router.routes if getattr(r, "path", None) == "/api/search"]
+    assert isinstance(route, PlainQueryRoute)
+    return type(route)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=欠薪", {"q": "欠薪"}),
+        ("q=+欠薪+&size=050&page=3&facets=true", {"q": " 欠薪 ", "size": 50, "page": 3, "facets": True}),
+        (
+            "q=x&facets=0&kind=case&kind=article&law=labor-law",
+            {"q": "x", "kind": ["case", "article"], "law": ["labor-law"]},
+        ),
+        ("q=x&unknown=1", {"q": "x"}),  # FastAPI ignores undeclared parameters too
+    ],
+)
+def test_plainly_valid_query_strings_are_read_here(query, expected):
+    assert api.plain_search_args(QueryParams(query)) == {**DEFAULTS, **expected}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "size=5",
+        "q=",
+        "q=+%09",
+        "q=a&q=b",
+        "q=a&size=0",
+        "q=a&size=51",
+        "q=a&size=abc",
+        "q=a&size=%2B5",
+        "q=a&size=%EF%BC%95",
+        "q=a&page=201",
+        "q=a&page=0",
+        "q=a&facets=yes",
+        "q=a&facets=TRUE",
+        "q=a&page=1&page=2",
+    ],
+)
+def test_anything_else_is_left_to_fastapi(query):
+    assert api.plain_search_args(QueryParams(query)) is None
+
+
+QUERIES = [
+    "q=被炒鱿鱼了有没有赔偿&size=5",
+    "q=加班费&kind=article&size=5&page=2",
+    "q=工伤&facets=true&region=全国",
+    "q=工伤&facets=yes",  # FastAPI's spelling of true: its handler, the same answer
+    "q=欠薪&size=0",
+    "q=欠薪&size=abc",
+    "q=%20%20",
+    "size=5",
+    "q=a&q=离职",
+]
+
+
+def test_both_paths_give_the_same_answers(corpus_client, monkeypatch):
+    route_class = search_route_class()
+    taken: list[str] = []
+    parse = route_class.parse
+
+    def counting(params):
+        args = parse(params)
+        if args is not None:
+            taken.append(str(params))
+        return args
+
+    def answers():
+        out = []
+        for query in QUERIES:
+            r = corpus_client.get(f"/api/search?{query}")
+            body = r.json()
+            for volatile in ("took_ms", "query_id"):
+                body.pop(volatile, None)
+            out.append((r.status_code, body))
+        return out
+
+    monkeypatch.setattr(route_class, "parse", staticmethod(counting))
+    plain = answers()
+    assert len(taken) == 3  # the first three: read here
+    monkeypatch.setattr(route_class, "parse", staticmethod(lambda params: None))
+    assert answers() == plain
+    # FastAPI's answers: its spelling of true, three refusals (400, its messages), the last q of two
+    assert [status for status, _ in plain] == [200, 200, 200, 200, 400, 400, 400, 400, 200]
