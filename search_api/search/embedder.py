@@ -13,6 +13,7 @@ uint8 query by the index's int8 matrix, its model protobuf-encoded by hand.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -25,6 +26,8 @@ import numpy as np
 
 from ingest.normalise import normalise
 from search_api.search.model import MODEL_FILE, MODEL_ID, TOKENIZER_FILE, ModelUnavailable, verify_model
+
+log = logging.getLogger(__name__)
 
 DIM = 512
 MAX_TOKENS = 512
@@ -315,7 +318,8 @@ def int8_matrix_scorer(matrix_t: np.ndarray) -> Any | None:
             model = os.path.join(tmp, "scores.onnx")
             Path(model).write_bytes(_matmul_integer_model(matrix_t.shape[0], b_file=("b.int8", matrix_t.shape[1])))
             return ort.InferenceSession(model, _session_options(1), providers=["CPUExecutionProvider"])
-    except Exception:
+    except Exception as e:
+        log.warning("vector index: no int8 kernel (%s); its vectors are scored in numpy, ~4x slower", e)
         return None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from search_api.search import embedder
 from search_api.search.embedder import DIM, _int8_scorer, l2_normalise, quantise_rows
 from search_api.search.vectors import VectorIndex
 
@@ -59,3 +60,25 @@ def test_the_rows_first_kernel_is_exact_without_saturation():
         query = rng.integers(1, 128, DIM)  # the index's uint8 query: [1, 127]
         y = scorer.run(None, {"A": q, "B": query.astype(np.uint8)[:, None]})[0][:, 0]
         assert np.array_equal(y, q.astype(np.int64) @ query)
+
+
+def test_without_a_writable_temporary_directory_the_index_scans_in_numpy(monkeypatch, caplog):
+    """The int8 kernel reaches onnxruntime as a file (embedder.int8_matrix_scorer): where none can be
+    written, the index says so and scores exactly in numpy, with the same results."""
+    ids, q, scales, owner = corpus(3000, 300)
+    reference = VectorIndex(ids, q.T, scales, owner, use_onnx=False)  # the float arithmetic it falls back to
+
+    def refused(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(embedder.tempfile, "TemporaryDirectory", refused)
+    small = VectorIndex(ids, q.T, scales, owner)
+    large = VectorIndex(ids, q.T, scales, owner, coarse_above=1000)
+    assert small._scorer is None and large._coarse is None
+    assert "no int8 kernel" in caplog.text and "read-only file system" in caplog.text
+    query = l2_normalise((q[7].astype(np.float32) * scales[7])[None, :])[0]
+    expected = reference.search(query, 10)
+    for index in (small, large):
+        found = index.search(query, 10)
+        assert [d for d, _ in found] == [d for d, _ in expected]
+        assert np.allclose([s for _, s in found], [s for _, s in expected], atol=1e-5)
