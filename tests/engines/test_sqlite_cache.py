@@ -57,3 +57,21 @@ def test_a_search_with_facets_leaves_no_snapshot_behind(tmp_path):
     # the same engine, on the thread that asked for facets, can withdraw it again
     assert app_engine.delete(["lawyer-case-1"]) == 1
     assert "lawyer-case-1" not in _ids(other_worker, "劳动报酬")
+
+
+def test_the_health_check_counts_the_documents_once_per_index_version(tmp_path):
+    # Found measuring /healthz at ×20: it ran count(*) over the 73,280 documents on every call
+    # (741 req/s against 2,589 at ×1). The count now comes with the index version.
+    corpus = write_corpus(tmp_path / "corpus")
+    path = tmp_path / "index.sqlite3"
+    engine = SqliteEngine(path)
+    ingest([corpus], engine, lexicon_dir=LEXICON)
+    before = engine.health()["documents"]
+    statements: list[str] = []
+    engine.db.set_trace_callback(statements.append)
+    assert [engine.health()["documents"] for _ in range(3)] == [before] * 3
+    assert not [s for s in statements if "count(" in s.lower()]
+    # another engine object (another process) deletes a document: the next check counts again
+    assert SqliteEngine(path).delete(["case-901"]) == 1
+    assert engine.health()["documents"] == before - 1
+    assert engine.count() == before - 1
