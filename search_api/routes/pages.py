@@ -14,6 +14,7 @@ from urllib.parse import quote_plus
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import QueryParams
 
 from ingest.citations import title_key
 from ingest.model import Document
@@ -24,6 +25,7 @@ from search_api.engines.base import SearchQuery
 from search_api.monitoring.querylog import logged_search
 from search_api.search.nextsteps import is_dispute_question, next_steps
 from search_api.search.present import KIND_LABELS, display_title, filters_from
+from search_api.web import plain_query
 from search_api.web.markdown import render_markdown
 from search_api.web.templating import render
 
@@ -170,7 +172,6 @@ def home(request: Request):
     return render(request, "index.html", {"steps": steps_for(request)})
 
 
-@router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, q: str = "", page: str | None = None):
     """Results for a question, with facets, pagination and, for disputes, the next steps."""
     if not q.strip():
@@ -220,6 +221,23 @@ def search_page(request: Request, q: str = "", page: str | None = None):
         "split": RESULTS_BEFORE_STEPS,
     }
     return render(request, "search.html", context)
+
+
+def plain_page_args(params: QueryParams) -> dict[str, Any] | None:
+    """``search_page``'s arguments, read without FastAPI's parameter solving (web.plain_query: a
+    tenth of a cached page's time); a repeated ``q`` or ``page`` is left to FastAPI."""
+    if not plain_query.single(params, ("q", "page")):
+        return None
+    return {"q": params.get("q", ""), "page": params.get("page")}
+
+
+router.add_api_route(
+    "/search",
+    search_page,
+    methods=["GET"],
+    response_class=HTMLResponse,
+    route_class_override=plain_query.plain_query_route(plain_page_args),
+)
 
 
 # -- documents ------------------------------------------------------------------------

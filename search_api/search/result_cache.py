@@ -26,6 +26,7 @@ not, is logged — and ``took_ms``, which a hit reports as its own time.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Hashable
 from dataclasses import fields
@@ -77,8 +78,13 @@ def request_key(q: str, filters: dict[str, list[str]] | None, page: int, size: i
     return (q, canonical, int(page), int(size), bool(facets), bool(related))
 
 
-def _response(data: dict[str, Any]) -> SearchResponse:
+@functools.cache
+def _stored_fields() -> tuple[type[SearchResponse], frozenset[str]]:
     from search_api.search.service import SearchResponse
 
-    known = {f.name for f in fields(SearchResponse)}.difference(NOT_STORED)
-    return SearchResponse(**{k: v for k, v in data.items() if k in known})
+    return SearchResponse, frozenset({f.name for f in fields(SearchResponse)}.difference(NOT_STORED))
+
+
+def _response(data: dict[str, Any]) -> SearchResponse:
+    response_class, known = _stored_fields()
+    return response_class(**{k: v for k, v in data.items() if k in known})

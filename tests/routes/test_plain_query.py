@@ -3,10 +3,12 @@ to FastAPI: the answers are the same either way, and only the cost differs."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from starlette.datastructures import QueryParams
 
-from search_api.routes import api
+from search_api.routes import api, pages
 from search_api.web.plain_query import PlainQueryRoute
 
 DEFAULTS = {"size": 10, "page": 1, "facets": False, "kind": None, "law": None, "region": None, "topic": None}
@@ -99,3 +101,26 @@ def test_both_paths_give_the_same_answers(corpus_client, monkeypatch):
     assert answers() == plain
     # FastAPI's answers: its spelling of true, three refusals (400, its messages), the last q of two
     assert [status for status, _ in plain] == [200, 200, 200, 200, 400, 400, 400, 400, 200]
+
+
+def test_the_result_page_reads_its_two_parameters_itself_unless_one_is_repeated():
+    assert pages.plain_page_args(QueryParams("q=欠薪&page=2")) == {"q": "欠薪", "page": "2"}
+    assert pages.plain_page_args(QueryParams("kind=case")) == {"q": "", "page": None}
+    assert pages.plain_page_args(QueryParams("q=a&q=b")) is None
+
+
+def test_the_result_page_is_the_same_on_both_paths(corpus_client, monkeypatch):
+    (route,) = [r for r in pages.router.routes if getattr(r, "path", None) == "/search"]
+    route_class = type(route)
+    assert issubclass(route_class, PlainQueryRoute)
+    queries = ["q=加班费&kind=article&page=2", "q=", "q=工伤&q=被辞退了怎么办", "q=被炒了能拿多少钱&script=trad"]
+
+    def pages_seen():
+        corpus_client.cookies.clear()  # ?script=trad is remembered in a cookie
+        # each search has its own query id in the page's links
+        return [re.sub(r"qid=[0-9a-f-]+", "qid=…", corpus_client.get(f"/search?{q}").text) for q in queries]
+
+    plain = pages_seen()
+    monkeypatch.setattr(route_class, "parse", staticmethod(lambda params: None))
+    assert pages_seen() == plain
+    assert "加班" in plain[0] and "被辞退" in plain[2] and "法條" in plain[3]
