@@ -15,6 +15,7 @@ drives the OpenAPI schema.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -33,11 +34,16 @@ TRUE, FALSE = ("true", "1"), ("false", "0")  # spellings pydantic reads the same
 
 class PlainQueryRoute(APIRoute):
     """An ``APIRoute`` for a synchronous endpoint taking ``request`` and the keyword arguments that
-    the class's ``parse`` returns for a query string it accepts (``None``: FastAPI's handler answers)."""
+    the class's ``parse`` returns for a query string it accepts (``None``: FastAPI's handler answers).
+    An endpoint with dependencies (``Depends``), a body, or a coroutine is refused when the route is
+    built: the direct path would skip them."""
 
     parse: Parser
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        dependant = self.dependant
+        if dependant.dependencies or dependant.body_params or inspect.iscoroutinefunction(self.endpoint):
+            raise TypeError(f"{self.path}: a plain-query route takes a synchronous endpoint without dependencies")
         standard = super().get_route_handler()
         endpoint, route_class = self.endpoint, type(self)
 

@@ -7,9 +7,10 @@ import re
 
 import pytest
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from search_api.routes import api, pages
-from search_api.web.plain_query import PlainQueryRoute
+from search_api.web.plain_query import PlainQueryRoute, plain_query_route
 
 DEFAULTS = {"size": 10, "page": 1, "facets": False, "kind": None, "law": None, "region": None, "topic": None}
 
@@ -120,7 +121,24 @@ def test_the_result_page_is_the_same_on_both_paths(corpus_client, monkeypatch):
         # each search has its own query id in the page's links
         return [re.sub(r"qid=[0-9a-f-]+", "qid=…", corpus_client.get(f"/search?{q}").text) for q in queries]
 
-    plain = pages_seen()
-    monkeypatch.setattr(route_class, "parse", staticmethod(lambda params: None))
-    assert pages_seen() == plain
+    try:
+        plain = pages_seen()
+        monkeypatch.setattr(route_class, "parse", staticmethod(lambda params: None))
+        assert pages_seen() == plain
+    finally:
+        corpus_client.cookies.clear()  # the client is shared: later tests expect simplified pages
     assert "加班" in plain[0] and "被辞退" in plain[2] and "法條" in plain[3]
+
+
+def test_an_endpoint_with_dependencies_is_refused_when_its_route_is_built():
+    from fastapi import APIRouter, Depends
+
+    def needs(request: Request, user: str = Depends(lambda: "x")):
+        return user
+
+    async def coroutine(request: Request, q: str = ""):
+        return q
+
+    for endpoint in (needs, coroutine):
+        with pytest.raises(TypeError, match="plain-query route"):
+            APIRouter().add_api_route("/x", endpoint, route_class_override=plain_query_route(lambda params: None))
