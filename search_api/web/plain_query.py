@@ -7,10 +7,10 @@ work (docs/benchmarks.md, session 19). :class:`PlainQueryRoute` runs the endpoin
 small parser of the route's own (``parse``) accepts the query string, and hands every other request
 to FastAPI's handler unchanged: a parser only has to recognise what is certainly valid, and anything
 it declines — a missing or repeated parameter, a number out of range, an unusual spelling of a
-boolean — is validated, converted or refused (422) exactly as before. The declared signature still
+boolean — is validated, converted or refused (the API's 400) exactly as before. The declared signature still
 drives the OpenAPI schema.
 
-    router.add_api_route("/api/search", api_search, route_class_override=plain_query_route(parse_search))
+    router.add_api_route("/api/search", api_search, route_class_override=plain_query_route(plain_search_args))
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def integer(raw: str | None, default: int, low: int, high: int) -> int | None:
     """``raw`` as an integer in [low, high] when written plainly in ASCII digits; ``default`` when absent."""
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()):
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # (int() refuses over 4,300 digits)
         return None
     value = int(raw)
     return value if low <= value <= high else None
