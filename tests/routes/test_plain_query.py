@@ -144,3 +144,18 @@ def test_an_endpoint_with_dependencies_is_refused_when_its_route_is_built():
     for endpoint in (needs, coroutine):
         with pytest.raises(TypeError, match="plain-query route"):
             APIRouter().add_api_route("/x", endpoint, route_class_override=plain_query_route(lambda params: None))
+
+
+def test_the_plain_reading_accepts_nothing_the_declared_parameters_refuse(corpus_client):
+    """The parser's bounds and defaults are the signature's, as /openapi.json states them: a bound
+    narrowed there and not here would let the direct path answer what FastAPI refuses."""
+    (operation,) = corpus_client.get("/openapi.json").json()["paths"]["/api/search"].values()
+    schema = {p["name"]: p["schema"] for p in operation["parameters"]}
+    for name in ("size", "page"):
+        low, high, default = schema[name]["minimum"], schema[name]["maximum"], schema[name]["default"]
+        assert api.plain_search_args(QueryParams(f"q=a&{name}={low - 1}")) is None
+        assert api.plain_search_args(QueryParams(f"q=a&{name}={high + 1}")) is None
+        assert api.plain_search_args(QueryParams(f"q=a&{name}={high}"))[name] == high
+        assert api.plain_search_args(QueryParams("q=a"))[name] == default
+    assert api.plain_search_args(QueryParams("q=a"))["facets"] is schema["facets"]["default"]
+    assert set(schema) == {*api.SEARCH_SCALARS, *api.SEARCH_LISTS}
