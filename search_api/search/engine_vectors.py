@@ -18,7 +18,7 @@ import numpy as np
 from search_api.engines.base import SearchEngine
 from search_api.search.embedder import Embedder, release_memory
 from search_api.search.vector_cache import VectorCache, text_key
-from search_api.search.vectors import embed_missing
+from search_api.search.vector_fill import embed_missing
 
 BATCH = 256  # documents per round: vectors looked up (or embedded) and written together
 # The engine's kNN does not weigh the everyday questions (search.distinct): it keeps the lift

@@ -51,7 +51,9 @@ from search_api.search.embedder import (
     release_memory,
 )
 from search_api.search.model import ModelUnavailable
-from search_api.search.vectors import EXTRA_WEIGHT, VectorCache, VectorIndex, fill_cache, text_key
+from search_api.search.vector_cache import VectorCache, text_key
+from search_api.search.vector_fill import fill_cache
+from search_api.search.vectors import EXTRA_WEIGHT, VectorIndex
 
 __all__ = [
     "DIM",

@@ -1,5 +1,5 @@
-"""Document vectors: the int8 vector index and filling the vector cache (``search.vector_cache``;
-overview: ``search.semantic``).
+"""Document vectors: the int8 vector index (overview: ``search.semantic``). Which texts lack a
+vector and embedding them into the cache is ``search.vector_fill``.
 
 The int8 arithmetic itself (``quantise_rows``, the onnxruntime ``MatMulInteger`` scorer) is in
 ``search.embedder``, beside the other onnxruntime session.
@@ -27,7 +27,8 @@ from search_api.search.embedder import (
     quantise_rows,
     release_memory,
 )
-from search_api.search.vector_cache import VectorCache, text_key
+from search_api.search.vector_cache import VectorCache
+from search_api.search.vector_fill import embed_missing, scan_texts
 
 # score = own + EXTRA_WEIGHT · max(0, best extra text − own); 1.0 would be a plain max over texts.
 # The extra texts' cosines are first weighed by their distinctiveness (search.distinct).
@@ -188,7 +189,7 @@ class VectorIndex:
         transiently one more copy of its int8 matrix; a stream is read once and only the texts
         the cache lacks are held (×20: 73,000 documents without their texts in memory).
         """
-        keys, available, text_of = _scan(texts, cache)
+        keys, available, text_of = scan_texts(texts, cache)
         fresh = embed_missing(text_of, embedder, cache, available, progress=progress, chunk=chunk)
         text_of.clear()
         try:
@@ -326,76 +327,3 @@ class VectorIndex:
             rows = self._rows[: len(texts)]
             np.take(self._vectors, texts, axis=0, out=rows)
             return self._rescorer.run(None, {"A": rows, "B": query[:, None]})[0][:, 0].astype(np.float32)
-
-
-def _scan(
-    texts: Mapping[str, Sequence[str]] | Iterable[tuple[str, Sequence[str]]], cache: VectorCache | None
-) -> tuple[dict[str, list[bytes]], set[bytes], dict[bytes, str]]:
-    """Read ``texts`` once: every document's text keys, the keys the cache has, and the texts it lacks."""
-    keys: dict[str, list[bytes]] = {}
-    text_of: dict[bytes, str] = {}  # texts to embed
-    available: set[bytes] = set()
-    pending: dict[bytes, str] = {}
-
-    def settle() -> None:
-        found = cache.present(list(pending)) if cache is not None else set()
-        available.update(found)
-        text_of.update((k, t) for k, t in pending.items() if k not in found)
-        pending.clear()
-
-    for doc_id, ts in texts.items() if isinstance(texts, Mapping) else texts:
-        ks = [text_key(t) for t in ts]
-        keys[doc_id] = ks
-        for k, t in zip(ks, ts, strict=True):
-            if k not in available and k not in text_of:
-                pending.setdefault(k, t)
-        if len(pending) >= 4096:
-            settle()
-    settle()
-    return keys, available, text_of
-
-
-def embed_missing(
-    text_of: dict[bytes, str],
-    embedder: Embedder | Callable[[], Embedder] | None,
-    cache: VectorCache | None,
-    available: set[bytes],
-    *,
-    progress: Callable[[int, int], None] | None = None,
-    chunk: int = 256,
-) -> dict[bytes, np.ndarray]:
-    """Embed ``text_of`` (loading the model only now), into the cache (their keys join
-    ``available``) or, without a cache, into the mapping returned."""
-    fresh: dict[bytes, np.ndarray] = {}
-    missing = list(text_of)
-    if not missing or embedder is None:
-        return fresh
-    emb = embedder if isinstance(embedder, Embedder) else embedder()
-    missing.sort(key=lambda k: len(text_of[k]))  # similar lengths batch together
-    try:
-        for i in range(0, len(missing), chunk):
-            part = missing[i : i + chunk]
-            vecs = emb.embed_documents([text_of[k] for k in part])
-            if cache is not None:
-                cache.put_many(zip(part, vecs, strict=True))
-                available.update(part)
-            else:
-                fresh.update(zip(part, vecs, strict=True))
-            if progress:
-                progress(min(i + chunk, len(missing)), len(missing))
-    finally:
-        release_memory()
-    return fresh
-
-
-def fill_cache(
-    texts: Mapping[str, Sequence[str]] | Iterable[tuple[str, Sequence[str]]],
-    embedder: Embedder | Callable[[], Embedder],
-    cache: VectorCache,
-) -> int:
-    """Embed into the cache what it lacks of ``texts``, without building an index (what
-    ``labourkb ingest`` does); the model is loaded only if something is missing. Returns how
-    many texts were embedded."""
-    _, available, text_of = _scan(texts, cache)
-    embed_missing(text_of, embedder, cache, available)
-    return len(text_of)
