@@ -25,8 +25,10 @@ class TermCache:
 
     A term's BM25 score in a document doesn't depend on the rest of the query, so
     each term's top candidates are computed once and reused by every query that
-    contains it, until the index changes (``version``). Queries with filters are
-    not cached: their candidates depend on the filter.
+    contains it, until the index changes (``version``). A filtered search (a facet
+    link followed, a search within one law) keeps its own candidates per term and
+    filter: the next page, or the next question sharing the term under the same
+    filter, reuses them.
     """
 
     # Bounds: candidates kept in all (each 16 bytes in numpy arrays: 6 MB at the bound) and
@@ -38,7 +40,7 @@ class TermCache:
         self.version = version
         self.n_docs = n_docs
         self._lock = threading.Lock()
-        self._top: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._top: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._held = 0  # candidates in ``_top``
         self._df: OrderedDict[str, int] = OrderedDict()
         self._fields: dict[str, tuple[np.ndarray, list[str]]] | None = None
@@ -62,15 +64,15 @@ class TermCache:
     def top(
         self, conn: sqlite3.Connection, text: str, limit: int, where: str, params: list[Any], weights: str
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The rowids of the term's best ``limit`` documents and their BM25 scores (cached when
-        unfiltered; the arrays are shared: read them, never write)."""
-        key = (text, limit)
-        if not where:
-            with self._lock:
-                hit = self._top.get(key)
-                if hit is not None:
-                    self._top.move_to_end(key)
-                    return hit
+        """The rowids of the term's best ``limit`` documents that pass the filter (``where``, SQL
+        conditions on ``docs d`` and their ``params``) and their BM25 scores (cached; the arrays are
+        shared: read them, never write)."""
+        key = (text, limit, where, *params) if where else (text, limit)
+        with self._lock:
+            hit = self._top.get(key)
+            if hit is not None:
+                self._top.move_to_end(key)
+                return hit
         join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
         rows = conn.execute(
             f"SELECT f.rowid, -bm25(fts, {weights}) AS s FROM fts f{join} "
@@ -81,14 +83,13 @@ class TermCache:
             np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
             np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)),
         )
-        if not where:
-            with self._lock:
-                if key not in self._top:
-                    self._top[key] = packed
-                    self._held += len(rows)
-                while self._held > self.MAX_CANDIDATES and len(self._top) > 1:
-                    _, (old, _) = self._top.popitem(last=False)
-                    self._held -= len(old)
+        with self._lock:
+            if key not in self._top:
+                self._top[key] = packed
+                self._held += len(rows)
+            while self._held > self.MAX_CANDIDATES and len(self._top) > 1:
+                _, (old, _) = self._top.popitem(last=False)
+                self._held -= len(old)
         return packed
 
     def boost_codes(self, conn: sqlite3.Connection) -> dict[str, tuple[np.ndarray, list[str]]]:

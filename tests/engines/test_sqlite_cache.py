@@ -75,3 +75,35 @@ def test_the_health_check_counts_the_documents_once_per_index_version(tmp_path):
     assert SqliteEngine(path).delete(["case-901"]) == 1
     assert engine.health()["documents"] == before - 1
     assert engine.count() == before - 1
+
+
+def test_a_filtered_search_reuses_its_terms_candidates_until_the_index_changes(tmp_path):
+    # Found measuring the result page at ×20: a facet link followed took 146 ms p50 (300 p95), every
+    # term ranked again over the whole index on each filtered search, the next page included.
+    corpus = write_corpus(tmp_path / "corpus")
+    path = tmp_path / "index.sqlite3"
+    engine = SqliteEngine(path)
+    ingest([corpus], engine, lexicon_dir=LEXICON)
+
+    def search(kind):
+        query = SearchQuery(terms=[Term("劳动报酬"), Term("工资")], filters={"kind": [kind]}, size=50)
+        return [h.id for h in engine.search(query).hits]
+
+    statements: list[str] = []
+    engine.db.set_trace_callback(statements.append)
+    cases = search("case")
+    assert cases and all(engine.get(i).kind == "case" for i in cases)
+    ranked = [s for s in statements if "bm25(" in s]
+    assert len(ranked) == 2  # one ranking per term
+    statements.clear()
+    assert search("case") == cases
+    assert not [s for s in statements if "bm25(" in s]
+    # another filter value is another candidate list
+    articles = search("article")
+    assert articles and not set(articles) & set(cases)
+    assert len([s for s in statements if "bm25(" in s]) == 2
+    # a write (another engine object, as another process) drops them
+    statements.clear()
+    assert SqliteEngine(path).delete([cases[0]]) == 1
+    assert search("case") == cases[1:]
+    assert len([s for s in statements if "bm25(" in s]) == 2
