@@ -247,10 +247,19 @@ EVAL_SETS = {
     "blind-6.jsonl": ("s", 100, 15, False),
     "blind-7.jsonl": ("w", 100, 15, False),
     "blind-8.jsonl": ("x", 100, 15, False),
+    "blind-9.jsonl": ("y", 100, 15, False),
 }
 SLICES = ("colloquial", "legal", "traditional", "typo", "case")
 # long situation stories (40-120 characters), asked of blind sets from blind-3 on
-STORY_SETS = {"blind-3.jsonl", "blind-4.jsonl", "blind-5.jsonl", "blind-6.jsonl", "blind-7.jsonl", "blind-8.jsonl"}
+STORY_SETS = {
+    "blind-3.jsonl",
+    "blind-4.jsonl",
+    "blind-5.jsonl",
+    "blind-6.jsonl",
+    "blind-7.jsonl",
+    "blind-8.jsonl",
+    "blind-9.jsonl",
+}
 _ARTICLE_HEADING = re.compile(r"^第([零〇一二两三四五六七八九十百千\d]+)条[\s\u3000]")
 
 
