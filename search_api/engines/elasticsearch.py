@@ -30,7 +30,6 @@ from search_api.engines.base import (
     FACET_FIELDS,
     LIGHT_FIELDS,
     EngineUnavailable,
-    IndexOutdated,
     IndexReport,
     QueryError,
     SearchEngine,
@@ -52,8 +51,8 @@ from search_api.engines.es_query import (
     rank_candidates,
     search_body,
 )
-from search_api.engines.es_vector_store import VectorStore
-from search_api.engines.es_vectors import outdated
+from search_api.engines.es_vectors import combine as combine_vector_scores
+from search_api.engines.es_vectors import incomplete, named_cosines, nearest_body, update_action
 from search_api.engines.polled import PolledGeneration
 from search_api.engines.ranking import count_facets
 from search_api.settings import Settings
@@ -64,7 +63,7 @@ PAGE = 1000  # page size when listing the ids of one source file
 FORCE_MERGE_TIMEOUT = 1800  # seconds a merge after a bulk load may take (×20: 73,000 documents)
 
 
-class ElasticsearchEngine(VectorStore, SearchEngine):
+class ElasticsearchEngine(SearchEngine):
     """Search engine backed by one Elasticsearch index behind the alias ``{prefix}-docs``."""
 
     name = "elasticsearch"
@@ -100,7 +99,6 @@ class ElasticsearchEngine(VectorStore, SearchEngine):
         """Create the first index lazily, already behind the alias (one atomic create)."""
         if self.client.indices.exists_alias(name=self.alias):
             if not self._mapping_current:
-                self._refuse_outdated()
                 # fields added since the index was made (e.g. tokens.questions) are mapped in place;
                 # documents re-indexed afterwards (their content hash changed) fill them
                 self.client.indices.put_mapping(index=self.alias, properties=MAPPING["properties"])
@@ -113,11 +111,6 @@ class ElasticsearchEngine(VectorStore, SearchEngine):
         except ApiError as exc:
             if "resource_already_exists" not in reason(exc.body):
                 raise
-
-    def _refuse_outdated(self) -> None:
-        """Vector fields that cannot change in place (``es_vectors.outdated``): rebuild the index."""
-        if why := outdated(self.client.indices.get_mapping(index=self.alias).body):
-            raise IndexOutdated(why)
 
     def indices(self) -> list[str]:
         """Every index this engine's prefix owns (behind the alias or left by a failed rebuild)."""
@@ -333,6 +326,47 @@ class ElasticsearchEngine(VectorStore, SearchEngine):
     def all_documents(self) -> Iterator[Document]:
         for h in self._scan("all documents", {"match_all": {}}):
             yield Document.from_dict(h["_source"])
+
+    # ---------------------------------------------------------------- vectors (es_vectors)
+
+    stores_vectors = True
+
+    def vector_keys(self) -> dict[str, str]:
+        """doc id → the ``vec_key`` its vectors were made from ("" when it has none)."""
+        hits = self._scan("vector keys", {"match_all": {}}, source=False, docvalue_fields=["vec_key"])
+        return {h["_id"]: ((h.get("fields") or {}).get("vec_key") or [""])[0] for h in hits}
+
+    def put_vectors(self, items: Iterable[tuple[str, str, Any, Any]]) -> int:
+        """Set ``(doc_id, key, own vector, [question vectors])`` on existing documents; returns how many
+        were set (a document deleted meanwhile is skipped)."""
+        done = 0
+        for batch in batches(items, max(1, self.writer.bulk_size // 4)):  # vectors make long lines
+            lines = [(doc_id, *update_action(doc_id, key, own, asks)) for doc_id, key, own, asks in batch]
+            for (doc_id, _, _), outcome in zip(lines, self.writer.send(self.alias, lines, True), strict=True):
+                if "error" not in outcome:
+                    done += 1
+                elif outcome.get("status") != 404:
+                    log.warning("vectors of %s not stored: %s", doc_id, reason({"error": outcome["error"]}))
+        return done
+
+    def nearest(self, vector: Any, k: int, extra_weight: float) -> list[tuple[str, float]]:
+        """The ``k`` documents nearest to ``vector`` as ``(doc_id, score)``, scored as the in-process
+        index scores them (see ``es_vectors``)."""
+        vec = [float(x) for x in vector]
+        with errors("knn"):
+            try:
+                resp = self.client.search(index=self.alias, include_named_queries_score=True, **nearest_body(vec, k))
+                found, asking = named_cosines(resp["hits"]["hits"])
+                unsure = incomplete(found, asking, extra_weight, k)
+                if unsure:
+                    more = self.client.search(
+                        index=self.alias, include_named_queries_score=True, **nearest_body(vec, k, unsure)
+                    )
+                    for doc_id, scores in named_cosines(more["hits"]["hits"])[0].items():
+                        found.setdefault(doc_id, {}).update(scores)
+            except NotFoundError:
+                return []
+        return combine_vector_scores(found, extra_weight, k)
 
     def count(self) -> int:
         with errors("count"):

@@ -2,11 +2,8 @@
 
 The application embeds (``search.semantic``); Elasticsearch stores the vectors and finds the
 nearest. Every document carries its own text's vector (``vec``), one nested vector per everyday
-question (``ask.wvec``) and ``vec_key``, a digest of what was embedded, so a document whose texts did
-not change is never rewritten. A question's vector carries its weight (``search.distinct``: the
-offset a generic question's cosine is lowered by) as one more dimension, ``[v, −offset]``, compared by
-inner product with ``[q, 1]``: the engine's score is then ``cos(q, v) − offset``, the in-process
-index's, and the nearest questions are found by it. Re-indexing a document (its content changed) replaces it without
+question (``ask.vec``) and ``vec_key``, a digest of what was embedded, so a document whose texts did
+not change is never rewritten. Re-indexing a document (its content changed) replaces it without
 vectors; the next ``labourkb ingest`` (or the server's semantic layer at start-up) fills them in.
 
 Scores are the ones the in-process index gives (``search.vectors.VectorIndex``): a document's own
@@ -28,30 +25,18 @@ from typing import Any
 # bge-small-zh-v1.5's dimension (``search.embedder.DIM``; a test keeps the two equal). The mapping is
 # made before any model is loaded, and engines import nothing from ``search``.
 VECTOR_DIMS = 512
-ASK_DIMS = VECTOR_DIMS + 1  # the question's offset rides in the last dimension
 
-VECTOR_PROPERTIES: dict[str, Any] = {
+_DENSE = {
+    "type": "dense_vector",
+    "dims": VECTOR_DIMS,
+    "index": True,
+    "similarity": "cosine",
     # int8 scalar quantisation, as the in-process index holds its vectors (a quarter of float32's memory)
-    "vec": {
-        "type": "dense_vector",
-        "dims": VECTOR_DIMS,
-        "similarity": "cosine",
-        "index_options": {"type": "int8_hnsw"},
-    },
-    # Not normalised (the offset's dimension): inner product, on float vectors: int8 quantisation
-    # raised these scores by 0.1-0.2 (measured on 9.2.4; the questions are few, ~2 KB each).
-    # (``ask.vec``, the unweighed questions of indices made before, stays mapped and is no longer written.)
-    "ask": {
-        "type": "nested",
-        "properties": {
-            "wvec": {
-                "type": "dense_vector",
-                "dims": ASK_DIMS,
-                "similarity": "max_inner_product",
-                "index_options": {"type": "hnsw"},
-            }
-        },
-    },
+    "index_options": {"type": "int8_hnsw"},
+}
+VECTOR_PROPERTIES: dict[str, Any] = {
+    "vec": _DENSE,
+    "ask": {"type": "nested", "properties": {"vec": _DENSE}},
     "vec_key": {"type": "keyword"},
     "ask_n": {"type": "integer"},  # how many questions: a document without any needs no second look
 }
@@ -67,31 +52,10 @@ def cosine(score: float) -> float:
     return 2.0 * float(score) - 1.0
 
 
-def inner_product(score: float) -> float:
-    """Elasticsearch's ``max_inner_product`` ``_score``: ``1 + dot`` from a dot of 0 up, ``1 / (1 − dot)`` below."""
-    score = float(score)
-    return score - 1.0 if score >= 1.0 else 1.0 - 1.0 / score
-
-
-def outdated(mappings: Mapping[str, Any]) -> str:
-    """Why an index (``GET <alias>/_mapping``) cannot take this version's vectors, or "": its everyday
-    questions' vectors are unweighed (``ask.vec``, before ``ask.wvec``), and a partial update of a
-    document holding them fails on its nested vectors (a null pointer in 9.2.4)."""
-    for name, found in mappings.items():
-        ask = found.get("mappings", {}).get("properties", {}).get("ask", {}).get("properties", {})
-        if "vec" in ask:
-            return f"{name}: made by an older version (unweighed question vectors)"
-    return ""
-
-
-def update_action(
-    doc_id: str, key: str, own: Sequence[float], asks: Sequence[Sequence[float]], offsets: Sequence[float]
-) -> tuple[str, str]:
-    """The bulk ``update`` lines that set a document's vectors (a partial update: no script); each
-    question's vector is followed by its offset, negated (see above)."""
+def update_action(doc_id: str, key: str, own: Sequence[float], asks: Sequence[Sequence[float]]) -> tuple[str, str]:
+    """The bulk ``update`` lines that set a document's vectors (a partial update: no script)."""
     action = json.dumps({"update": {"_id": doc_id, "retry_on_conflict": 3}})
-    asked = [[*(round(float(x), 6) for x in a), round(-float(off), 6)] for a, off in zip(asks, offsets, strict=True)]
-    doc = {"vec": [round(float(x), 6) for x in own], "ask": [{"wvec": v} for v in asked]}
+    doc = {"vec": [round(float(x), 6) for x in own], "ask": [{"vec": [round(float(x), 6) for x in a]} for a in asks]}
     doc.update(vec_key=key, ask_n=len(asks))
     return action, json.dumps({"doc": doc}, separators=(",", ":"))
 
@@ -120,7 +84,7 @@ def nearest_body(vector: list[float], k: int, ids: Sequence[str] | None = None) 
             "path": "ask",
             "score_mode": "max",
             "_name": ASK,
-            "query": _knn("ask.wvec", [*vector, 1.0], k_each, ids),
+            "query": _knn("ask.vec", vector, k_each, ids),
         }
     }
     return {
@@ -140,9 +104,7 @@ def named_cosines(hits: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict[str
         scores = h.get("matched_queries") or {}
         if isinstance(scores, list):  # named scores not asked for
             raise ValueError("named query scores missing: the request needs include_named_queries_score")
-        out[h["_id"]] = {
-            name: (cosine if name == OWN else inner_product)(v) for name, v in scores.items() if name in (OWN, ASK)
-        }
+        out[h["_id"]] = {name: cosine(v) for name, v in scores.items() if name in (OWN, ASK)}
         if ((h.get("fields") or {}).get("ask_n") or [0])[0]:
             asking.add(h["_id"])
     return out, asking

@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ingest.model import Document
-from search_api.engines.base import IndexOutdated, SearchEngine
+from search_api.engines.base import SearchEngine
 from search_api.search.model import ModelUnavailable
 from search_api.settings import Settings
 
@@ -101,9 +101,6 @@ class SemanticLayer:
         except ModelUnavailable as exc:
             self.status = f"unavailable: {exc}"
             log.warning("semantic retriever unavailable, answering lexically: %s", exc)
-        except IndexOutdated as exc:
-            self.status = f"unavailable: {exc}; run `labourkb rebuild`"
-            log.warning("semantic retriever unavailable, answering lexically: %s; run `labourkb rebuild`", exc)
         except Exception as exc:  # the layer is an addition: any failure leaves lexical search working
             self.status = f"unavailable: {type(exc).__name__}: {exc}"
             log.exception("semantic retriever failed to build, answering lexically")
@@ -149,14 +146,7 @@ class SemanticLayer:
                     cache = VectorCache(self.settings.vectors_path)
                     try:
                         known = {d.id: "" for d in docs}
-                        sync(
-                            self.engine,
-                            document_texts(docs),
-                            retriever.embedder,
-                            cache,
-                            known=known,
-                            weigh_questions=False,
-                        )
+                        sync(self.engine, document_texts(docs), retriever.embedder, cache, known=known)
                     finally:
                         cache.close()
                     self.additions += 1

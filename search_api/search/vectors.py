@@ -199,28 +199,6 @@ class VectorIndex:
         finally:
             release_memory()  # the layout's and the projection's transient buffers
 
-    @classmethod
-    def question_offsets_by_document(
-        cls,
-        keys: Mapping[str, Sequence[bytes]],
-        available: set[bytes] | Mapping[bytes, Any],
-        vectors: VectorCache | Mapping[bytes, np.ndarray],
-    ) -> dict[str, np.ndarray]:
-        """Each document's extra-text offsets (``search.distinct``), as this index would weigh them, for an
-        engine that holds the vectors itself: ``keys`` as for ``from_vectors``; the offsets come in the
-        order of the document's distinct extra keys that are ``available`` (the own text's key left out), read
-        from ``vectors`` (the cache, or key → float vector). Builds the int8 layout for the moment (no
-        kernels): ~40 MB at ×20, released on return."""
-        fill = vectors.fill if isinstance(vectors, VectorCache) else cls._fill_from(vectors)
-        try:
-            index = cls._assemble(keys, available, fill, use_onnx=False)
-            return {
-                index.doc_ids[pos]: index.extra_offset[start:end].copy()
-                for pos, start, end in zip(index._extra_docs, index._extra_starts, index._extra_ends, strict=True)
-            }
-        finally:
-            release_memory()
-
     # -- facts
 
     @property
