@@ -248,6 +248,7 @@ EVAL_SETS = {
     "blind-7.jsonl": ("w", 100, 15, False),
     "blind-8.jsonl": ("x", 100, 15, False),
     "blind-9.jsonl": ("y", 100, 15, False),
+    "blind-10.jsonl": ("z", 100, 15, False),
 }
 SLICES = ("colloquial", "legal", "traditional", "typo", "case")
 # long situation stories (40-120 characters), asked of blind sets from blind-3 on
@@ -259,6 +260,7 @@ STORY_SETS = {
     "blind-7.jsonl",
     "blind-8.jsonl",
     "blind-9.jsonl",
+    "blind-10.jsonl",
 }
 _ARTICLE_HEADING = re.compile(r"^第([零〇一二两三四五六七八九十百千\d]+)条[\s\u3000]")
 
@@ -352,10 +354,10 @@ def test_eval_ids_resolve_to_corpus_documents(questions):
     assert not unresolved, f"ids that name no corpus file or article: {unresolved}"
 
 
-def test_pooled_zeros_name_judged_pairs_of_the_main_set():
+def test_pooled_zeros_name_judged_pairs_of_the_evaluation_sets():
     """``pooled-zeros.json``: documents judged 0 in a pooling pass, never also graded, all real."""
     zeros = json.loads((EVAL_DIR / "pooled-zeros.json").read_text(encoding="utf-8"))["zero"]
-    graded = {q["id"]: q["relevant"] for q in read_eval_set("questions.jsonl")}
+    graded = {q["id"]: q["relevant"] for name in EVAL_SETS for q in read_eval_set(name)}
     assert set(zeros) <= set(graded)
     pairs = [(qid, doc_id) for qid, docs in zeros.items() for doc_id in docs]
     assert len(pairs) == len(set(pairs))
