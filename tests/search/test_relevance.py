@@ -33,7 +33,8 @@ PINNED = [
     ("公司沒有繳納社會保險怎麼辦", {"social-insurance-law.63", "social-insurance-law.86"}),
     ("競業限制的補償金是多少", {"labor-dispute-judicial-interpretation-1.36"}),
     # pinyin typos
-    ("公司不给交社宝怎么办", {"social-insurance-law.63", "social-insurance-law.86"}),
+    # (劳动法第一百条, "无故不缴纳社会保险费的 … 责令其限期缴纳", is graded 2 for this question in corpus/eval q072)
+    ("公司不给交社宝怎么办", {"social-insurance-law.63", "social-insurance-law.86", "labor-law.100"}),
     ("女职工产价有多少天", {"female-employees-special-labor-protection-provisions.7"}),
     # cases
     ("见义勇为制止抢劫受伤算工伤吗", {"guiding-case-094-fuling-zhida-property-v-fuling-hrss-deemed-work-injury"}),
