@@ -34,6 +34,9 @@ class TermCache:
     # Bounds: candidates kept in all (each 16 bytes in numpy arrays: 6 MB at the bound) and
     # document frequencies remembered (least recently used go first).
     MAX_CANDIDATES = 400_000
+    # and entries in all: a filter that matches nothing adds no candidates, yet its key is held
+    # (a client asking with ever new filter values must not grow the cache without bound)
+    MAX_ENTRIES = 10_000
     MAX_DF = 50_000
 
     def __init__(self, version: tuple, n_docs: int):
@@ -87,7 +90,7 @@ class TermCache:
             if key not in self._top:
                 self._top[key] = packed
                 self._held += len(rows)
-            while self._held > self.MAX_CANDIDATES and len(self._top) > 1:
+            while (self._held > self.MAX_CANDIDATES or len(self._top) > self.MAX_ENTRIES) and len(self._top) > 1:
                 _, (old, _) = self._top.popitem(last=False)
                 self._held -= len(old)
         return packed

@@ -107,3 +107,18 @@ def test_a_filtered_search_reuses_its_terms_candidates_until_the_index_changes(t
     assert SqliteEngine(path).delete([cases[0]]) == 1
     assert search("case") == cases[1:]
     assert len([s for s in statements if "bm25(" in s]) == 2
+
+
+def test_filters_that_match_nothing_do_not_grow_the_term_cache_without_bound(tmp_path, monkeypatch):
+    # A client asking with ever new filter values adds entries with no candidates: bounded by count too.
+    from search_api.engines.fts import TermCache
+
+    corpus = write_corpus(tmp_path / "corpus")
+    engine = SqliteEngine(tmp_path / "index.sqlite3")
+    ingest([corpus], engine, lexicon_dir=LEXICON)
+    monkeypatch.setattr(TermCache, "MAX_ENTRIES", 50)
+    for i in range(200):
+        query = SearchQuery(terms=[Term("劳动报酬")], filters={"source_id": [f"no-such-law-{i}"]}, size=10)
+        assert engine.search(query).hits == []
+    assert len(engine._cache._top) <= 50
+    assert _ids(engine, "劳动报酬")  # the unfiltered search still works (and is cached anew)
