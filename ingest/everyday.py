@@ -8,18 +8,22 @@ Each article of the national texts that gives a worker a right, a duty, an amoun
 or a procedure has three to eight questions as different workers would type them. They are the
 document side of the concept layer: indexed with the article (a field of its own on both
 engines, and embedded for the semantic retriever), so a worker's own words find it, and shown
-on the article page as 常见问题. ``ingest/resources/everyday/README.md`` describes the format.
+on the article page as 常见问题. A text without numbered articles (a notice) takes one entry for
+the whole document, named by its file stem. ``ingest/resources/everyday/README.md`` describes the format.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 MIN_QUESTIONS = 3
 MAX_QUESTIONS = 8
 MIN_CHARS, MAX_CHARS = 6, 60
+# <law file stem>.<article number>, or <stem> alone for a text without numbered articles
+ARTICLE_ID = re.compile(r"[\w-]+(?:\.\d+)?")
 
 
 class EverydayError(ValueError):
@@ -57,7 +61,7 @@ def load_entries(directory: Path | None) -> list[Entry]:
             if not line.strip():
                 continue
             entry = _parse(path, no, line)
-            if not entry.article.startswith(path.stem + "."):
+            if entry.article != path.stem and not entry.article.startswith(path.stem + "."):
                 raise EverydayError(path, no, f"{entry.article} is not an article of {path.stem}")
             if entry.article in seen:
                 first = seen[entry.article]
@@ -75,9 +79,10 @@ def _parse(path: Path, no: int, line: str) -> Entry:
     if not isinstance(data, dict) or set(data) != {"article", "questions"}:
         raise EverydayError(path, no, 'expected {"article": …, "questions": […]}')
     article, questions = data["article"], data["questions"]
-    stem, _, number = str(article).rpartition(".")
-    if not stem or not number.isdigit():
-        raise EverydayError(path, no, f"article id must be <law stem>.<number>, not {article!r}")
+    if not isinstance(article, str) or not ARTICLE_ID.fullmatch(article):
+        raise EverydayError(
+            path, no, f"article id must be <law stem>.<number> (<stem> for a text without articles), not {article!r}"
+        )
     if not isinstance(questions, list) or not MIN_QUESTIONS <= len(questions) <= MAX_QUESTIONS:
         raise EverydayError(path, no, f"{article}: {MIN_QUESTIONS} to {MAX_QUESTIONS} questions")
     for q in questions:
@@ -87,13 +92,17 @@ def _parse(path: Path, no: int, line: str) -> Entry:
 
 
 def questions_by_article(entries: list[Entry], law_ids: set[str], article_ids: set[str]) -> dict[str, list[str]]:
-    """Questions of the articles being indexed. An entry for an indexed law whose article does
-    not exist is an error (a typo in the file would otherwise hide its questions for good)."""
+    """Questions of the documents being indexed: ``article_ids`` are the articles, and the texts
+    without numbered articles, which take questions whole. An entry for an indexed law whose
+    article does not exist is an error (a typo in the file would otherwise hide its questions for
+    good), and so is a whole-text entry for a law that has articles."""
     out: dict[str, list[str]] = {}
     for e in entries:
         law = e.article.rpartition(".")[0]
         if e.article in article_ids:
             out[e.article] = list(e.questions)
+        elif e.article in law_ids:
+            raise EverydayError(e.path, e.line_no, f"{e.article} has numbered articles: name the one that answers")
         elif law in law_ids:
             raise EverydayError(e.path, e.line_no, f"{e.article}: no such article in {law}")
     return out

@@ -24,6 +24,8 @@ from ingest.segment import segment
 from ingest.tokenise import Tokeniser, get_tokeniser
 from ingest.validity import apply_repeals
 
+WHOLE_KINDS = ("law", "policy")  # a whole text (its articles, if any, are documents of their own)
+
 
 class Engine(Protocol):  # the slice of search_api.engines.base.SearchEngine that ingest uses
     def index_documents(self, docs: Iterable[Document]) -> Any: ...
@@ -182,8 +184,10 @@ def annotate(
     and ``extra_questions``: the app store's reviewed additions, after them). Either changes
     ``content_hash``, so an unchanged file whose annotations changed is re-indexed."""
     apply_repeals(docs, registry)
-    laws = {d.id for d in docs if d.kind == "law"}
-    articles = {d.id: d for d in docs if d.kind == "article"}
+    laws = {d.id for d in docs if d.kind in WHOLE_KINDS}
+    # what takes everyday questions: the articles, and a text without any (a notice) as a whole
+    with_articles = {d.source_id for d in docs if d.kind == "article"}
+    articles = {d.id: d for d in docs if d.kind == "article" or (d.id in laws and d.id not in with_articles)}
     by_article = questions_by_article(load_entries(default_dir(lexicon_dir)), laws, set(articles))
     for article_id, added in (extra_questions or {}).items():
         if article_id in articles:

@@ -23,9 +23,12 @@ def test_every_entry_names_a_real_article(entries):
     assert len(entries) >= 600
     for e in entries:
         stem, _, number = e.article.rpartition(".")
-        law = CORPUS / "laws" / f"{stem}.md"
+        law = CORPUS / "laws" / f"{stem or e.article}.md"
         assert law.exists(), f"{e.path.name}:{e.line_no}"
-        assert int(number) in article_numbers(law), f"{e.path.name}:{e.line_no}: {e.article}"
+        if number and stem:
+            assert int(number) in article_numbers(law), f"{e.path.name}:{e.line_no}: {e.article}"
+        else:  # a whole text: only one without numbered articles
+            assert not article_numbers(law), f"{e.path.name}:{e.line_no}: {e.article} has articles"
 
 
 def test_the_national_texts_are_covered(entries):
@@ -96,9 +99,10 @@ def _write(tmp_path: Path, name: str, lines: list[str]) -> Path:
         ("not json", "not JSON"),
         ('{"article": "model-law.2"}', "expected"),
         (
-            '{"article": "model-law", "questions": ["一二三四五六", "一二三四五七", "一二三四五八"]}',
+            '{"article": "model-law.二", "questions": ["一二三四五六", "一二三四五七", "一二三四五八"]}',
             "<law stem>.<number>",
         ),
+        ('{"article": 2, "questions": ["一二三四五六", "一二三四五七", "一二三四五八"]}', "<law stem>.<number>"),
         ('{"article": "model-law.2", "questions": ["太短", "一二三四五七", "一二三四五八"]}', "characters"),
         ('{"article": "model-law.2", "questions": ["一二三四五六"]}', "3 to 8"),
         (
@@ -138,3 +142,22 @@ def test_questions_reach_the_article_and_its_content_hash():
     assert fee.tokens["questions"] and ":q" in fee.content_hash
     purpose = next(d for d in docs if d.id == "labor-dispute-mediation-arbitration-law.1")
     assert purpose.questions == [] and purpose.tokens["questions"] == ""
+
+
+def test_a_whole_text_entry_names_a_text_without_articles(tmp_path):
+    # the notice on monthly working days (21.75 paid days a month) has no numbered articles: its
+    # questions go to the document itself; a law that has articles must name the article
+    line = json.dumps(
+        {"article": "model-law", "questions": ["日工资怎么折算", "一个月按几天算工资", "请一天假扣多少钱"]}
+    )
+    entry = load_entries(_write(tmp_path, "model-law.jsonl", [line]))[0]
+    assert questions_by_article([entry], {"model-law"}, {"model-law"}) == {"model-law": list(entry.questions)}
+    with pytest.raises(EverydayError, match="has numbered articles"):
+        questions_by_article([entry], {"model-law"}, {"model-law.1"})
+
+
+def test_a_notice_without_articles_takes_its_questions_whole():
+    docs, _ = prepare_corpus([CORPUS / "laws" / "monthly-working-days-and-wage-conversion-notice.md"], LEXICON)
+    (notice,) = docs
+    assert notice.id == "monthly-working-days-and-wage-conversion-notice" and notice.kind == "policy"
+    assert len(notice.questions) >= 5 and notice.tokens["questions"] and ":q" in notice.content_hash

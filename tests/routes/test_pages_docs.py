@@ -234,3 +234,11 @@ def test_article_page_lists_its_everyday_questions(corpus_client):
     assert all(a["href"].startswith("/search?q=") for a in items)
     purpose = BeautifulSoup(corpus_client.get("/doc/labor-dispute-mediation-arbitration-law.1").text, "html.parser")
     assert purpose.select_one("section.faq") is None
+
+
+def test_a_notice_without_articles_lists_its_everyday_questions(corpus_client):
+    # the notice on monthly working days (21.75) has no numbered articles: its questions are its own
+    page = BeautifulSoup(corpus_client.get("/doc/monthly-working-days-and-wage-conversion-notice").text, "html.parser")
+    faq = page.select_one("article section.faq")
+    assert faq is not None and "本文回答的" in faq.get_text()
+    assert len(faq.select("li a")) >= 5
