@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("article", "law", "case", "policy", "news", "qa")
+WHOLE_KINDS = ("law", "policy")  # a whole text (its articles, if any, are documents of their own)
 
 # Sub-kinds as the corpus front matter names them.
 LAW_TYPES = (

@@ -19,12 +19,10 @@ from ingest.citations import TitleRegistry, find_citations, resolve_targets
 from ingest.everyday import default_dir, load_entries, questions_by_article
 from ingest.ids import assign_ids
 from ingest.load import iter_files, load_file_report
-from ingest.model import BadDocument, Document, RawDocument
+from ingest.model import WHOLE_KINDS, BadDocument, Document, RawDocument
 from ingest.segment import segment
 from ingest.tokenise import Tokeniser, get_tokeniser
 from ingest.validity import apply_repeals
-
-WHOLE_KINDS = ("law", "policy")  # a whole text (its articles, if any, are documents of their own)
 
 
 class Engine(Protocol):  # the slice of search_api.engines.base.SearchEngine that ingest uses
@@ -77,7 +75,7 @@ def registry_from(docs: Iterable[Document], registry: TitleRegistry | None = Non
     """Add every whole-law document's official and short titles to a registry."""
     registry = registry or TitleRegistry()
     for d in docs:
-        if d.kind in ("law", "policy") and d.source_id == d.id:
+        if d.kind in WHOLE_KINDS and d.source_id == d.id:
             registry.add(d.source_title or d.title, d.id, d.short_title)
     return registry
 
@@ -184,16 +182,16 @@ def annotate(
     and ``extra_questions``: the app store's reviewed additions, after them). Either changes
     ``content_hash``, so an unchanged file whose annotations changed is re-indexed."""
     apply_repeals(docs, registry)
-    laws = {d.id for d in docs if d.kind in WHOLE_KINDS}
+    whole = {d.id for d in docs if d.kind in WHOLE_KINDS}
     # what takes everyday questions: the articles, and a text without any (a notice) as a whole
     with_articles = {d.source_id for d in docs if d.kind == "article"}
-    articles = {d.id: d for d in docs if d.kind == "article" or (d.id in laws and d.id not in with_articles)}
-    by_article = questions_by_article(load_entries(default_dir(lexicon_dir)), laws, set(articles))
+    askable = {d.id: d for d in docs if d.kind == "article" or (d.id in whole and d.id not in with_articles)}
+    by_article = questions_by_article(load_entries(default_dir(lexicon_dir)), whole, set(askable))
     for article_id, added in (extra_questions or {}).items():
-        if article_id in articles:
+        if article_id in askable:
             by_article[article_id] = list(dict.fromkeys([*by_article.get(article_id, []), *added]))
     for article_id, questions in by_article.items():
-        doc = articles[article_id]
+        doc = askable[article_id]
         doc.questions = questions
         doc.content_hash += ":q" + hashlib.sha256("\n".join(questions).encode("utf-8")).hexdigest()[:12]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ingest.citations import TitleRegistry, find_citations
-from ingest.model import Document
+from ingest.model import WHOLE_KINDS, Document
 from ingest.pipeline import prepare_document, registry_from
 from ingest.tokenise import Tokeniser
 from search_api.cases.fields import FIELD_LABELS, SECTION_FIELDS
@@ -110,7 +110,7 @@ def registry_from_engine(engine: SearchEngine) -> TitleRegistry:
     registry = TitleRegistry()
     offset = 0
     while True:
-        result = engine.search(SearchQuery(terms=[], filters={"kind": ["law", "policy"]}, size=500, offset=offset))
+        result = engine.search(SearchQuery(terms=[], filters={"kind": list(WHOLE_KINDS)}, size=500, offset=offset))
         registry_from((h.doc for h in result.hits), registry)
         offset += len(result.hits)
         if not result.hits or offset >= result.total:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.citations import TitleRegistry
 from ingest.lexicon import Lexicon, load_lexicon
-from ingest.model import Document
+from ingest.model import WHOLE_KINDS, Document
 from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
 from search_api.engines.base import Related, SearchEngine, SearchHit, SearchQuery, Term
@@ -106,7 +106,7 @@ class SearchService:
     def registry(self) -> TitleRegistry:
         with self._lock:
             if self._registry is None or not self._registry.by_key:
-                laws = self.engine.search(SearchQuery(terms=[], filters={"kind": ["law", "policy"]}, size=1000)).hits
+                laws = self.engine.search(SearchQuery(terms=[], filters={"kind": list(WHOLE_KINDS)}, size=1000)).hits
                 self._registry = registry_from(h.doc for h in laws)
                 self._analysed.cache_clear()  # analyses resolved citations with the old titles
             return self._registry
