@@ -9,7 +9,8 @@ or a procedure has three to eight questions as different workers would type them
 document side of the concept layer: indexed with the article (a field of its own on both
 engines, and embedded for the semantic retriever), so a worker's own words find it, and shown
 on the article page as 常见问题. A text without numbered articles (a notice) takes one entry for
-the whole document, named by its file stem. ``ingest/resources/everyday/README.md`` describes the format.
+the whole document, named by its file stem, and so does a case (``<case file stem>.jsonl``: the
+situations a worker would tell, which its ruling decides). ``ingest/resources/everyday/README.md`` describes the format.
 """
 
 from __future__ import annotations

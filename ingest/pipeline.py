@@ -178,14 +178,15 @@ def annotate(
     extra_questions: Mapping[str, list[str]] | None = None,
 ) -> None:
     """What a document learns from the rest of the corpus and the project's files (in place):
-    whether another law repealed it, and the everyday questions its article answers (the files'
+    whether another law repealed it, and the everyday questions it answers (an article's, a case's; the files'
     and ``extra_questions``: the app store's reviewed additions, after them). Either changes
     ``content_hash``, so an unchanged file whose annotations changed is re-indexed."""
     apply_repeals(docs, registry)
     whole = {d.id for d in docs if d.kind in WHOLE_KINDS}
-    # what takes everyday questions: the articles, and a text without any (a notice) as a whole
+    # what takes everyday questions: the articles, the cases (a worker tells the case's situation),
+    # and a text without numbered articles (a notice) as a whole
     with_articles = {d.source_id for d in docs if d.kind == "article"}
-    askable = {d.id: d for d in docs if d.kind == "article" or (d.id in whole and d.id not in with_articles)}
+    askable = {d.id: d for d in docs if d.kind in ("article", "case") or (d.id in whole and d.id not in with_articles)}
     by_article = questions_by_article(load_entries(default_dir(lexicon_dir)), whole, set(askable))
     for article_id, added in (extra_questions or {}).items():
         if article_id in askable:

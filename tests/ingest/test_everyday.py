@@ -23,6 +23,8 @@ def test_every_entry_names_a_real_article(entries):
     assert len(entries) >= 600
     for e in entries:
         stem, _, number = e.article.rpartition(".")
+        if not stem and (CORPUS / "cases" / f"{e.article}.md").exists():
+            continue  # a case takes its questions whole
         law = CORPUS / "laws" / f"{stem or e.article}.md"
         assert law.exists(), f"{e.path.name}:{e.line_no}"
         if number and stem:
@@ -161,3 +163,17 @@ def test_a_notice_without_articles_takes_its_questions_whole():
     (notice,) = docs
     assert notice.id == "monthly-working-days-and-wage-conversion-notice" and notice.kind == "policy"
     assert len(notice.questions) >= 5 and notice.tokens["questions"] and ":q" in notice.content_hash
+
+
+def test_a_case_takes_everyday_questions_whole():
+    # workers tell a case's situation ("早九晚九一周六天，试用期不干就被辞退"), never its name
+    case = CORPUS / "cases" / "typical-2021-hrss-spc-overtime-refusing-illegal-excessive-overtime-dismissal.md"
+    (doc,) = prepare_corpus([case], LEXICON)[0]
+    assert doc.kind == "case" and len(doc.questions) >= 5
+    assert doc.tokens["questions"] and ":q" in doc.content_hash
+
+
+def test_every_case_of_the_corpus_has_everyday_questions():
+    entries = {e.article for e in load_entries(LEXICON.parent / "everyday")}
+    cases = {p.stem for p in (CORPUS / "cases").glob("*.md")}
+    assert cases and cases <= entries

@@ -242,3 +242,14 @@ def test_a_notice_without_articles_lists_its_everyday_questions(corpus_client):
     faq = page.select_one("article section.faq")
     assert faq is not None and "本文回答的" in faq.get_text()
     assert len(faq.select("li a")) >= 5
+
+
+def test_a_case_page_lists_the_situations_it_answers(corpus_client):
+    # a worker tells a case's situation in their own words: the case takes everyday questions too
+    page = BeautifulSoup(
+        corpus_client.get("/doc/guiding-case-018-zhongxing-hangzhou-v-wang-peng-labor-contract").text, "html.parser"
+    )
+    faq = page.select_one("article section.faq")
+    assert faq is not None and "本案回答的" in faq.get_text()
+    items = faq.select("li a")
+    assert len(items) >= 5 and all(a["href"].startswith("/search?q=") for a in items)
