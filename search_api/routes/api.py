@@ -51,6 +51,10 @@ def api_search(
     the first hit is an article, on page 1) is the article's own sentence that answers the question
     with its citation, e.g. 劳动争议仲裁不收费。——《劳动争议调解仲裁法》第五十三条, the article's
     nearest everyday question and the calculator for the question's topic. An empty query is a 400.
+
+    `kind`, `law`, `region` and `topic` narrow the question's answer: the question is ranked as
+    without them and the hits that pass are returned in that order, so a filter's `total` is the
+    count `facets` gave it.
     """
     if not q.strip():
         raise HTTPException(status_code=400, detail="请输入要搜索的问题或关键词（参数 q 不能为空）")

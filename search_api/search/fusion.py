@@ -10,7 +10,9 @@ one unless the question names the region). The fused answering set is the engine
 (the engine already kept only what scores at least ``FLOOR_RATIO`` of its best: min-max put the
 last of them at 0 lexically, and the fused floor used to cut answers the engine had found, a
 lexical pool of one to four documents shrinking to its first) plus what only the semantic side
-found at or above ``FLOOR_RATIO`` of the fused best. When the lexical side's best is a case, the
+found at or above ``FLOOR_RATIO`` of the fused best. A worker's filters (a facet link followed:
+``NARROWING`` fields) narrow that set after it is ranked, so a filtered page holds the documents the
+link's count counted, in the unfiltered page's order. When the lexical side's best is a case, the
 question tells a situation a case matches word for word, and the semantic side (which prefers the
 article a case illustrates) weighs ``CASE_WEIGHT_FACTOR`` of its weight. Plain reciprocal-rank
 fusion was measured to lose against this on the main set; weights are in docs/benchmarks.md.
@@ -34,6 +36,10 @@ CONFIDENT_COSINE = 0.74
 FACET_FIELDS = ("kind", "source_title", "region", "topics")
 # The semantic weight's share when the lexical side's best is a case (0.5 -> 0.3 at the default).
 CASE_WEIGHT_FACTOR = 0.6
+# Filters on these document fields (the facets' and the API's kind, law, region, topic) narrow the
+# answering set of the question asked without them: a facet link's count is what the link shows.
+# Other filters (``cites``, ``id``) select what is searched, in the engine.
+NARROWING = ("kind", "doc_type", "source_id", "region", "level", "topics")
 
 
 @dataclass
@@ -43,6 +49,17 @@ class Fused:
     facets: dict[str, dict[str, int]]
     best_cosine: float
     cosine: dict[str, float]
+
+
+def split_filters(filters: Mapping[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """``(the engine's filters, the narrowing ones)``: see ``NARROWING``."""
+    engine = {k: v for k, v in filters.items() if k not in NARROWING}
+    return engine, {k: v for k, v in filters.items() if k in NARROWING}
+
+
+def narrowed(hits: list[SearchHit], narrow: Mapping[str, list[str]]) -> list[SearchHit]:
+    """The hits whose (light) documents pass the narrowing filters, in their order."""
+    return [h for h in hits if h.doc is not None and matches(h.doc, narrow)] if narrow else hits
 
 
 def matches(doc: Document, filters: Mapping[str, list[str]]) -> bool:
@@ -66,10 +83,13 @@ def fuse(
     boosts: Mapping[str, Mapping[str, float]],
     filters: Mapping[str, list[str]],
     want_facets: bool,
+    narrow: Mapping[str, list[str]] | None = None,
 ) -> Fused:
     """``lexical`` (the engine's answering set, best first) and ``semantic`` (``(id, cosine)``,
     best first) as one ranking. ``docs`` holds the documents of semantic-only candidates; a lexical
-    hit needs its (light) document only when ``want_facets``, and the first one its ``kind``."""
+    hit needs its (light) document only when ``want_facets`` or ``narrow``, and the first one its
+    ``kind``. ``filters`` are the engine's (``split_filters``): a semantic-only candidate must pass
+    them as the lexical ones did; ``narrow`` keeps the fused set's documents that pass it."""
     cosine = dict(semantic)
     if lexical and lexical[0].doc is not None and lexical[0].doc.kind == "case":
         weight *= CASE_WEIGHT_FACTOR
@@ -98,7 +118,8 @@ def fuse(
     for s, doc_id in kept:
         hit = by_id[doc_id]
         hits.append(SearchHit(id=doc_id, score=s, doc=hit.doc, coverage=hit.coverage))
-    facets = _facets(h.doc for h in hits) if want_facets else {}
+    hits = narrowed(hits, narrow or {})
+    facets = facets_of(h.doc for h in hits) if want_facets else {}
     return Fused(hits=hits, total=len(hits), facets=facets, best_cosine=best_cos, cosine=cosine)
 
 
@@ -109,5 +130,5 @@ def _prior(doc: Document, boosts: Mapping[str, Mapping[str, float]]) -> float:
     return factor
 
 
-def _facets(docs: Iterable[Document]) -> dict[str, dict[str, int]]:
+def facets_of(docs: Iterable[Document]) -> dict[str, dict[str, int]]:
     return count_facets({f: getattr(d, f) or ("" if f != "topics" else ()) for f in FACET_FIELDS} for d in docs)

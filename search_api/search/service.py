@@ -20,9 +20,17 @@ from ingest.model import WHOLE_KINDS, Document
 from ingest.pipeline import registry_from
 from ingest.tokenise import Tokeniser, get_tokeniser
 from search_api.engines.base import Related, SearchEngine, SearchHit, SearchQuery, Term
-from search_api.engines.ranking import CONFIDENT_COVERAGE, REGION_BOOST
+from search_api.engines.ranking import CANDIDATES, CONFIDENT_COVERAGE, REGION_BOOST
 from search_api.search.answer import answer_card
-from search_api.search.fusion import CONFIDENT_COSINE, NO_ANSWER_COSINE, SEMANTIC_K, fuse
+from search_api.search.fusion import (
+    CONFIDENT_COSINE,
+    NO_ANSWER_COSINE,
+    SEMANTIC_K,
+    facets_of,
+    fuse,
+    narrowed,
+    split_filters,
+)
 from search_api.search.layer import SemanticLayer
 from search_api.search.present import doc_url, shape_hit
 from search_api.search.query import Analysis, analyse, suggest
@@ -201,16 +209,18 @@ class SearchService:
                 suggestion=suggest(a, self.lexicon, self.tok) if a.raw else None,
                 took_ms=round((time.perf_counter() - t0) * 1000, 2),
             )
+        # a facet's filter narrows the question's answering set (fusion.NARROWING); the rest go to the engine
+        where, narrow = split_filters(filters)
         boosts: dict[str, dict[str, float]] = {}
-        if a.region and "region" not in filters:
+        if a.region and "region" not in where:
             boosts["region"] = {a.region: REGION_BOOST}
         offset = (page - 1) * size
         retriever = self.semantic.retriever
         found_related = None  # the related cases, when the engine found them with the page
-        if retriever is None:
+        if retriever is None and not narrow:
             query = SearchQuery(
                 terms=a.terms,
-                filters=filters,
+                filters=where,
                 size=size,
                 offset=offset,
                 facets=facets,
@@ -220,17 +230,32 @@ class SearchService:
             result = self.engine.search(query)
             hits, total, facet_counts, best_cos, cos = result.hits, result.total, result.facets, None, {}
             found_related = result.related
+        elif retriever is None:
+            # lexical only, narrowed: the answering set's documents (light ones), filtered. The engines rank
+            # max(CANDIDATES, offset + size) candidates; asking CANDIDATES gives the set the first page counted
+            result = self.engine.search(
+                SearchQuery(terms=a.terms, filters=where, size=CANDIDATES, boosts=boosts, light=True)
+            )
+            kept = narrowed(result.hits, narrow)
+            total, facet_counts, best_cos, cos = len(kept), facets_of(h.doc for h in kept) if facets else {}, None, {}
+            full = {d.id: d for d in self.engine.get_many([h.id for h in kept[offset : offset + size]])}
+            hits = [replace(h, doc=full[h.id]) for h in kept[offset : offset + size] if h.id in full]
         else:
-            # while ranking, no documents unless facets are counted (then light ones; a citation filter
-            # needs the full ones for the semantic side's candidates); the page's in full below
-            light = "cites" not in filters
+            # while ranking, no documents unless facets are counted or a filter narrows (then light ones;
+            # a citation filter needs the full ones for the semantic side's candidates); the page's in full below
+            light = "cites" not in where
             # both sides at once: the model run and the semantic candidates' documents are read while
             # the engine ranks (onnxruntime and SQLite release the GIL)
             vectors = self.semantic.pool.submit(self._semantic_side, retriever, a.semantic_text, light)
             pool = max(LEXICAL_POOL, offset + size)
             lexical = self.engine.search(
                 SearchQuery(
-                    terms=a.terms, filters=filters, size=pool, boosts=boosts, light=light, ids_only=light and not facets
+                    terms=a.terms,
+                    filters=where,
+                    size=pool,
+                    boosts=boosts,
+                    light=light,
+                    ids_only=light and not facets and not narrow,
                 )
             )
             lead = lexical.hits[0] if lexical.hits else None
@@ -243,8 +268,9 @@ class SearchService:
                 semantic_docs,
                 weight=self.settings.semantic_weight,
                 boosts=boosts,
-                filters=filters,
+                filters=where,
                 want_facets=facets,
+                narrow=narrow,
             )
             hits, total, facet_counts = fused.hits[offset : offset + size], fused.total, fused.facets
             best_cos, cos = fused.best_cosine, fused.cosine

@@ -14,6 +14,7 @@ from search_api.engines.sqlite import SqliteEngine
 from search_api.search.service import SearchService
 from tests.conftest import CORPUS, LEXICON, make_settings, semantic_service
 from tests.fixtures.corpus import LAW, write_corpus
+from tests.search.facet_links import assert_links_keep_their_counts
 
 
 @pytest.fixture(params=["sqlite", "elasticsearch"])
@@ -236,6 +237,11 @@ def corpus_service(request, tmp_path_factory):
 def test_pinned_question_answered_in_top_3(corpus_service, q, answers):
     top3 = [h["id"] for h in corpus_service.search(q, size=3, related=False).hits]
     assert answers & set(top3), f"{q}: top 3 were {top3}"
+
+
+def test_facet_links_show_what_they_count(corpus_service):
+    # a worker's filter narrows the fused answering set on both engines (tests.search.test_narrowing)
+    assert_links_keep_their_counts(corpus_service)
 
 
 def test_all_documents_walks_the_whole_index(loaded):

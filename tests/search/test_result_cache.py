@@ -65,15 +65,15 @@ def test_each_search_gets_its_own_response_object(corpus_settings):
 def test_a_write_by_another_process_is_seen_at_once(corpus_settings, private_index):
     service = service_on(corpus_settings, private_index)
     q = "劳务派遣工被退回后工资怎么算"
-    before = service.search(q, filters={"kind": ["case"]})
-    assert before.hits and service.search(q, filters={"kind": ["case"]}).total == before.total
+    before = service.search(q, filters={"kind": ["article"]})
+    assert before.hits and service.search(q, filters={"kind": ["article"]}).total == before.total
     assert service.results.hits == 1
     # another process (another worker, `labourkb ingest`) writes to the same index file
     other = SqliteEngine(private_index)
-    copy = replace(other.get(before.hits[0]["id"]), id="case.copy-for-the-cache-test")
+    copy = replace(other.get(before.hits[0]["id"]), id="article.copy-for-the-cache-test")
     copy.tokens = token_fields(copy, service.tok)
     other.index_documents([copy])
-    after = service.search(q, filters={"kind": ["case"]})
+    after = service.search(q, filters={"kind": ["article"]})
     assert after.total == before.total + 1
     assert copy.id in [h["id"] for h in after.hits]
 
