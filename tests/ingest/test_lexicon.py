@@ -249,6 +249,7 @@ EVAL_SETS = {
     "blind-8.jsonl": ("x", 100, 15, False),
     "blind-9.jsonl": ("y", 100, 15, False),
     "blind-10.jsonl": ("z", 100, 15, False),
+    "blind-11.jsonl": ("k", 100, 15, False),
 }
 SLICES = ("colloquial", "legal", "traditional", "typo", "case")
 # long situation stories (40-120 characters), asked of blind sets from blind-3 on
@@ -261,6 +262,7 @@ STORY_SETS = {
     "blind-8.jsonl",
     "blind-9.jsonl",
     "blind-10.jsonl",
+    "blind-11.jsonl",
 }
 _ARTICLE_HEADING = re.compile(r"^第([零〇一二两三四五六七八九十百千\d]+)条[\s\u3000]")
 
