@@ -28,7 +28,6 @@ from elasticsearch import ApiError, NotFoundError
 from ingest.model import Document
 from search_api.engines.base import (
     FACET_FIELDS,
-    LIGHT_FIELDS,
     EngineUnavailable,
     IndexReport,
     QueryError,
@@ -47,6 +46,7 @@ from search_api.engines.es_query import (
     doc_value,
     ids_complete,
     light_document,
+    light_request,
     page_searches,
     rank_candidates,
     search_body,
@@ -291,13 +291,15 @@ class ElasticsearchEngine(SearchEngine):
             return []
         with errors("mget"):
             try:
-                resp = self.client.mget(
-                    index=self.alias, ids=ids, source_includes=list(LIGHT_FIELDS) if light else None
-                )
+                if light:  # from doc values (es_query.light_request)
+                    hits = self.client.search(index=self.alias, **light_request(ids))["hits"]["hits"]
+                else:
+                    resp = self.client.mget(index=self.alias, ids=ids)
             except NotFoundError:
                 return []
         if light:
-            return [light_document(d["_id"], d["_source"]) for d in resp["docs"] if d.get("found")]
+            found = {h["_id"]: light_document(h["_id"], h.get("fields") or {}) for h in hits}
+            return [found[i] for i in ids if i in found]
         return [Document.from_dict(d["_source"]) for d in resp["docs"] if d.get("found")]
 
     def _scan(self, action: str, query: dict[str, Any], **request: Any) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest
-from search_api.engines.base import SearchQuery, Term
+from search_api.engines.base import LIGHT_FIELDS, SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
 from search_api.search.service import SearchService
 from tests.conftest import CORPUS, LEXICON, make_settings, semantic_service
@@ -242,6 +242,18 @@ def test_pinned_question_answered_in_top_3(corpus_service, q, answers):
 def test_facet_links_show_what_they_count(corpus_service):
     # a worker's filter narrows the fused answering set on both engines (tests.search.test_narrowing)
     assert_links_keep_their_counts(corpus_service)
+
+
+def test_light_documents_carry_the_light_fields_in_the_order_asked(loaded):
+    full = {d.id: d for d in loaded.all_documents()}
+    ids = [*sorted(full)[::-1], "no-such-document", sorted(full)[0]]
+    light = loaded.get_many(ids, light=True)
+    assert [d.id for d in light] == [*sorted(full)[::-1], sorted(full)[0]]  # as asked, twice if asked twice
+    for d in light:
+        whole = full[d.id]
+        for name in LIGHT_FIELDS:
+            got, want = getattr(d, name), getattr(whole, name)
+            assert (set(got) if name == "topics" else got) == (set(want) if name == "topics" else want), (d.id, name)
 
 
 def test_all_documents_walks_the_whole_index(loaded):
