@@ -237,9 +237,11 @@ class SearchService:
                 SearchQuery(terms=a.terms, filters=where, size=CANDIDATES, boosts=boosts, light=True)
             )
             kept = narrowed(result.hits, narrow)
-            total, facet_counts, best_cos, cos = len(kept), facets_of(h.doc for h in kept) if facets else {}, None, {}
-            full = {d.id: d for d in self.engine.get_many([h.id for h in kept[offset : offset + size]])}
-            hits = [replace(h, doc=full[h.id]) for h in kept[offset : offset + size] if h.id in full]
+            total, best_cos, cos = len(kept), None, {}
+            facet_counts = facets_of(h.doc for h in kept) if facets else {}
+            page_hits = kept[offset : offset + size]
+            full = {d.id: d for d in self.engine.get_many([h.id for h in page_hits])}
+            hits = [replace(h, doc=full[h.id]) for h in page_hits if h.id in full]
         else:
             # while ranking, no documents unless facets are counted or a filter narrows (then light ones;
             # a citation filter needs the full ones for the semantic side's candidates); the page's in full below
