@@ -25,10 +25,10 @@ class TermCache:
 
     A term's BM25 score in a document doesn't depend on the rest of the query, so
     each term's top candidates are computed once and reused by every query that
-    contains it, until the index changes (``version``). A filtered search (a facet
-    link followed, a search within one law) keeps its own candidates per term and
-    filter: the next page, or the next question sharing the term under the same
-    filter, reuses them.
+    contains it, until the index changes (``version``). A search filtered in the
+    engine keeps its own candidates per term and filter: the next page, or the next
+    question sharing the term under the same filter, reuses them. (The service sends
+    no facet filter here: it narrows the unfiltered answering set, ``search.fusion``.)
     """
 
     # Bounds: candidates kept in all (each 16 bytes in numpy arrays: 6 MB at the bound) and
