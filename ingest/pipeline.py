@@ -20,7 +20,7 @@ from ingest.everyday import default_dir, load_entries, questions_by_article
 from ingest.ids import assign_ids
 from ingest.load import iter_files, load_file_report
 from ingest.model import WHOLE_KINDS, BadDocument, Document, RawDocument
-from ingest.segment import segment
+from ingest.segment import segment, short_title
 from ingest.tokenise import Tokeniser, get_tokeniser
 from ingest.validity import apply_repeals
 
@@ -72,11 +72,13 @@ class _Timer:
 
 
 def registry_from(docs: Iterable[Document], registry: TitleRegistry | None = None) -> TitleRegistry:
-    """Add every whole-law document's official and short titles to a registry."""
+    """Add every whole-law document's official and short titles to a registry (a light document,
+    which has no ``short_title``, gets the one segmentation gives its title)."""
     registry = registry or TitleRegistry()
     for d in docs:
         if d.kind in WHOLE_KINDS and d.source_id == d.id:
-            registry.add(d.source_title or d.title, d.id, d.short_title)
+            official = d.source_title or d.title
+            registry.add(official, d.id, d.short_title or short_title(official))
     return registry
 
 

@@ -12,19 +12,17 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ingest.citations import TitleRegistry, find_citations
-from ingest.model import WHOLE_KINDS, Document
-from ingest.pipeline import prepare_document, registry_from
+from ingest.model import Document
+from ingest.pipeline import prepare_document
 from ingest.tokenise import Tokeniser
 from search_api.cases.fields import FIELD_LABELS, SECTION_FIELDS
 from search_api.cases.store import CaseStore, CaseVersion
-from search_api.engines.base import SearchEngine, SearchQuery
+from search_api.engines.base import SearchEngine
 from search_api.errors import Unavailable
-
-if TYPE_CHECKING:
-    from search_api.search.service import SearchService
+from search_api.search.service import SearchService, law_registry
 
 
 class CaseIndex:
@@ -68,7 +66,7 @@ class CaseIndex:
         if callable(self._registry):  # e.g. the search service's cached registry
             return self._registry()
         if self._registry is None and self.engine is not None:
-            self._registry = registry_from_engine(self.engine)
+            self._registry = law_registry(self.engine)
         return self._registry
 
     def citations(self, text: str) -> list[dict[str, Any]]:
@@ -103,18 +101,6 @@ class CaseIndex:
             self.engine.refresh()
             if self.on_change is not None:
                 self.on_change()
-
-
-def registry_from_engine(engine: SearchEngine) -> TitleRegistry:
-    """A TitleRegistry of every whole law in the index (for resolving 《…》 titles)."""
-    registry = TitleRegistry()
-    offset = 0
-    while True:
-        result = engine.search(SearchQuery(terms=[], filters={"kind": list(WHOLE_KINDS)}, size=500, offset=offset))
-        registry_from((h.doc for h in result.hits), registry)
-        offset += len(result.hits)
-        if not result.hits or offset >= result.total:
-            return registry
 
 
 def preparer(

@@ -85,7 +85,8 @@ class SearchQuery:
     # multiply the score of documents whose field has one of these values
     boosts: dict[str, dict[str, float]] = field(default_factory=dict)
     # hits carry light documents (``LIGHT_FIELDS`` only): for callers that rank many candidates
-    # and show a few (the fused search loads the page's full documents with ``get_many``)
+    # and show a few (the fused search loads the page's full documents with ``get_many``), and
+    # for browsing many without their texts (the law titles: ``search.service.law_registry``)
     light: bool = False
     # hits carry no document at all (``doc`` is None): for the fused search when it counts no
     # facets (it needs only ids and scores, and loads the page's documents itself); an engine

@@ -239,7 +239,8 @@ class ElasticsearchEngine(SearchEngine):
                 name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"] if b["key"] != ""}
                 for name, agg in (resp.get("aggregations") or {}).items()
             }
-            return SearchResult(total=int(resp["hits"]["total"]["value"]), hits=browsed_hits(raw_hits), facets=facets)
+            total = int(resp["hits"]["total"]["value"])
+            return SearchResult(total=total, hits=browsed_hits(raw_hits, query.light), facets=facets)
         ids, scores, shares, order = rank_candidates(raw_hits, query)
         page = order[query.offset : query.offset + query.size]
         related = None

@@ -157,6 +157,8 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         body["docvalue_fields"] = ["id", *candidate_fields(query)]
     else:
         body["query"] = {"bool": {"filter": filters}}
+        if query.light:
+            body["_source"] = list(LIGHT_FIELDS)
         body["sort"] = [
             # unmapped_type: indices made before a field was mapped still sort
             {"prior": {"order": "desc", "missing": "_last", "unmapped_type": "float"}},
@@ -221,13 +223,16 @@ def doc_value(hit: dict[str, Any], field: str) -> Any:
     return values[0] if values else None
 
 
-def browsed_hits(raw_hits: list[dict[str, Any]]) -> list[SearchHit]:
-    """Hits of a browse request, in their order, scored by prior (``_source`` may leave out the text)."""
+def browsed_hits(raw_hits: list[dict[str, Any]], light: bool = False) -> list[SearchHit]:
+    """Hits of a browse request, in their order, scored by prior (``_source`` may leave out the text;
+    ``light``: it holds only ``LIGHT_FIELDS``)."""
     return [
         SearchHit(
             id=h["_id"],
             score=float(h["_source"].get("prior") or 0.0),
-            doc=Document.from_dict({"title": "", "text": "", **h["_source"]}),
+            doc=light_document(h["_id"], h["_source"])
+            if light
+            else Document.from_dict({"title": "", "text": "", **h["_source"]}),
         )
         for h in raw_hits
     ]

@@ -347,7 +347,8 @@ class SqliteEngine(SearchEngine):
             (*params, query.size, query.offset),
         ).fetchall()
         facets = browse_facets(conn, where, params) if query.facets else {}
-        return SearchResult(total=total, hits=full_hits(conn, rows), facets=facets)
+        hits = self._light_hits(conn, rows) if query.light else full_hits(conn, rows)
+        return SearchResult(total=total, hits=hits, facets=facets)
 
     def related_cases(self, article_ids: list[str], related: Related) -> list[SearchHit]:
         conn = self.db

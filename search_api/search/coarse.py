@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from search_api.search.embedder import Q_OFFSET, Q_RANGE, int8_matrix_scorer, quantise_rows
+from search_api.search.embedder import Q_OFFSET, Q_RANGE, int8_file_scorer, quantise_rows
 
 COARSE_DIM = 128
 SAMPLE = 4096  # vectors the principal directions are estimated from
@@ -38,20 +38,28 @@ class CoarseIndex:
         del sample
         _, directions = np.linalg.eigh(cov.astype(np.float64))  # ascending eigenvalues
         self.basis = np.ascontiguousarray(directions[:, ::-1][:, :dim], dtype=np.float32)  # [512, dim]
-        matrix_t = np.empty((dim, n), dtype=np.int8)
-        self.scales = np.empty(n, dtype=np.float32)
-        colsum = np.empty(n, dtype=np.int32)
-        for i in range(0, n, BLOCK):
-            block = rows[i : i + BLOCK].astype(np.float32)
-            block *= scales[i : i + BLOCK, None]
-            q, s = quantise_rows(block @ self.basis)
-            matrix_t[:, i : i + BLOCK] = q.T
-            self.scales[i : i + BLOCK] = s
-            colsum[i : i + BLOCK] = q.sum(axis=1, dtype=np.int32)
-        self._bias = (Q_OFFSET * colsum).astype(np.float32) * self.scales
-        # the session keeps the projection (packed for its kernel): no copy of it is kept here
-        self._scorer = int8_matrix_scorer(matrix_t)
-        self._matrix_bytes = matrix_t.nbytes
+        self.scales = np.zeros(n, dtype=np.float32)
+        self._bias = np.zeros(n, dtype=np.float32)
+
+        def project(path: str) -> None:
+            # straight into the session's file (mapped, then unmapped before the session loads it):
+            # no copy of the projection is held here, during the load or after (session 22)
+            matrix_t = np.memmap(path, dtype=np.int8, mode="w+", shape=(dim, n))
+            colsum = np.empty(n, dtype=np.int32)
+            for i in range(0, n, BLOCK):
+                block = rows[i : i + BLOCK].astype(np.float32)
+                block *= scales[i : i + BLOCK, None]
+                q, s = quantise_rows(block @ self.basis)
+                matrix_t[:, i : i + BLOCK] = q.T
+                self.scales[i : i + BLOCK] = s
+                colsum[i : i + BLOCK] = q.sum(axis=1, dtype=np.int32)
+            matrix_t.flush()
+            del matrix_t
+            self._bias = (Q_OFFSET * colsum).astype(np.float32) * self.scales
+
+        # the session keeps the projection (packed for its kernel)
+        self._scorer = int8_file_scorer((dim, n), project)
+        self._matrix_bytes = dim * n
 
     @property
     def available(self) -> bool:

@@ -17,7 +17,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -311,12 +311,20 @@ def int8_matrix_scorer(matrix_t: np.ndarray) -> Any | None:
     the session keeps only the packed copy. (Embedded in the model bytes, the graph's own copy of the
     tensor stayed as well: twice the matrix, for the lifetime of the index.)"""
     matrix_t = _contiguous_int8(matrix_t)
+    return int8_file_scorer(matrix_t.shape, matrix_t.tofile)
+
+
+def int8_file_scorer(shape: tuple[int, int], write: Callable[[str], None]) -> Any | None:
+    """``int8_matrix_scorer`` of the int8 matrix [dim, n] that ``write(path)`` puts in a file there
+    (raw bytes, C order): a caller that builds the matrix straight into that file holds no copy of
+    its own while the session loads (the load reads the file and packs it: two copies at its peak)."""
+    dim, n = shape
     try:
         ort = _ort()
         with tempfile.TemporaryDirectory(prefix="labourkb-int8-") as tmp:
-            matrix_t.tofile(os.path.join(tmp, "b.int8"))
+            write(os.path.join(tmp, "b.int8"))
             model = os.path.join(tmp, "scores.onnx")
-            Path(model).write_bytes(_matmul_integer_model(matrix_t.shape[0], b_file=("b.int8", matrix_t.shape[1])))
+            Path(model).write_bytes(_matmul_integer_model(dim, b_file=("b.int8", n)))
             return ort.InferenceSession(model, _session_options(1), providers=["CPUExecutionProvider"])
     except Exception as e:
         log.warning("vector index: no int8 kernel (%s); its vectors are scored in numpy, ~4x slower", e)

@@ -84,6 +84,21 @@ class SearchResponse:
         }
 
 
+def law_registry(engine: SearchEngine) -> TitleRegistry:
+    """The titles of every whole law in the index (to resolve 《…》 and bare titles), read from light
+    documents page by page: whole documents would load every law's text (~30 MB of the process's peak
+    at ×20, kept as freed heap; docs/benchmarks.md, session 22)."""
+    registry = TitleRegistry()
+    offset = 0
+    while True:
+        query = SearchQuery(terms=[], filters={"kind": list(WHOLE_KINDS)}, size=500, offset=offset, light=True)
+        result = engine.search(query)
+        registry_from((h.doc for h in result.hits), registry)
+        offset += len(result.hits)
+        if not result.hits or offset >= result.total:
+            return registry
+
+
 class SearchService:
     def __init__(
         self,
@@ -114,8 +129,7 @@ class SearchService:
     def registry(self) -> TitleRegistry:
         with self._lock:
             if self._registry is None or not self._registry.by_key:
-                laws = self.engine.search(SearchQuery(terms=[], filters={"kind": list(WHOLE_KINDS)}, size=1000)).hits
-                self._registry = registry_from(h.doc for h in laws)
+                self._registry = law_registry(self.engine)
                 self._analysed.cache_clear()  # analyses resolved citations with the old titles
             return self._registry
 

@@ -145,6 +145,8 @@ class VectorIndex:
         rows = np.zeros((len(own) + len(extra), DIM), dtype=np.int8)
         scales = np.ones(len(rows), dtype=np.float32)
         fill(columns, rows, scales)
+        del columns, own, extra
+        release_memory()
         return cls(doc_ids, rows.T, scales, np.asarray(owner, dtype=np.int32), **kw)
 
     @staticmethod
@@ -192,6 +194,7 @@ class VectorIndex:
         keys, available, text_of = scan_texts(texts, cache)
         fresh = embed_missing(text_of, embedder, cache, available, progress=progress, chunk=chunk)
         text_of.clear()
+        release_memory()
         try:
             if cache is None:
                 return cls.from_vectors(keys, fresh, **kw)

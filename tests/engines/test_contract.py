@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.model import Document
 from ingest.pipeline import ingest
 from search_api.engines.base import LIGHT_FIELDS, SearchQuery, Term
 from search_api.engines.sqlite import SqliteEngine
@@ -261,3 +262,40 @@ def test_all_documents_walks_the_whole_index(loaded):
     assert len(docs) == loaded.count()
     assert len({d.id for d in docs}) == len(docs)
     assert {"model-law.2", "case-901", "sh-wages.1"} <= {d.id for d in docs}
+
+
+def test_browsing_light_documents_leaves_the_texts_out(loaded):
+    # the law titles are read this way (search.service.law_registry): every law's text was loaded before
+    query = SearchQuery(terms=[], filters={"kind": ["law", "article"]}, size=50)
+    full = loaded.search(query)
+    light = loaded.search(SearchQuery(terms=[], filters={"kind": ["law", "article"]}, size=50, light=True))
+    assert light.total == full.total and [h.id for h in light.hits] == [h.id for h in full.hits]
+    assert any(h.doc.text for h in full.hits)
+    for got, whole in zip(light.hits, full.hits, strict=True):
+        assert not got.doc.text and not got.doc.short_title
+        for name in LIGHT_FIELDS:
+            want = getattr(whole.doc, name)
+            assert getattr(got.doc, name) == (list(want) if name == "topics" else want), (got.id, name)
+
+
+def test_the_law_titles_cover_every_whole_law_of_the_index(loaded, tmp_path):
+    # a law after the first thousand was not known by its title (the registry read one page of 1,000)
+    laws = [
+        Document(
+            id=f"law-{i:04d}",
+            kind="law",
+            title=f"中华人民共和国示范条例{i:04d}",
+            text="示范。" * 200,
+            source_id=f"law-{i:04d}",
+            source_title=f"中华人民共和国示范条例{i:04d}",
+            short_title=f"示范条例{i:04d}",
+        )
+        for i in range(1_050)
+    ]
+    assert not loaded.index_documents(laws).failed
+    loaded.refresh()
+    registry = service_for(loaded, tmp_path).registry
+    assert registry.resolve("示范劳动保护法") == ("中华人民共和国示范劳动保护法", "model-law")
+    for i in (0, 999, 1_000, 1_049):
+        assert registry.resolve(f"示范条例{i:04d}") == (f"中华人民共和国示范条例{i:04d}", f"law-{i:04d}")
+        assert registry.resolve(f"中华人民共和国示范条例{i:04d}") == (f"中华人民共和国示范条例{i:04d}", f"law-{i:04d}")
