@@ -93,6 +93,33 @@ class FacetCodes:
         return {self.vocab[v]: int(n) for v, n in zip(values[order].tolist(), counts[order].tolist(), strict=True)}
 
 
+class DocIds:
+    """Every document's id by rowid, packed: one bytes string of the ids and their offsets (ids are
+    ASCII slugs; at ×20 3.6 MB, where a list of 73,000 str held 6.8). A ranked page of ids costs
+    0.04 ms here against 1.3 ms for a ``rowid IN (…)`` query of its 300 rowids (session 22)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        size = last_rowid(conn) + 1
+        lengths = np.zeros(size, dtype=np.int64)
+        blob = bytearray()
+        for rowid, doc_id in conn.execute("SELECT rowid, id FROM docs ORDER BY rowid"):
+            if rowid >= size:  # written since the size was read: looked up in the index instead
+                break
+            encoded = doc_id.encode()
+            blob += encoded
+            lengths[rowid] = len(encoded)
+        self.starts = np.zeros(size + 1, dtype=np.int64)  # id of rowid r: blob[starts[r] : starts[r + 1]]
+        np.cumsum(lengths, out=self.starts[1:])
+        self.blob = bytes(blob)
+
+    def get(self, rowid: int) -> str | None:
+        """The id of ``rowid`` (None when it has none here)."""
+        if not 0 <= rowid < len(self.starts) - 1:
+            return None
+        start, end = self.starts[rowid : rowid + 2].tolist()
+        return self.blob[start:end].decode() if end > start else None
+
+
 def last_rowid(conn: sqlite3.Connection) -> int:
     """The largest rowid of ``docs`` (0 when empty): per-rowid arrays are this long plus one."""
     return conn.execute("SELECT max(rowid) FROM docs").fetchone()[0] or 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from search_api.engines.facets import FacetCodes, last_rowid
+from search_api.engines.facets import DocIds, FacetCodes, last_rowid
 from search_api.engines.ranking import BOOST_FIELDS
 from search_api.engines.sqlite_related import CitingCases
 
@@ -50,6 +50,7 @@ class TermCache:
         self._priors: np.ndarray | None = None
         self._facet_codes: FacetCodes | None = None
         self._citing: CitingCases | None = None
+        self._ids: DocIds | None = None
 
     def df(self, conn: sqlite3.Connection, text: str) -> int:
         with self._lock:
@@ -140,6 +141,10 @@ class TermCache:
     def facet_codes(self, conn: sqlite3.Connection) -> FacetCodes:
         """The facet values as integer codes per rowid, for counting an answering set with numpy."""
         return self._once("_facet_codes", lambda: FacetCodes(conn))
+
+    def doc_ids(self, conn: sqlite3.Connection) -> DocIds:
+        """Every document's id by rowid, read once per version."""
+        return self._once("_ids", lambda: DocIds(conn))
 
     def citing_cases(self, conn: sqlite3.Connection) -> CitingCases:
         """The cases by the articles they cite (``engines.sqlite_related``), read once per version."""

@@ -284,7 +284,7 @@ class SqliteEngine(SearchEngine):
                 facets = cache.facet_codes(conn).count(keys[kept])
                 self.facet_cache.put(cache.version, key, facets)
         if query.ids_only:
-            hits = id_hits(conn, page)
+            hits = id_hits(conn, page, cache.doc_ids(conn))
         else:
             hits = self._light_hits(conn, page) if query.light else full_hits(conn, page)
         for hit, i in zip(hits, page_at, strict=True):
@@ -309,7 +309,7 @@ class SqliteEngine(SearchEngine):
             if cache.df(conn, text):
                 cache.top(conn, text, CANDIDATES, "", [], self._bm25_weights)
                 n += 1
-        cache.facet_codes(conn)
+        cache.facet_codes(conn), cache.doc_ids(conn), cache.priors(conn), cache.boost_codes(conn)
         return n
 
     @property

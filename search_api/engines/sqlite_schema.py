@@ -14,6 +14,7 @@ from typing import Any
 
 from ingest.model import Document
 from search_api.engines.base import FIELD_WEIGHTS, IndexReport, SearchHit
+from search_api.engines.facets import DocIds
 from search_api.engines.ranking import FACET_SIZE
 
 COLUMNS = ("kind", "doc_type", "source_id", "source_title", "region", "level", "source_path", "content_hash")
@@ -161,8 +162,12 @@ def full_hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[S
     return hits
 
 
-def id_hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[SearchHit]:
-    """``(rowid, score)`` pairs as hits without documents (``SearchQuery.ids_only``), in that order."""
-    marks = ", ".join("?" * len(page))
-    ids = dict(conn.execute(f"SELECT rowid, id FROM docs WHERE rowid IN ({marks})", [r for r, _ in page]))
-    return [SearchHit(id=ids[r], score=s, doc=None) for r, s in page if r in ids]
+def id_hits(conn: sqlite3.Connection, page: list[tuple[int, float]], known: DocIds) -> list[SearchHit]:
+    """``(rowid, score)`` pairs as hits without documents (``SearchQuery.ids_only``), in that order;
+    ids from ``known``, and from the index for a rowid it lacks."""
+    ids = {r: known.get(r) for r, _ in page}
+    missing = [r for r, i in ids.items() if i is None]
+    if missing:
+        marks = ", ".join("?" * len(missing))
+        ids.update(conn.execute(f"SELECT rowid, id FROM docs WHERE rowid IN ({marks})", missing))
+    return [SearchHit(id=ids[r], score=s, doc=None) for r, s in page if ids[r] is not None]

@@ -8,6 +8,7 @@ import pytest
 from ingest.pipeline import ingest
 from search_api.engines.ranking import BOOST_FIELDS
 from search_api.engines.sqlite import SqliteEngine
+from search_api.engines.sqlite_schema import id_hits
 from tests.conftest import LEXICON, make_settings
 from tests.engines.facet_reference import facet_values
 from tests.fixtures.corpus import write_corpus
@@ -47,3 +48,18 @@ def test_light_documents_carry_the_topics_of_the_full_ones(engine):
         assert tuple(doc.topics) == reference[rowid[doc.id]][-1], doc.id
     codes = engine._cache_for(conn).facet_codes(conn)
     assert codes.topics(10**9) == () and codes.topics(-1) == ()
+
+
+def test_ranked_ids_come_from_the_packed_ids_and_the_index_for_what_they_lack(engine):
+    conn = engine.db
+    rows = conn.execute("SELECT rowid, id FROM docs ORDER BY rowid").fetchall()
+    engine.delete([rows[1][1]])  # a gap: its rowid has no id any more
+    cache = engine._cache_for(conn)
+    known = cache.doc_ids(conn)
+    assert known.get(rows[1][0]) is None and known.get(-1) is None
+    assert [known.get(r) for r, _ in rows[2:]] == [i for _, i in rows[2:]]
+    # a document written after the ids were read is looked up in the index
+    conn.execute("INSERT INTO docs (id, data) VALUES ('written-later', '{}')")
+    later = conn.execute("SELECT rowid FROM docs WHERE id = 'written-later'").fetchone()[0]
+    page = [(later, 3.0), (rows[1][0], 2.0), (rows[0][0], 1.0)]
+    assert [(h.id, h.score) for h in id_hits(conn, page, known)] == [("written-later", 3.0), (rows[0][1], 1.0)]
