@@ -165,7 +165,7 @@ def full_hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[S
 def id_hits(conn: sqlite3.Connection, page: list[tuple[int, float]], known: DocIds) -> list[SearchHit]:
     """``(rowid, score)`` pairs as hits without documents (``SearchQuery.ids_only``), in that order;
     ids from ``known``, and from the index for a rowid it lacks."""
-    ids = {r: known.get(r) for r, _ in page}
+    ids = dict(zip([r for r, _ in page], known.get_many([r for r, _ in page]), strict=True))
     missing = [r for r, i in ids.items() if i is None]
     if missing:
         marks = ", ".join("?" * len(missing))

@@ -56,8 +56,8 @@ def test_ranked_ids_come_from_the_packed_ids_and_the_index_for_what_they_lack(en
     engine.delete([rows[1][1]])  # a gap: its rowid has no id any more
     cache = engine._cache_for(conn)
     known = cache.doc_ids(conn)
-    assert known.get(rows[1][0]) is None and known.get(-1) is None
-    assert [known.get(r) for r, _ in rows[2:]] == [i for _, i in rows[2:]]
+    assert known.get_many([rows[1][0], -1, rows[-1][0] + 1]) == [None, None, None]
+    assert known.get_many([r for r, _ in rows[2:]]) == [i for _, i in rows[2:]]
     # a document written after the ids were read is looked up in the index
     conn.execute("INSERT INTO docs (id, data) VALUES ('written-later', '{}')")
     later = conn.execute("SELECT rowid FROM docs WHERE id = 'written-later'").fetchone()[0]
