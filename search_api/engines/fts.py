@@ -142,6 +142,11 @@ class TermCache:
         """The facet values as integer codes per rowid, for counting an answering set with numpy."""
         return self._once("_facet_codes", lambda: FacetCodes(conn))
 
+    def read_tables(self, conn: sqlite3.Connection) -> None:
+        """Read now the per-document tables a ranked search uses (a warm-up: else the first search does)."""
+        for read in (self.priors, self.boost_codes, self.doc_ids, self.facet_codes):
+            read(conn)
+
     def doc_ids(self, conn: sqlite3.Connection) -> DocIds:
         """Every document's id by rowid, read once per version."""
         return self._once("_ids", lambda: DocIds(conn))

@@ -309,7 +309,7 @@ class SqliteEngine(SearchEngine):
             if cache.df(conn, text):
                 cache.top(conn, text, CANDIDATES, "", [], self._bm25_weights)
                 n += 1
-        cache.facet_codes(conn), cache.doc_ids(conn), cache.priors(conn), cache.boost_codes(conn)
+        cache.read_tables(conn)
         return n
 
     @property
