@@ -44,15 +44,15 @@ from search_api.engines.es_query import (
     MAPPING,
     browsed_hits,
     doc_value,
-    ids_complete,
+    hit_id,
+    hits_of,
     light_document,
     light_request,
     page_searches,
     rank_candidates,
     search_body,
 )
-from search_api.engines.es_vectors import combine as combine_vector_scores
-from search_api.engines.es_vectors import incomplete, named_cosines, nearest_body, update_action
+from search_api.engines.es_vectors import nearest_documents, update_action
 from search_api.engines.polled import PolledGeneration
 from search_api.engines.ranking import count_facets
 from search_api.settings import Settings
@@ -228,12 +228,9 @@ class ElasticsearchEngine(SearchEngine):
         with errors("search"):
             try:
                 resp = self.client.search(index=self.alias, include_named_queries_score=bool(query.terms), **body)
-                if "stored_fields" in body and not ids_complete(resp["hits"]["hits"]):
-                    body = {k: v for k, v in body.items() if k != "stored_fields"} | {"_source": False}
-                    resp = self.client.search(index=self.alias, include_named_queries_score=True, **body)
             except NotFoundError:
                 return SearchResult(total=0, hits=[])
-        raw_hits = resp["hits"]["hits"]
+        raw_hits = hits_of(resp)
         if "docvalue_fields" not in body:  # browsing: already in order, sources included
             facets = {
                 name: {str(b["key"]): int(b["doc_count"]) for b in agg["buckets"] if b["key"] != ""}
@@ -293,13 +290,13 @@ class ElasticsearchEngine(SearchEngine):
         with errors("mget"):
             try:
                 if light:  # from doc values (es_query.light_request)
-                    hits = self.client.search(index=self.alias, **light_request(ids))["hits"]["hits"]
+                    hits = hits_of(self.client.search(index=self.alias, **light_request(ids)))
                 else:
                     resp = self.client.mget(index=self.alias, ids=ids)
             except NotFoundError:
                 return []
         if light:
-            found = {h["_id"]: light_document(h["_id"], h.get("fields") or {}) for h in hits}
+            found = {i: light_document(i, h.get("fields") or {}) for i, h in zip(map(hit_id, hits), hits, strict=True)}
             return [found[i] for i in ids if i in found]
         return [Document.from_dict(d["_source"]) for d in resp["docs"] if d.get("found")]
 
@@ -355,21 +352,16 @@ class ElasticsearchEngine(SearchEngine):
     def nearest(self, vector: Any, k: int, extra_weight: float) -> list[tuple[str, float]]:
         """The ``k`` documents nearest to ``vector`` as ``(doc_id, score)``, scored as the in-process
         index scores them (see ``es_vectors``)."""
-        vec = [float(x) for x in vector]
+
+        def knn(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+            hits = hits_of(self.client.search(index=self.alias, include_named_queries_score=True, **body))
+            return [(hit_id(h), h) for h in hits]
+
         with errors("knn"):
             try:
-                resp = self.client.search(index=self.alias, include_named_queries_score=True, **nearest_body(vec, k))
-                found, asking = named_cosines(resp["hits"]["hits"])
-                unsure = incomplete(found, asking, extra_weight, k)
-                if unsure:
-                    more = self.client.search(
-                        index=self.alias, include_named_queries_score=True, **nearest_body(vec, k, unsure)
-                    )
-                    for doc_id, scores in named_cosines(more["hits"]["hits"])[0].items():
-                        found.setdefault(doc_id, {}).update(scores)
+                return nearest_documents(knn, [float(x) for x in vector], k, extra_weight)
             except NotFoundError:
                 return []
-        return combine_vector_scores(found, extra_weight, k)
 
     def count(self) -> int:
         with errors("count"):

@@ -22,7 +22,7 @@ from search_api.engines.base import (
     SearchHit,
     SearchQuery,
 )
-from search_api.engines.es_vectors import SOURCE_EXCLUDES, VECTOR_PROPERTIES
+from search_api.engines.es_vectors import HIT_VALUES, SOURCE_EXCLUDES, VECTOR_PROPERTIES
 from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, Scorer, answering_many
 
 KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "source_path")))
@@ -32,6 +32,9 @@ MAX_TERMS = 300
 MAX_TOKENS = 1000
 MAX_TOKENS_PER_TERM = 32  # a term is normally one token; a phrase-like term keeps its start
 IGNORE_ABOVE = 2048  # keyword values longer than this are stored but not indexed
+# Elasticsearch refuses an _id over 512 bytes, so every document's id (at most 512 characters) has its
+# doc value: the searches read ids from doc values, never the stored _id (see search_body)
+MAX_ID_BYTES = 512
 
 INDEX_SETTINGS = {
     "number_of_shards": 1,
@@ -155,6 +158,7 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         # with the _source (half the node's time for 300 candidates); the id comes as a doc value
         body["stored_fields"] = ["_none_"]
         body["docvalue_fields"] = ["id", *candidate_fields(query)]
+        body["filter_path"] = HIT_VALUES
     else:
         body["query"] = {"bool": {"filter": filters}}
         if query.light:
@@ -176,7 +180,7 @@ def page_searches(index: str, ids: list[str], related: SearchQuery | None) -> li
     page shows) and, when asked, the related cases (without text or tokens: a title and a link)."""
     searches = [{"index": index}, {"query": {"ids": {"values": ids}}, "size": len(ids), **PAGE_SOURCE}]
     if related is not None:
-        body = search_body(related) or {}
+        body = {k: v for k, v in (search_body(related) or {}).items() if k != "filter_path"}  # a URL parameter
         searches += [{"index": index}, {**body, "track_total_hits": False, **RELATED_SOURCE}]
     return searches
 
@@ -188,10 +192,16 @@ def light_request(ids: list[str]) -> dict[str, Any]:
     return {
         "query": {"ids": {"values": ids}},
         "size": len(ids),
-        "source": False,
+        "stored_fields": ["_none_"],  # the id too from doc values (see search_body)
         "docvalue_fields": list(LIGHT_FIELDS),
         "track_total_hits": False,
+        "filter_path": HIT_VALUES,
     }
+
+
+def hits_of(resp: Any) -> list[dict[str, Any]]:
+    """A search answer's hits (an answer cut by ``filter_path`` has no ``hits`` when nothing matched)."""
+    return (resp.get("hits") or {}).get("hits") or []
 
 
 def light_document(doc_id: str, values: dict[str, Any]) -> Document:
@@ -241,11 +251,6 @@ def browsed_hits(raw_hits: list[dict[str, Any]], light: bool = False) -> list[Se
 def hit_id(hit: dict[str, Any]) -> str:
     """A hit's document id: ``_id``, or the ``id`` doc value when stored fields were not read."""
     return hit["_id"] if "_id" in hit else hit["fields"]["id"][0]
-
-
-def ids_complete(raw_hits: list[dict[str, Any]]) -> bool:
-    """Whether every hit has an id (a keyword longer than ``IGNORE_ABOVE`` has no doc value)."""
-    return all("_id" in h or (h.get("fields") or {}).get("id") for h in raw_hits)
 
 
 def rank_candidates(raw_hits: list[dict[str, Any]], query: SearchQuery) -> tuple[list[str], Any, Any, list[int]]:

@@ -19,7 +19,7 @@ Core Elasticsearch only (the integ-test build has ``dense_vector`` and kNN, no s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 # bge-small-zh-v1.5's dimension (``search.embedder.DIM``; a test keeps the two equal). The mapping is
@@ -42,6 +42,10 @@ VECTOR_PROPERTIES: dict[str, Any] = {
 }
 # vectors are searched, never shown: keep them out of the stored document
 SOURCE_EXCLUDES = ["vec", "ask"]
+
+# What a request's answer keeps (filter_path) when the hits' doc values and named scores are all it
+# needs: the index name, _score, total and shards are a sixth of the bytes written and decoded.
+HIT_VALUES = "hits.hits.fields,hits.hits.matched_queries"
 
 OWN, ASK = "own", "ask"
 CANDIDATE_FACTOR = 4  # HNSW candidates per shard for each of the k wanted
@@ -89,24 +93,27 @@ def nearest_body(vector: list[float], k: int, ids: Sequence[str] | None = None) 
     }
     return {
         "size": 2 * k_each,
-        "_source": False,
-        "docvalue_fields": ["ask_n"],
+        # ids from doc values, no stored field read: an ``_id`` decompresses the stored block holding
+        # the ``_source`` (a third of the node's time for the kNN requests, docs/benchmarks.md)
+        "stored_fields": ["_none_"],
+        "docvalue_fields": ["id", "ask_n"],
+        "filter_path": HIT_VALUES,
         "query": {"bool": {"should": [own, ask]}},
     }
 
 
-def named_cosines(hits: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict[str, float]], set[str]]:
-    """``{doc_id: {"own": cos, "ask": cos}}`` from a response's hits (a clause that did not match is
-    absent), and the ids of documents that have everyday questions."""
+def named_cosines(hits: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple[dict[str, dict[str, float]], set[str]]:
+    """``{doc_id: {"own": cos, "ask": cos}}`` from a response's ``(id, hit)`` pairs (a clause that did
+    not match is absent), and the ids of documents that have everyday questions."""
     out: dict[str, dict[str, float]] = {}
     asking = set()
-    for h in hits:
+    for doc_id, h in hits:
         scores = h.get("matched_queries") or {}
         if isinstance(scores, list):  # named scores not asked for
             raise ValueError("named query scores missing: the request needs include_named_queries_score")
-        out[h["_id"]] = {name: cosine(v) for name, v in scores.items() if name in (OWN, ASK)}
+        out[doc_id] = {name: cosine(v) for name, v in scores.items() if name in (OWN, ASK)}
         if ((h.get("fields") or {}).get("ask_n") or [0])[0]:
-            asking.add(h["_id"])
+            asking.add(doc_id)
     return out, asking
 
 
@@ -148,3 +155,20 @@ def combine(found: Mapping[str, Mapping[str, float]], extra_weight: float, k: in
         scored.append((_score(ask if own is None else own, ask, extra_weight), doc_id))
     scored.sort(key=lambda item: (-item[0], item[1]))
     return [(doc_id, score) for score, doc_id in scored[:k]]
+
+
+Hits = list[tuple[str, dict[str, Any]]]
+
+
+def nearest_documents(
+    search: Callable[[dict[str, Any]], Hits], vector: list[float], k: int, extra_weight: float
+) -> list[tuple[str, float]]:
+    """The ``k`` best ``(doc_id, score)`` by ``combine``'s score: one request (``nearest_body``), and a
+    second for the documents whose missing score could still put them among the best
+    (``incomplete``). ``search(body)``: the response's ``(id, hit)`` pairs."""
+    found, asking = named_cosines(search(nearest_body(vector, k)))
+    unsure = incomplete(found, asking, extra_weight, k)
+    if unsure:
+        for doc_id, scores in named_cosines(search(nearest_body(vector, k, unsure)))[0].items():
+            found.setdefault(doc_id, {}).update(scores)
+    return combine(found, extra_weight, k)

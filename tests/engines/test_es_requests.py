@@ -8,6 +8,8 @@ two requests (candidates, then the page with its cases); a health check costs tw
 
 from __future__ import annotations
 
+import dataclasses
+
 import elastic_transport
 import pytest
 
@@ -160,3 +162,41 @@ def test_a_repeated_question_reuses_the_candidates_until_the_index_changes(engin
     engine.refresh()
     changed = engine.search(query)
     assert "law.9" in {h.id for h in changed.hits}  # the cached candidates were dropped with the change
+
+
+def unit(*hot: int) -> list[float]:
+    """A unit vector of the mapping's dimension pointing along the given axes."""
+    from search_api.engines.es_vectors import VECTOR_DIMS
+
+    v = [0.0] * VECTOR_DIMS
+    for axis in hot:
+        v[axis] = 1.0
+    norm = len(hot) ** 0.5
+    return [x / norm for x in v]
+
+
+def test_nearest_and_light_documents_read_every_id_from_doc_values(engine, monkeypatch):
+    from search_api.engines.es_query import MAX_ID_BYTES
+
+    long_id = "law." + "长" * ((MAX_ID_BYTES - 4) // 3)  # as long as Elasticsearch takes (510 bytes)
+    assert engine.index_documents([dataclasses.replace(DOCS[0], id=long_id)]).failed == []
+    engine.refresh()
+    vectors = [("law.1", unit(0), [unit(1)]), ("law.2", unit(2), []), (long_id, unit(0, 3), [])]
+    assert engine.put_vectors((doc_id, "key", own, asks) for doc_id, own, asks in vectors) == 3
+    engine.refresh()
+    bodies: list[dict] = []
+    original = engine.client.search
+
+    def recording(**kwargs):
+        bodies.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(engine.client, "search", recording)
+    nearest = dict(engine.nearest(unit(0), 3, 0.5))
+    assert nearest["law.1"] == pytest.approx(1.0, abs=0.02)
+    assert nearest[long_id] == pytest.approx(0.5**0.5, abs=0.02)
+    assert "law.2" in nearest
+    light = engine.get_many([long_id, "law.2"], light=True)
+    assert [(d.id, d.source_id, d.kind) for d in light] == [(long_id, "law", "article"), ("law.2", "law", "article")]
+    # no stored field read (an _id decompresses the stored block holding the _source): ids from doc values
+    assert bodies and all(b["stored_fields"] == ["_none_"] and "id" in b["docvalue_fields"] for b in bodies)
