@@ -31,12 +31,14 @@ from search_api.engines.base import (
     EngineUnavailable,
     IndexReport,
     QueryError,
+    Related,
     SearchEngine,
     SearchHit,
     SearchQuery,
     SearchResult,
     validate_query,
 )
+from search_api.engines.doc_cache import DocumentCache
 from search_api.engines.es_bulk import BulkWriter, batches, errors, reason
 from search_api.engines.es_client import make_client
 from search_api.engines.es_query import (
@@ -75,6 +77,7 @@ class ElasticsearchEngine(SearchEngine):
         self.writer = BulkWriter(self.client, settings.es_bulk_size, settings.es_max_retries)
         self._mapping_current = False
         self._generation = PolledGeneration(self._searchable_state)
+        self._documents = DocumentCache(self.generation)  # what searches ask again, per generation
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ElasticsearchEngine:
@@ -284,7 +287,12 @@ class ElasticsearchEngine(SearchEngine):
         return Document.from_dict(resp["_source"])
 
     def get_many(self, ids: list[str], light: bool = False) -> list[Document]:
-        ids = [str(i) for i in ids]
+        return self._documents.get_many([str(i) for i in ids], light, self._fetch)
+
+    def related_cases(self, article_ids: list[str], related: Related) -> list[SearchHit]:
+        return self._documents.related_cases(article_ids, related, super().related_cases)
+
+    def _fetch(self, ids: list[str], light: bool) -> list[Document]:
         if not ids:
             return []
         with errors("mget"):
