@@ -23,7 +23,7 @@ from search_api.engines.base import (
     SearchQuery,
 )
 from search_api.engines.es_vectors import HIT_VALUES, SOURCE_EXCLUDES, VECTOR_PROPERTIES
-from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, Scorer, answering_many
+from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, SPILL, Scorer, answering_many
 
 KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "source_path")))
 # Terms and whitespace-separated tokens per query: each token becomes one clause per
@@ -89,18 +89,41 @@ def query_texts(query: SearchQuery) -> dict[str, float]:
     return weights
 
 
-def term_names(weights: dict[str, float]) -> dict[str, str]:
-    """Query-clause names for the terms (``t0``, ``t1`` …): terms themselves may be any text."""
-    return {text: f"t{i}" for i, text in enumerate(weights)}
+def term_groups(query: SearchQuery) -> dict[int, dict[str, float]]:
+    """The usable terms (``query_texts``) by the concept group ``Scorer`` puts them in, each with the
+    weight ``Scorer`` gives it (the last of a repeated text); a term ``Scorer`` would not count is left out."""
+    scoring = {t.text: (t.group, t.weight) for t in query.terms}
+    groups: dict[int, dict[str, float]] = {}
+    for text in query_texts(query):
+        group, weight = scoring.get(text, (0, 0.0))
+        if weight > 0:
+            groups.setdefault(group, {})[text] = weight
+    return groups
 
 
-def _term_clause(text: str, weight: float, name: str, fields: list[str], light: dict[str, float]) -> dict[str, Any]:
+def group_names(groups: dict[int, dict[str, float]]) -> dict[str, int]:
+    """Query-clause names (``g0``, ``g1`` …) → the concept group each clause scores."""
+    return {f"g{i}": group for i, group in enumerate(groups)}
+
+
+def _term_clause(text: str, weight: float, fields: list[str], light: dict[str, float]) -> dict[str, Any]:
     combined = {"combined_fields": {"query": text, "fields": fields}}
     if not light:
-        combined["combined_fields"].update(boost=weight, _name=name)
+        combined["combined_fields"]["boost"] = weight
         return combined
     extra = [{"match": {f"tokens.{field}": {"query": text, "boost": fw}}} for field, fw in light.items()]
-    return {"bool": {"should": [combined, *extra], "boost": weight, "_name": name}}
+    return {"bool": {"should": [combined, *extra], "boost": weight}}
+
+
+def _group_clause(terms: dict[str, float], name: str, fields: list[str], light: dict[str, float]) -> dict[str, Any]:
+    """One concept's terms as one named clause scored as ``Scorer`` scores a group: the best term's
+    weighted score and ``SPILL`` of the others' (a ``dis_max``'s tie-breaker does exactly that). One
+    score per concept instead of one per term (a question has 5-40 terms in 2-8 concepts): the node
+    computes and sends a few named scores per candidate, the client decodes a quarter of the bytes."""
+    clauses = [_term_clause(text, weight, fields, light) for text, weight in terms.items()]
+    clause = clauses[0] if len(clauses) == 1 else {"dis_max": {"queries": clauses, "tie_breaker": SPILL}}
+    next(iter(clause.values()))["_name"] = name
+    return clause
 
 
 def candidate_fields(query: SearchQuery) -> list[str]:
@@ -126,22 +149,21 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
     Without terms but with filters: the filtered set in authority order
     (prior, law, article number), as the SQLite engine browses.
     """
-    weights = query_texts(query)
+    groups = term_groups(query)
     filters = _filter_clauses(query.filters)
-    if not weights and not filters:
+    if not groups and not filters:
         return None
     body: dict[str, Any] = {"from": query.offset, "size": query.size, "track_total_hits": True}
-    if weights:
+    if groups:
         # Candidates by weighted BM25F (combined_fields sums the weighted fields' term
         # frequencies before saturation, like FTS5's bm25() with column weights); each
-        # term is a named query so its own score comes back, and the final order is
-        # engines.ranking.Scorer, the formula the SQLite engine uses too.
+        # concept is a named query (_group_clause) so its own score comes back, and the final order
+        # is engines.ranking.Scorer, the formula the SQLite engine uses too.
         # combined_fields takes per-field weights of 1 or more; a lighter field (the everyday
         # questions) is a separate match in the same named clause, so its score adds as in FTS5.
         fields = [f"tokens.{field}^{fw:g}" for field, fw in FIELD_WEIGHTS.items() if fw >= 1]
         light = {field: fw for field, fw in FIELD_WEIGHTS.items() if fw < 1}
-        names = term_names(weights)
-        should = [_term_clause(text, weight, names[text], fields, light) for text, weight in weights.items()]
+        should = [_group_clause(groups[g], name, fields, light) for name, g in group_names(groups).items()]
         body["query"] = {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}}
         body["from"] = 0
         body["size"] = min(MAX_WINDOW, max(CANDIDATES, query.offset + query.size))
@@ -170,7 +192,7 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
             {"article": {"order": "asc", "missing": "_last", "unmapped_type": "integer"}},
             {"id": "asc"},
         ]
-    if query.facets and not weights:  # browsing; with terms the engine counts the answering set
+    if query.facets and not groups:  # browsing; with terms the engine counts the answering set
         body["aggs"] = {f: {"terms": {"field": f, "size": FACET_SIZE}} for f in FACET_FIELDS}
     return body
 
@@ -255,35 +277,31 @@ def hit_id(hit: dict[str, Any]) -> str:
 
 def rank_candidates(raw_hits: list[dict[str, Any]], query: SearchQuery) -> tuple[list[str], Any, Any, list[int]]:
     """The candidates ranked by the shared formula (``Scorer.score_many``, as the SQLite engine
-    ranks), from each term's own score (boost divided out): ``(ids, scores, covered shares,
+    ranks), from each concept's own score (``_group_clause``): ``(ids, scores, covered shares,
     order)``, the first three per hit, ``order`` the answering set's hits best first (ties:
     smaller id)."""
-    weights = query_texts(query)
-    texts = list(weights)  # term i is the query clause named t{i} (es_query.term_names)
+    names = group_names(term_groups(query))  # clause name → concept group
     ids = [h["_id"] if "_id" in h else h["fields"]["id"][0] for h in raw_hits]  # hit_id, inlined
     rank = np.empty(len(ids), dtype=np.int64)  # a hit's key: its id's place in id order
     rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
-    # every (hit, term, score) in three flat lists, then grouped by term with one stable sort
-    # (a loop per matched term and hit was most of the ranking's time)
+    # every (hit, concept, score) in three flat lists, then grouped by concept with one stable sort
+    # (a loop per matched concept and hit was most of the ranking's time)
     owners: list[int] = []
-    names: list[str] = []
-    term_scores: list[float] = []
+    matched_names: list[str] = []
+    group_scores: list[float] = []
     for key, h in zip(rank.tolist(), raw_hits, strict=True):
         matched = h.get("matched_queries")
         if matched:
-            names.extend(matched)
-            term_scores.extend(matched.values())
+            matched_names.extend(matched)
+            group_scores.extend(matched.values())
             owners.extend([key] * len(matched))
-    number = {f"t{i}": i for i in range(len(texts))}
-    terms = np.fromiter(map(number.__getitem__, names), dtype=np.int64, count=len(names))
-    by_term = np.argsort(terms, kind="stable")
-    bounds = np.searchsorted(terms[by_term], np.arange(len(texts) + 1)).tolist()
-    keys = np.asarray(owners, dtype=np.int64)[by_term]
-    raw = np.asarray(term_scores, dtype=np.float64)[by_term]
-    matches = [
-        (text, keys[bounds[t] : bounds[t + 1]], raw[bounds[t] : bounds[t + 1]] / weights[text])
-        for t, text in enumerate(texts)
-    ]
+    order_of = {name: i for i, name in enumerate(names)}
+    clauses = np.fromiter(map(order_of.__getitem__, matched_names), dtype=np.int64, count=len(matched_names))
+    by_clause = np.argsort(clauses, kind="stable")
+    bounds = np.searchsorted(clauses[by_clause], np.arange(len(names) + 1)).tolist()
+    keys = np.asarray(owners, dtype=np.int64)[by_clause]
+    raw = np.asarray(group_scores, dtype=np.float64)[by_clause]
+    matches = [(name, keys[bounds[i] : bounds[i + 1]], raw[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names)]
     hit_of = np.empty(len(ids), dtype=np.int64)
     hit_of[rank] = np.arange(len(ids))
 
@@ -293,7 +311,7 @@ def rank_candidates(raw_hits: list[dict[str, Any]], query: SearchQuery) -> tuple
     def prior(at: np.ndarray) -> np.ndarray:
         return np.array(values("prior", at, 1.0), dtype=np.float64)
 
-    found, scores, shares = Scorer(query).score_many(matches, prior, values)
+    found, scores, shares = Scorer.of_groups(query, names).score_many(matches, prior, values)
     kept = answering_many(found, scores)
     at = hit_of[found]
     hit_scores, hit_shares = np.zeros(len(ids)), np.zeros(len(ids))

@@ -55,6 +55,14 @@ class Scorer:
         self.coverage = [(k / n) ** COVERAGE_EXPONENT if n else 1.0 for k in range(n + 1)]
         self.boosts = [(i, query.boosts[f]) for i, f in enumerate(BOOST_FIELDS) if query.boosts.get(f)]
 
+    @classmethod
+    def of_groups(cls, query: SearchQuery, names: Mapping[str, int]) -> Scorer:
+        """The formula for ``query`` over scores already summed per concept group (best term + ``SPILL``
+        × the rest, each weighted): ``names`` maps the name each group's score comes under to the group."""
+        scorer = cls(query)
+        scorer.terms = {name: (group, 1.0) for name, group in names.items()}
+        return scorer
+
     def covered_share(self, term_scores: Mapping[str, float]) -> float:
         """Share of the question's typed concepts a document matched (1.0 when it typed none)."""
         n = len(self.coverage) - 1

@@ -15,6 +15,7 @@ import pytest
 
 from ingest.model import Document
 from search_api.engines.base import Related, SearchQuery, Term
+from search_api.engines.ranking import SPILL
 from search_api.search.service import RELATED, SearchService
 
 
@@ -200,3 +201,18 @@ def test_nearest_and_light_documents_read_every_id_from_doc_values(engine, monke
     assert [(d.id, d.source_id, d.kind) for d in light] == [(long_id, "law", "article"), ("law.2", "law", "article")]
     # no stored field read (an _id decompresses the stored block holding the _source): ids from doc values
     assert bodies and all(b["stored_fields"] == ["_none_"] and "id" in b["docvalue_fields"] for b in bodies)
+
+
+def test_a_concepts_score_on_the_node_is_its_best_term_and_spill_of_the_others(engine):
+    # one named score per concept (es_query._group_clause, a dis_max): the ranking must be the one
+    # per-term scores give (Scorer), so each hit's score is checked against the terms asked alone
+    def scores(*terms: Term) -> dict[str, float]:
+        return {h.id: h.score for h in engine.search(SearchQuery(terms=list(terms), size=10)).hits}
+
+    both = scores(Term("拖欠", 1.0, 0), Term("工资", 0.6, 0))
+    alone = [scores(Term("拖欠", 1.0, 0)), scores(Term("工资", 0.6, 0))]
+    assert set(both) == {"law.1", "law.2", "law.3", "law"}
+    for doc_id, score in both.items():
+        weighted = [s[doc_id] for s in alone if doc_id in s]
+        assert score == pytest.approx(max(weighted) + SPILL * (sum(weighted) - max(weighted)), rel=1e-5)
+    assert len([s for s in alone if "law.1" in s]) == 2  # two terms of the concept matched, not one
