@@ -118,8 +118,8 @@ def _term_clause(text: str, weight: float, fields: list[str], light: dict[str, f
 def _group_clause(terms: dict[str, float], name: str, fields: list[str], light: dict[str, float]) -> dict[str, Any]:
     """One concept's terms as one named clause scored as ``Scorer`` scores a group: the best term's
     weighted score and ``SPILL`` of the others' (a ``dis_max``'s tie-breaker does exactly that). One
-    score per concept instead of one per term (a question has 5-40 terms in 2-8 concepts): the node
-    computes and sends a few named scores per candidate, the client decodes a quarter of the bytes."""
+    score per concept instead of one per term (the evaluation questions: a median of 27 terms in 7
+    concepts, 47 in 12 at the 90th percentile): the main set's candidate answers 51 → 40 KB to decode."""
     clauses = [_term_clause(text, weight, fields, light) for text, weight in terms.items()]
     clause = clauses[0] if len(clauses) == 1 else {"dis_max": {"queries": clauses, "tie_breaker": SPILL}}
     next(iter(clause.values()))["_name"] = name
@@ -160,7 +160,7 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         # concept is a named query (_group_clause) so its own score comes back, and the final order
         # is engines.ranking.Scorer, the formula the SQLite engine uses too.
         # combined_fields takes per-field weights of 1 or more; a lighter field (the everyday
-        # questions) is a separate match in the same named clause, so its score adds as in FTS5.
+        # questions) is a separate match in the same term's clause, so its score adds as in FTS5.
         fields = [f"tokens.{field}^{fw:g}" for field, fw in FIELD_WEIGHTS.items() if fw >= 1]
         light = {field: fw for field, fw in FIELD_WEIGHTS.items() if fw < 1}
         should = [_group_clause(groups[g], name, fields, light) for name, g in group_names(groups).items()]
