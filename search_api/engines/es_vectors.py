@@ -94,7 +94,8 @@ def nearest_body(vector: list[float], k: int, ids: Sequence[str] | None = None) 
     return {
         "size": 2 * k_each,
         # ids from doc values, no stored field read: an ``_id`` decompresses the stored block holding
-        # the ``_source`` (a third of the node's time for the kNN requests, docs/benchmarks.md)
+        # the ``_source`` (with the same change to light documents, the node's CPU per new question
+        # 20–22 → 14.5–16 ms: docs/benchmarks.md, sessions 23–25)
         "stored_fields": ["_none_"],
         "docvalue_fields": ["id", "ask_n"],
         "filter_path": HIT_VALUES,
