@@ -7,6 +7,8 @@ notice the new version on its next use (the name is masked by all of them).
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from search_api import db
@@ -34,6 +36,12 @@ def test_a_saved_list_is_used_by_every_worker_at_once(tmp_path):
         settings = Settings(data_dir=server.data_dir)
         token = create_token(settings, "monitor", ["logs:read"])
         assert httpx.get(server.url + "/api/search", params={"q": QUESTION}, timeout=30).status_code == 200
+        # the serving worker's background thread commits the record a moment after the answer (it is
+        # journaled before: monitoring.log_store), so the feed shows it once that is done
+        deadline = time.monotonic() + 10
+        while not all(QUESTION in text for text in feed_texts(server, token, times=1)):
+            assert time.monotonic() < deadline, "the search's record never reached the feed"
+            time.sleep(0.05)
         assert all(QUESTION in text for text in feed_texts(server, token))
         store = Store(db.app_database(settings))  # this test process is one more process on the store
         store.employers.save(store.users.create("rev", "a-long-password-1", "reviewer"), "蜜蜂速配 = 小蜜蜂", "")
