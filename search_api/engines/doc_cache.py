@@ -69,7 +69,7 @@ class DocumentCache:
     ) -> list[SearchHit]:
         """The cases citing ``article_ids`` (``SearchEngine.related_cases``): kept, or from ``fetch``."""
         generation = self._current()
-        key = (tuple(article_ids), related.hits, related.per_article)
+        key = (tuple(article_ids), related)  # Related is frozen: any field of it is part of the key
         hits = self.related.get(generation, key) if generation is not None else None
         if hits is None:
             hits = fetch(article_ids, related)
