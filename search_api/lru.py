@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -31,18 +31,35 @@ class GenerationLRU(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def _adopt(self, generation: Hashable) -> None:
+        if generation != self.generation:
+            self._entries.clear()
+            self.used = 0
+            self.generation = generation
+
     def get(self, generation: Hashable, key: Hashable) -> V | None:
         with self._lock:
-            if generation != self.generation:
-                self._entries.clear()
-                self.used = 0
-                self.generation = generation
+            self._adopt(generation)
             found = self._entries.get(key)
             if found is None:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
+            return found
+
+    def get_many(self, generation: Hashable, keys: Sequence[Hashable]) -> dict[Hashable, V]:
+        """``get`` of each key under one lock: the kept ones by key."""
+        with self._lock:
+            self._adopt(generation)
+            entries, found = self._entries, {}
+            for key in keys:
+                value = entries.get(key)
+                if value is not None:
+                    entries.move_to_end(key)
+                    found[key] = value
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
             return found
 
     def put(self, generation: Hashable, key: Hashable, value: V) -> None:

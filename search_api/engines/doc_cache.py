@@ -1,10 +1,12 @@
 """Documents of a remote engine kept per index generation (Elasticsearch: ``engines.elasticsearch``).
 
-A search on Elasticsearch asks the node for documents it has usually sent before: the light
-documents of the semantic side's candidates, the page's documents, the cases citing the page's
-leading articles. Each was a request of its own for every question met for the first time. Popular
-articles answer most questions, so most of these are found here instead: 5.9 → 4.5 requests per new
-question (docs/benchmarks.md, sessions 23–25).
+A search on Elasticsearch asks the node for documents it has usually sent before: the page's
+documents, the cases citing the page's leading articles, and each candidate's doc values (prior,
+kind, source, region, topics: what the ranking, the facets and the light documents read). Each was
+a request, or most of one, for every question met for the first time. Popular articles answer most
+questions, so most of these are found here instead: 5.9 → 4.5 requests per new question
+(docs/benchmarks.md, sessions 23–25), and the candidates' answer carries ids and scores only
+(session 26).
 
 Each is kept for one generation of the index (``SearchEngine.generation``), like the result cache
 (``search.result_cache``): a write makes the next lookup drop everything, and a document fetched
@@ -16,18 +18,31 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Hashable, Sequence
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any
 
 from ingest.model import Document
 from search_api.engines.base import Related, SearchHit
 from search_api.lru import GenerationLRU
 
-# Budgets (per process): ~8 MB, ~3 MB and ~2 MB held when full. Measured over ~1,200 questions each
-# asked once at ×1: 95 % of the light documents and 89 % of the page's documents asked were kept ones,
-# 8–17 % of the related cases (docs/benchmarks.md, session 25).
+# Budgets (per process): ~8 MB and ~2 MB held when full. Measured over ~1,200 questions each asked
+# once at ×1: 89 % of the page's documents asked were kept ones, 8–17 % of the related cases
+# (docs/benchmarks.md, session 25).
 FULL_BUDGET = 8 * 2**20  # bytes of the full documents' texts (a page's documents)
-LIGHT_BUDGET = 4096  # light documents (``LIGHT_FIELDS``: ids, kinds, sources, regions, topics)
 RELATED_BUDGET = 256  # answers to "which cases cite these articles" (~8 KB each)
+# Documents whose doc values are kept: the whole ×20 corpus (73,000) fits. An entry is an id and a
+# reference to a dict shared by every document with the same values (an act's articles on one
+# subject), so ~150 bytes: ~15 MB when full.
+VALUES_BUDGET = 100_000
+# Every case of the index, without its texts (~0.5 KB each), when there are at most this many: the
+# cases beside a page's articles are then picked here, no request (×1: 28 cases, ×20: 560). An
+# index with more keeps answers per articles (``RELATED_BUDGET``).
+CASES_BUDGET = 5000
+EVERY_CASE = "every case"
+TOO_MANY: list[SearchHit] = []  # kept in place of the cases when there are more than the budget
+
+Values = dict[str, list[Any]]  # doc values as the node sends them: field → its values
 
 
 def text_bytes(doc: Document) -> int:
@@ -40,8 +55,11 @@ class DocumentCache:
     def __init__(self, generation: Callable[[], Hashable]):
         self._generation = generation
         self.full: GenerationLRU[Document] = GenerationLRU(FULL_BUDGET, text_bytes)
-        self.light: GenerationLRU[Document] = GenerationLRU(LIGHT_BUDGET)
         self.related: GenerationLRU[list[SearchHit]] = GenerationLRU(RELATED_BUDGET)
+        self.cases: GenerationLRU[list[SearchHit]] = GenerationLRU(1)
+        self.values: GenerationLRU[Values] = GenerationLRU(VALUES_BUDGET)
+        self._shared: dict[tuple, Values] = {}
+        self._shared_lock = threading.Lock()
 
     def _current(self) -> Hashable | None:
         try:
@@ -49,30 +67,73 @@ class DocumentCache:
         except Exception:  # the fetch that follows says what is wrong with the engine
             return None
 
-    def get_many(
-        self, ids: Sequence[str], light: bool, fetch: Callable[[list[str], bool], list[Document]]
-    ) -> list[Document]:
-        """The documents of ``ids`` that exist, in that order: kept ones, and the rest from ``fetch(ids, light)``."""
-        kept = self.light if light else self.full
+    def get_many(self, ids: Sequence[str], fetch: Callable[[list[str]], list[Document]]) -> list[Document]:
+        """The full documents of ``ids`` that exist, in that order: kept ones, and the rest from ``fetch(ids)``."""
         generation = self._current()
         if generation is None:
-            return fetch(list(ids), light)
-        found = {i: doc for i in ids if (doc := kept.get(generation, i)) is not None}
+            return fetch(list(ids))
+        found = self.full.get_many(generation, ids)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
-        for doc in fetch(missing, light) if missing else []:
-            kept.put(generation, doc.id, doc)
+        for doc in fetch(missing) if missing else []:
+            self.full.put(generation, doc.id, doc)
             found[doc.id] = doc
         return [copy.copy(found[i]) for i in ids if i in found]
 
-    def related_cases(
-        self, article_ids: list[str], related: Related, fetch: Callable[[list[str], Related], list[SearchHit]]
-    ) -> list[SearchHit]:
-        """The cases citing ``article_ids`` (``SearchEngine.related_cases``): kept, or from ``fetch``."""
+    def doc_values(
+        self, ids: Sequence[str], fetch: Callable[[list[str]], Iterable[tuple[str, Values]]]
+    ) -> dict[str, Values]:
+        """The doc values of ``ids`` that exist, by id: kept ones, and the rest from ``fetch(ids)``
+        (``(id, values)`` pairs). The dicts are shared between documents and callers: read only."""
         generation = self._current()
-        key = (tuple(article_ids), related)  # Related is frozen: any field of it is part of the key
-        hits = self.related.get(generation, key) if generation is not None else None
-        if hits is None:
-            hits = fetch(article_ids, related)
+        found = self.values.get_many(generation, ids) if generation is not None else {}
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        for doc_id, values in fetch(missing) if missing else ():
+            found[doc_id] = shared = self._share(values)
             if generation is not None:
+                self.values.put(generation, doc_id, shared)
+        return found
+
+    def _share(self, values: Values) -> Values:
+        """One dict for every document with these values (the id left out: it is the key)."""
+        key = tuple((f, tuple(v)) for f, v in sorted(values.items()) if f != "id")
+        with self._shared_lock:
+            shared = self._shared.get(key)
+            if shared is None:
+                if len(self._shared) >= VALUES_BUDGET:  # an index rebuilt many times: start afresh
+                    self._shared.clear()
+                shared = self._shared[key] = {f: list(v) for f, v in key}
+            return shared
+
+    def related_cases(
+        self,
+        article_ids: list[str],
+        related: Related,
+        fetch: Callable[[list[str], Related], list[SearchHit]],
+        every_case: Callable[[int], list[SearchHit] | None],
+    ) -> list[SearchHit]:
+        """The cases citing ``article_ids`` (``SearchEngine.related_cases``): picked from every case
+        of the index, fetched once a generation in browse order by ``every_case(limit)`` (None:
+        more than ``limit``), else kept per articles and shape, else from ``fetch``."""
+        generation = self._current()
+        if generation is None:
+            hits = fetch(article_ids, related)
+        elif (cases := self._every_case(generation, every_case)) is not None:
+            # what the browse query finds: the cases citing any of the articles, in browse order, cut
+            wanted = set(article_ids)
+            hits = [h for h in cases if not wanted.isdisjoint(h.doc.cites)][: related.query(article_ids).size]
+        else:
+            key = (tuple(article_ids), related)  # Related is frozen: any field of it is part of the key
+            hits = self.related.get(generation, key)
+            if hits is None:
+                hits = fetch(article_ids, related)
                 self.related.put(generation, key, hits)
         return [dataclasses.replace(h, doc=copy.copy(h.doc)) for h in hits]
+
+    def _every_case(
+        self, generation: Hashable, every_case: Callable[[int], list[SearchHit] | None]
+    ) -> list[SearchHit] | None:
+        kept = self.cases.get(generation, EVERY_CASE)
+        if kept is None:
+            kept = every_case(CASES_BUDGET)
+            self.cases.put(generation, EVERY_CASE, TOO_MANY if kept is None else kept)
+        return None if kept is TOO_MANY else kept

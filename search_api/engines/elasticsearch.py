@@ -46,6 +46,7 @@ from search_api.engines.es_query import (
     MAPPING,
     browsed_hits,
     doc_value,
+    every_case_request,
     hit_id,
     hits_of,
     light_document,
@@ -241,6 +242,11 @@ class ElasticsearchEngine(SearchEngine):
             }
             total = int(resp["hits"]["total"]["value"])
             return SearchResult(total=total, hits=browsed_hits(raw_hits, query.light), facets=facets)
+        # the node sends ids and named scores; each candidate's doc values come from those kept
+        values = self._documents.doc_values([hit_id(h) for h in raw_hits], self._fetch_values)
+        for h in raw_hits:
+            h["_id"] = doc_id = h["fields"]["id"][0]
+            h["fields"] = values.get(doc_id) or {}
         ids, scores, shares, order = rank_candidates(raw_hits, query)
         page = order[query.offset : query.offset + query.size]
         related = None
@@ -287,26 +293,39 @@ class ElasticsearchEngine(SearchEngine):
         return Document.from_dict(resp["_source"])
 
     def get_many(self, ids: list[str], light: bool = False) -> list[Document]:
-        return self._documents.get_many([str(i) for i in ids], light, self._fetch)
+        ids = [str(i) for i in ids]
+        if light:  # from the kept doc values
+            values = self._documents.doc_values(ids, self._fetch_values)
+            return [light_document(i, values[i]) for i in ids if i in values]
+        return self._documents.get_many(ids, self._fetch)
 
     def related_cases(self, article_ids: list[str], related: Related) -> list[SearchHit]:
-        return self._documents.related_cases(article_ids, related, super().related_cases)
+        return self._documents.related_cases(article_ids, related, super().related_cases, self._every_case)
 
-    def _fetch(self, ids: list[str], light: bool) -> list[Document]:
-        if not ids:
-            return []
+    def _every_case(self, limit: int) -> list[SearchHit] | None:
+        """Every case, without its texts, in browse order; None when there are more than ``limit``."""
+        hits = self._hits("cases", every_case_request(limit))
+        return None if len(hits) > limit else browsed_hits(hits)
+
+    def _fetch(self, ids: list[str]) -> list[Document]:
         with errors("mget"):
             try:
-                if light:  # from doc values (es_query.light_request)
-                    hits = hits_of(self.client.search(index=self.alias, **light_request(ids)))
-                else:
-                    resp = self.client.mget(index=self.alias, ids=ids)
+                resp = self.client.mget(index=self.alias, ids=ids)
             except NotFoundError:
                 return []
-        if light:
-            found = {i: light_document(i, h.get("fields") or {}) for i, h in zip(map(hit_id, hits), hits, strict=True)}
-            return [found[i] for i in ids if i in found]
         return [Document.from_dict(d["_source"]) for d in resp["docs"] if d.get("found")]
+
+    def _fetch_values(self, ids: list[str]) -> list[tuple[str, dict[str, list[Any]]]]:
+        """``(id, doc values)`` of the documents of ``ids`` (``es_query.light_request``)."""
+        return [(hit_id(h), h.get("fields") or {}) for h in self._hits("doc values", light_request(ids))]
+
+    def _hits(self, action: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The hits of one ``_search`` (none when the index is missing)."""
+        with errors(action):
+            try:
+                return hits_of(self.client.search(index=self.alias, **body))
+            except NotFoundError:
+                return []
 
     def _scan(self, action: str, query: dict[str, Any], **request: Any) -> Iterator[dict[str, Any]]:
         """Every hit of ``query``, in id order, a page at a time (nothing when the index is missing)."""
@@ -362,14 +381,9 @@ class ElasticsearchEngine(SearchEngine):
         index scores them (see ``es_vectors``)."""
 
         def knn(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-            hits = hits_of(self.client.search(index=self.alias, include_named_queries_score=True, **body))
-            return [(hit_id(h), h) for h in hits]
+            return [(hit_id(h), h) for h in self._hits("knn", {**body, "include_named_queries_score": True})]
 
-        with errors("knn"):
-            try:
-                return nearest_documents(knn, [float(x) for x in vector], k, extra_weight)
-            except NotFoundError:
-                return []
+        return nearest_documents(knn, [float(x) for x in vector], k, extra_weight)
 
     def count(self) -> int:
         with errors("count"):

@@ -23,7 +23,7 @@ from search_api.engines.base import (
     SearchQuery,
 )
 from search_api.engines.es_vectors import HIT_VALUES, SOURCE_EXCLUDES, VECTOR_PROPERTIES
-from search_api.engines.ranking import BOOST_FIELDS, CANDIDATES, FACET_SIZE, SPILL, Scorer, answering_many
+from search_api.engines.ranking import CANDIDATES, FACET_SIZE, SPILL, Scorer, answering_many
 
 KEYWORD_FIELDS = tuple(dict.fromkeys(FILTER_FIELDS + FACET_FIELDS + ("id", "source_path")))
 # Terms and whitespace-separated tokens per query: each token becomes one clause per
@@ -126,21 +126,6 @@ def _group_clause(terms: dict[str, float], name: str, fields: list[str], light: 
     return clause
 
 
-def candidate_fields(query: SearchQuery) -> list[str]:
-    """The doc values a ranked search needs of each candidate, and no more (the answer's size is
-    most of the node's fetch work and of the client's decoding): the prior; the boost fields the
-    query boosts; the facet fields when it counts facets (over the answering set); the light
-    document's fields when it asks for light documents."""
-    fields = ["prior", *(f for f in BOOST_FIELDS if query.boosts.get(f))]
-    if query.facets:
-        fields += FACET_FIELDS
-    if query.light:
-        fields += [f for f in LIGHT_FIELDS if f != "id"]
-    if query.related:  # which of the page's leading hits are articles
-        fields.append("kind")
-    return list(dict.fromkeys(fields))
-
-
 def search_body(query: SearchQuery) -> dict[str, Any] | None:
     """The ``_search`` request body for ``query``; None when there is nothing to search.
 
@@ -179,7 +164,11 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         # no stored field at all, not even _id: reading one decompresses the stored-field block
         # with the _source (half the node's time for 300 candidates); the id comes as a doc value
         body["stored_fields"] = ["_none_"]
-        body["docvalue_fields"] = ["id", *candidate_fields(query)]
+        # Only the id: the prior, boost and facet fields come from the engine's kept doc values
+        # (``DocumentCache.doc_values``). Three quarters of the node's answer for 300 candidates,
+        # fetched and decoded anew for each question: with them, 2.5-3.5 ms more of the node's CPU
+        # and 2.5 of the client's per question (docs/benchmarks.md, session 26).
+        body["docvalue_fields"] = ["id"]
         body["filter_path"] = HIT_VALUES
     else:
         body["query"] = {"bool": {"filter": filters}}
@@ -195,6 +184,13 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
     if query.facets and not groups:  # browsing; with terms the engine counts the answering set
         body["aggs"] = {f: {"terms": {"field": f, "size": FACET_SIZE}} for f in FACET_FIELDS}
     return body
+
+
+def every_case_request(limit: int) -> dict[str, Any]:
+    """The ``_search`` for every case in browse order, without texts or tokens (``RELATED_SOURCE``):
+    ``limit + 1`` at most, so that more than ``limit`` shows."""
+    body = search_body(SearchQuery(terms=[], filters={"kind": ["case"]}, size=limit + 1)) or {}
+    return {**body, **RELATED_SOURCE, "track_total_hits": False}
 
 
 def page_searches(index: str, ids: list[str], related: SearchQuery | None) -> list[dict[str, Any]]:
