@@ -1,9 +1,9 @@
 """CPU per Elasticsearch search, split between this Python process and the node's JVM (issue 13).
 
-Usage: .venv/bin/python bench/es_cpu.py --data-root /tmp/lkb/http13 [--scale 1] [--semantic] [--tree DIR]
+Usage: .venv/bin/python bench/es_cpu.py --data-root /tmp/lkb/http13 [--scale 1] [--semantic] [--facets] [--tree DIR]
 
 Runs in process what ``/api/search`` runs (page 1, size 10, related cases, the semantic layer off
-unless ``--semantic``) on
+unless ``--semantic``; facets counted, as for the result page, with ``--facets``) on
 the index ``bench/http_load.py`` made under ``--data-root`` (prefix ``bench-http-x<scale>``), with every
 question analysed first, as in a served worker. It goes over the distinct worker questions twice: "new"
 after the index's request cache is cleared, "repeated" again. For each pass it prints the CPU time of
@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=1)
     ap.add_argument("--tree", type=Path, default=REPO)
     ap.add_argument("--semantic", action="store_true", help="with the semantic retriever (the index must have vectors)")
+    ap.add_argument("--facets", action="store_true", help="count facets, as the result page does")
     args = ap.parse_args()
     sys.path.insert(0, str(args.tree.resolve()))
     import search_api
@@ -93,7 +94,7 @@ def main() -> None:
     for name in ("new", "repeated"):
         jvm0, py0 = jvm_seconds(node["pid"]), time.process_time()
         for q in questions:
-            service.search(q)
+            service.search(q, facets=args.facets)
         if name == "new":
             sent = {kind: round(n / len(questions), 2) for kind, n in counts.most_common()}
         py = (time.process_time() - py0) * 1000 / len(questions)
