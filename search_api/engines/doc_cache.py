@@ -10,8 +10,9 @@ questions, so most of these are found here instead: 5.9 → 4.5 requests per new
 
 Each is kept for one generation of the index (``SearchEngine.generation``), like the result cache
 (``search.result_cache``): a write makes the next lookup drop everything, and a document fetched
-while a write lands is not kept. Callers get their own shallow copy, so one that edits a document
-(``search.live_additions``) cannot change what the next search is given.
+while a write lands is not kept. Callers get their own shallow copy of a document, so one that edits
+it (``search.live_additions``) cannot change what the next search is given; doc values are shared
+and read only.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ RELATED_BUDGET = 256  # answers to "which cases cite these articles" (~8 KB each
 # reference to a dict shared by every document with the same values (an act's articles on one
 # subject): measured 356 bytes a document at ×1 (1.2 MB), 275 at ×20 (19 MB), so ~27 MB when full.
 VALUES_BUDGET = 100_000
-# Every case of the index, without its texts (~0.5 KB each), when there are at most this many: the
+# Every case of the index, without its texts, when there are at most this many: the
 # cases beside a page's articles are then picked here, no request (×1: 28 cases, ×20: 560). An
 # index with more keeps answers per articles (``RELATED_BUDGET``).
 CASES_BUDGET = 5000
