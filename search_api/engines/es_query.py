@@ -152,10 +152,11 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         body["query"] = {"bool": {"should": should, "minimum_should_match": 1, "filter": filters}}
         body["from"] = 0
         body["size"] = min(MAX_WINDOW, max(CANDIDATES, query.offset + query.size))
-        # The total is the answering set's size, counted in Python, but counting every match is
-        # cheaper here: Lucene then scores the many-term disjunction with its windowed bulk scorer,
-        # faster than the skipping (max-score) one it picks when the total is not needed
-        # (took 1.5x measured over the eval questions, 9.2.4)
+        # The total is the answering set's size, counted in Python: the node need not count every
+        # match. Counting them costs the node 20-25 % more per candidates request at x20 (39 against
+        # 30-33 ms, recorded questions replayed, request cache off) and nothing measurable at x1;
+        # the top candidates are the same either way (docs/benchmarks.md, session 27)
+        body["track_total_hits"] = False
         # The shard request cache keeps the query phase's top candidates of a repeated question (a
         # next page, a filter link, another worker asking the same) until the next refresh that
         # changes the index, so the answer is the one an uncached search gives; only size-0

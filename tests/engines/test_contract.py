@@ -257,6 +257,23 @@ def test_light_documents_carry_the_light_fields_in_the_order_asked(loaded):
             assert (set(got) if name == "topics" else got) == (set(want) if name == "topics" else want), (d.id, name)
 
 
+def test_ids_only_candidates_rank_as_light_ones_without_their_documents(loaded):
+    """``SearchQuery.ids_only`` (the fused search without facets): the same ids, scores, coverage,
+    total and facets as light hits, and no document (Elasticsearch built 100 light ones a question)."""
+    for terms in (
+        [Term("劳动报酬")],
+        [Term("劳动报酬"), Term("投诉", 0.5)],
+        [Term("试用期", group=1), Term("工资", group=2)],
+    ):
+        for facets in (False, True):
+            light = loaded.search(SearchQuery(terms=terms, size=100, light=True, facets=facets))
+            bare = loaded.search(SearchQuery(terms=terms, size=100, light=True, ids_only=True, facets=facets))
+            assert light.hits and all(h.doc is not None for h in light.hits)
+            assert all(h.doc is None for h in bare.hits), terms
+            assert [(h.id, h.score, h.coverage) for h in bare.hits] == [(h.id, h.score, h.coverage) for h in light.hits]
+            assert (bare.total, bare.facets) == (light.total, light.facets)
+
+
 def test_all_documents_walks_the_whole_index(loaded):
     docs = list(loaded.all_documents())
     assert len(docs) == loaded.count()

@@ -144,3 +144,30 @@ def test_a_document_published_while_serving_is_found_by_meaning(es_corpus):
     assert doc.id in found
     engine.delete([doc.id])
     engine.refresh()
+
+
+def test_candidates_without_a_count_of_every_match_are_the_ones_counted(es_corpus):
+    """The candidates request does not ask the node to count every match (20-25 % of its CPU at x20,
+    docs/benchmarks.md session 27): the same candidates, named scores and order come back as when it
+    counts them, for the main set's first 60 questions."""
+    import json
+
+    from search_api.engines.base import SearchQuery
+    from search_api.engines.es_query import search_body
+    from search_api.engines.ranking import CANDIDATES
+    from tests.conftest import REPO_ROOT
+
+    engine, service = es_corpus
+    lines = (REPO_ROOT / "corpus" / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["q"] for line in lines if line.strip()][:60]
+    assert len(questions) == 60
+    for q in questions:
+        body = search_body(SearchQuery(terms=service.analyse(q).terms, size=10))
+        assert body["track_total_hits"] is False and body["size"] == CANDIDATES
+        answers = []
+        for counted in (False, True):
+            resp = engine.client.search(
+                index=engine.alias, include_named_queries_score=True, **{**body, "track_total_hits": counted}
+            )
+            answers.append([(h["fields"]["id"], h["matched_queries"]) for h in resp["hits"]["hits"]])
+        assert len(answers[0]) > 10 and answers[0] == answers[1], q
