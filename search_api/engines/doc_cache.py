@@ -6,7 +6,9 @@ kind, source, region, topics: what the ranking, the facets and the light documen
 a request, or most of one, for every question met for the first time. Popular articles answer most
 questions, so most of these are found here instead: 5.9 → 4.5 requests per new question
 (docs/benchmarks.md, sessions 23–25), and the candidates' answer carries ids and scores only
-(session 26).
+(session 26). On an index of more than 20,000 documents, the frequencies of the
+question's terms are kept too: the ones too common to matter are left out of the candidates request
+(``without_negligible_terms``), as the SQLite engine leaves them out.
 
 Each is kept for one generation of the index (``SearchEngine.generation``), like the result cache
 (``search.result_cache``): a write makes the next lookup drop everything, and a document fetched
@@ -24,7 +26,8 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from ingest.model import Document
-from search_api.engines.base import Related, SearchHit
+from search_api.engines import ranking
+from search_api.engines.base import Related, SearchHit, SearchQuery
 from search_api.lru import GenerationLRU
 
 # Budgets (per process): ~8 MB and ~2 MB held when full. Measured over ~1,200 questions each asked
@@ -40,6 +43,11 @@ VALUES_BUDGET = 100_000
 # cases beside a page's articles are then picked here, no request (×1: 28 cases, ×20: 560). An
 # index with more keeps answers per articles (``RELATED_BUDGET``).
 CASES_BUDGET = 5000
+# Document frequencies of query terms (``ranking.negligible_terms``, on indexes of more than 20,000
+# documents): an entry is a term and an int.
+DF_BUDGET = 50_000
+N_DOCS = ("documents",)  # the key of the index's document count among the frequencies (terms are str)
+WARM_BATCH = 1000  # terms a frequency request asks for at start-up
 EVERY_CASE = "every case"
 TOO_MANY: list[SearchHit] = []  # kept in place of the cases when there are more than the budget
 
@@ -59,6 +67,7 @@ class DocumentCache:
         self.related: GenerationLRU[list[SearchHit]] = GenerationLRU(RELATED_BUDGET)
         self.cases: GenerationLRU[list[SearchHit]] = GenerationLRU(1)
         self.values: GenerationLRU[Values] = GenerationLRU(VALUES_BUDGET)
+        self.dfs: GenerationLRU[int] = GenerationLRU(DF_BUDGET)
         self._shared: dict[tuple, Values] = {}
         self._shared_lock = threading.Lock()
 
@@ -92,6 +101,53 @@ class DocumentCache:
             found[doc_id] = shared = self._share(values)
             if generation is not None:
                 self.values.put(generation, doc_id, shared)
+        return found
+
+    def without_negligible_terms(
+        self, query: SearchQuery, count: Callable[[], int], fetch: Callable[[list[str]], dict[str, int]]
+    ) -> SearchQuery:
+        """``query`` without the terms the SQLite engine skips too (``ranking.negligible_terms``: on
+        more than 20,000 documents, those in a quarter of them or of too little weight × idf), from
+        the index's document count (``count()``) and its terms' frequencies (``fetch(texts)``), both
+        kept. At x20 they are a fifth of the questions' terms and half of the node's work for the
+        candidates (docs/benchmarks.md, session 27); on a smaller index nothing is asked or left out."""
+        weights = ranking.term_weights(query)
+        if len(weights) < 2 or (n_docs := self.n_docs(count)) <= ranking.STOPWORD_MIN_DOCS:
+            return query
+        skipped = ranking.negligible_terms(weights, n_docs, self.doc_freqs(list(weights), fetch).__getitem__)
+        return dataclasses.replace(query, terms=[t for t in query.terms if t.text not in skipped]) if skipped else query
+
+    def warm_doc_freqs(
+        self, texts: Sequence[str], count: Callable[[], int], fetch: Callable[[list[str]], dict[str, int]]
+    ) -> int:
+        """Keep the frequencies of ``texts`` ahead of the questions using them, if the index is large
+        enough for them to matter (``without_negligible_terms``); how many are kept."""
+        if self.n_docs(count) <= ranking.STOPWORD_MIN_DOCS:
+            return 0
+        for start in range(0, len(texts), WARM_BATCH):
+            self.doc_freqs(texts[start : start + WARM_BATCH], fetch)
+        return len(texts)
+
+    def n_docs(self, count: Callable[[], int]) -> int:
+        """The index's document count, from ``count()`` once a generation."""
+        generation = self._current()
+        found = self.dfs.get(generation, N_DOCS) if generation is not None else None
+        if found is None:
+            found = count()
+            if generation is not None:
+                self.dfs.put(generation, N_DOCS, found)
+        return found
+
+    def doc_freqs(self, texts: Sequence[str], fetch: Callable[[list[str]], dict[str, int]]) -> dict[str, int]:
+        """Each of ``texts``' document frequency: kept ones, the rest from ``fetch(texts)`` (0 if absent)."""
+        generation = self._current()
+        found = self.dfs.get_many(generation, texts) if generation is not None else {}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        fetched = fetch(missing) if missing else {}
+        for text in missing:
+            found[text] = df = fetched.get(text, 0)
+            if generation is not None:
+                self.dfs.put(generation, text, df)
         return found
 
     def _share(self, values: Values) -> Values:

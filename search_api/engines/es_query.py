@@ -8,6 +8,7 @@ scripts, so it runs on the integ-test distribution and on any full cluster.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -218,6 +219,32 @@ def light_request(ids: list[str]) -> dict[str, Any]:
     }
 
 
+def doc_freq_request(texts: Iterable[str]) -> dict[str, Any]:
+    """The ``_termvectors`` parameters that give the document frequency of every token of ``texts``
+    in each searched field: an artificial document holding them all, nothing else returned."""
+    joined = " ".join(sorted({token for text in texts for token in text.split()}))
+    return {
+        "doc": {"tokens": dict.fromkeys(FIELD_WEIGHTS, joined)},
+        "fields": [f"tokens.{field}" for field in FIELD_WEIGHTS],
+        "term_statistics": True,
+        "field_statistics": False,
+        "positions": False,
+        "offsets": False,
+        "filter_path": "term_vectors.*.terms.*.doc_freq",
+    }
+
+
+def doc_freqs(resp: Any, texts: Iterable[str]) -> dict[str, int]:
+    """Each text's document frequency from a ``doc_freq_request`` answer: a token's is its largest
+    over the fields (the documents holding it in any field, at least), a text of several tokens
+    takes its rarest token's (as a phrase, at most that); a token found nowhere: 0."""
+    per_token: dict[str, int] = {}
+    for field in (resp.get("term_vectors") or {}).values():
+        for token, stats in (field.get("terms") or {}).items():
+            per_token[token] = max(per_token.get(token, 0), int(stats.get("doc_freq") or 0))
+    return {text: min((per_token.get(token, 0) for token in text.split()), default=0) for text in texts}
+
+
 def hits_of(resp: Any) -> list[dict[str, Any]]:
     """A search answer's hits (an answer cut by ``filter_path`` has no ``hits`` when nothing matched)."""
     return (resp.get("hits") or {}).get("hits") or []
@@ -272,12 +299,15 @@ def hit_id(hit: dict[str, Any]) -> str:
     return hit["_id"] if "_id" in hit else hit["fields"]["id"][0]
 
 
-def rank_candidates(raw_hits: list[dict[str, Any]], query: SearchQuery) -> tuple[list[str], Any, Any, list[int]]:
+def rank_candidates(
+    raw_hits: list[dict[str, Any]], query: SearchQuery, searched: SearchQuery | None = None
+) -> tuple[list[str], Any, Any, list[int]]:
     """The candidates ranked by the shared formula (``Scorer.score_many``, as the SQLite engine
     ranks), from each concept's own score (``_group_clause``): ``(ids, scores, covered shares,
     order)``, the first three per hit, ``order`` the answering set's hits best first (ties:
-    smaller id)."""
-    names = group_names(term_groups(query))  # clause name → concept group
+    smaller id). ``searched``: the query the request was made from, when some of ``query``'s terms
+    were left out (``ranking.negligible_terms``); the coverage still counts every concept of ``query``."""
+    names = group_names(term_groups(searched or query))  # clause name → concept group
     ids = [h["_id"] if "_id" in h else h["fields"]["id"][0] for h in raw_hits]  # hit_id, inlined
     rank = np.empty(len(ids), dtype=np.int64)  # a hit's key: its id's place in id order
     rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))

@@ -15,6 +15,7 @@ document; this module turns them into one score:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
@@ -37,6 +38,13 @@ REGION_BOOST = 2.2 / PRIORS["local_regulation"]
 # The answering set: candidates scoring at least this share of the best one. Below it a
 # document merely shares a word with the question; ``total`` and the facets count the set.
 FLOOR_RATIO = 0.25
+
+# On a large index a term found in too many documents is skipped like a stopword when the query has
+# other terms: its idf is tiny and ranking it costs the most (FTS5 scores every document holding it;
+# Lucene walks its postings). Both engines apply it (``negligible_terms``), so they rank alike.
+STOPWORD_DF = 0.25
+STOPWORD_MIN_DOCS = 20_000  # only where it matters for speed; small indexes score every term
+MIN_TERM_IMPACT = 0.6  # weight × idf below this (e.g. a lone 在 or 月 at weight 0.3): skipped on large indexes
 
 # The top answer is confident when it matches at least this share of the question's typed
 # concepts (measured on 213 evaluation questions: 77 % confident, 93 % of those right).
@@ -181,3 +189,34 @@ def count_facets(values: Iterable[Mapping[str, str | Iterable[str]]]) -> dict[st
             else:
                 counter.update(v for v in value if v)
     return {field: dict(c.most_common(FACET_SIZE)) for field, c in counts.items()}
+
+
+def term_weights(query: SearchQuery) -> dict[str, float]:
+    """Each non-blank term text of ``query`` with its largest weight."""
+    weights: dict[str, float] = {}
+    for t in query.terms:
+        if t.text.strip():
+            weights[t.text] = max(weights.get(t.text, 0.0), t.weight)
+    return weights
+
+
+def negligible(df: int, n_docs: int, weight: float) -> bool:
+    """Whether a term found in ``df`` of ``n_docs`` documents is too common to matter on a large index."""
+    if df > n_docs * STOPWORD_DF:
+        return True
+    idf = math.log((n_docs - df + 0.5) / (df + 0.5))
+    return weight * idf < MIN_TERM_IMPACT
+
+
+def negligible_terms(weights: Mapping[str, float], n_docs: int, df: Callable[[str], int]) -> set[str]:
+    """The term texts an engine skips (``df(text)``: documents holding it): on an index of more than
+    ``STOPWORD_MIN_DOCS`` documents and a query of several texts, those found nowhere and the
+    ``negligible`` ones; otherwise none."""
+    if n_docs <= STOPWORD_MIN_DOCS or len(weights) < 2:
+        return set()
+    skipped = set()
+    for text, weight in weights.items():
+        n = df(text)
+        if n == 0 or negligible(n, n_docs, weight):
+            skipped.add(text)
+    return skipped

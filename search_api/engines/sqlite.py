@@ -12,7 +12,6 @@ terms, so this is the weighted BM25 of the whole query.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -38,7 +37,7 @@ from search_api.engines.base import (
 )
 from search_api.engines.facets import FacetCache, query_key
 from search_api.engines.fts import TermCache
-from search_api.engines.ranking import CANDIDATES, Scorer, answering_many
+from search_api.engines.ranking import CANDIDATES, Scorer, answering_many, negligible_terms, term_weights
 from search_api.engines.sqlite_schema import (
     BROWSE_ORDER,
     COLUMNS,
@@ -55,12 +54,6 @@ from search_api.engines.sqlite_schema import (
     write_documents,
 )
 from search_api.settings import Settings
-
-# A term found in more than this share of documents is skipped like a stopword when
-# the query has other terms: its idf is tiny and ranking it costs the most.
-STOPWORD_DF = 0.25
-STOPWORD_MIN_DOCS = 20_000  # only where it matters for speed; small indexes score every term
-MIN_TERM_IMPACT = 0.6  # weight × idf below this (e.g. a lone 在 or 月 at weight 0.3): skipped on large indexes
 
 
 class SqliteEngine(SearchEngine):
@@ -254,14 +247,11 @@ class SqliteEngine(SearchEngine):
         where, params = self._filter_sql(query.filters, with_match=True)
         cache = self._cache_for(conn)
         limit = max(CANDIDATES, query.offset + query.size)
-        weights: dict[str, float] = {}
-        for t in terms:
-            weights[t.text] = max(weights.get(t.text, 0.0), t.weight)
-        big = cache.n_docs > STOPWORD_MIN_DOCS and len(weights) > 1
+        weights = term_weights(query)
+        skipped = negligible_terms(weights, cache.n_docs, lambda text: cache.df(conn, text))
         matches = []
         for text in weights:
-            df = cache.df(conn, text)
-            if df == 0 or (big and self._negligible(df, cache.n_docs, weights[text])):
+            if text in skipped or cache.df(conn, text) == 0:
                 continue
             matches.append((text, *cache.top(conn, text, limit, where, params, self._bm25_weights)))
         scorer = Scorer(query)
@@ -290,15 +280,6 @@ class SqliteEngine(SearchEngine):
         for hit, i in zip(hits, page_at, strict=True):
             hit.coverage = float(share[i])
         return SearchResult(total=len(kept), hits=hits, facets=facets)
-
-    @staticmethod
-    def _negligible(df: int, n_docs: int, weight: float) -> bool:
-        """On a large index, a term too common to matter is skipped like a stopword: it costs
-        the most to rank (FTS5 scores every document containing it) and moves scores least."""
-        if df > n_docs * STOPWORD_DF:
-            return True
-        idf = math.log((n_docs - df + 0.5) / (df + 0.5))
-        return weight * idf < MIN_TERM_IMPACT
 
     def warm(self, texts: Iterable[str]) -> int:
         """Compute the cached candidates of common query terms ahead of the first search."""

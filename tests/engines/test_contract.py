@@ -274,6 +274,24 @@ def test_ids_only_candidates_rank_as_light_ones_without_their_documents(loaded):
             assert (bare.total, bare.facets) == (light.total, light.facets)
 
 
+def test_on_a_large_index_both_engines_leave_out_a_term_in_most_documents(loaded, monkeypatch):
+    """``ranking.negligible_terms``: on an index larger than ``STOPWORD_MIN_DOCS`` (lowered here to
+    the test corpus's size) a term in more than a quarter of the documents is left out when the
+    question has others, on both engines; a smaller index scores every term."""
+    from search_api.engines import ranking
+
+    rare, common = Term("赔偿金", group=0), Term("劳动者", group=1)
+    both = SearchQuery(terms=[rare, common], size=20)
+    alone = ids(loaded.search(SearchQuery(terms=[rare], size=20)))
+    everything = loaded.search(both)
+    assert everything.hits[0].coverage == 1.0  # 第三条 holds both: both scored
+    monkeypatch.setattr(ranking, "STOPWORD_MIN_DOCS", 3)
+    loaded.refresh()  # a new generation: what an engine kept of the index is asked again
+    skipped = loaded.search(both)
+    assert ids(skipped) == alone and all(h.coverage == 0.5 for h in skipped.hits)
+    assert ids(loaded.search(SearchQuery(terms=[common], size=20)))  # a lone term is never left out
+
+
 def test_all_documents_walks_the_whole_index(loaded):
     docs = list(loaded.all_documents())
     assert len(docs) == loaded.count()
