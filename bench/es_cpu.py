@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/es_cpu.py --data-root /tmp/lkb/http13 [--scale 1] 
 Runs in process what ``/api/search`` runs (page 1, size 10, related cases, the semantic layer off
 unless ``--semantic``; facets counted, as for the result page, with ``--facets``) on
 the index ``bench/http_load.py`` made under ``--data-root`` (prefix ``bench-http-x<scale>``), with every
-question analysed first, as in a served worker. It goes over the distinct worker questions twice: "new"
+question analysed and the engine's caches warmed first, as in a served worker. It goes over the distinct worker questions twice: "new"
 after the index's request cache is cleared, "repeated" again. For each pass it prints the CPU time of
 this process (``time.process_time``) and of the node's JVM (utime + stime from ``/proc/<pid>/stat``, the
 node of ``scripts/elasticsearch.sh``) per search. Other clients of the same node count too. ``--tree``:
@@ -87,6 +87,7 @@ def main() -> None:
     questions = list(dict.fromkeys(worker_questions()))
     for q in questions:
         service.analyse(q)
+    service.warm_up()  # as a served worker does before it takes traffic
     service.search(questions[0])
     engine.client.indices.clear_cache(index=engine.alias, request=True)
     passes = []
