@@ -2,15 +2,15 @@
 
 Usage: .venv/bin/python bench/es_cpu.py --data-root /tmp/lkb/http13 [--scale 1] [--semantic] [--facets] [--tree DIR]
 
-Runs in process what ``/api/search`` runs (page 1, size 10, related cases, the semantic layer off
-unless ``--semantic``; facets counted, as for the result page, with ``--facets``) on
-the index ``bench/http_load.py`` made under ``--data-root`` (prefix ``bench-http-x<scale>``), with every
-question analysed and the engine's caches warmed first, as in a served worker. It goes over the distinct worker questions twice: "new"
-after the index's request cache is cleared, "repeated" again. For each pass it prints the CPU time of
-this process (``time.process_time``) and of the node's JVM (utime + stime from ``/proc/<pid>/stat``, the
-node of ``scripts/elasticsearch.sh``) per search. Other clients of the same node count too. ``--tree``:
-the code to measure (default this checkout; an exported tree, ``git archive``, for a before/after pair).
-It also prints how many requests of each kind a search sent the node in the "new" pass.
+Runs in process what ``/api/search`` runs (page 1, size 10, related cases, the semantic layer off unless
+``--semantic``; facets counted, as for the result page, with ``--facets``) on the index ``bench/http_load.py``
+made under ``--data-root`` (prefix ``bench-http-x<scale>``), with every question analysed and the engine's
+caches warmed first, as in a served worker. It goes over the distinct worker questions twice: "new" after the
+index's request cache is cleared, "repeated" again. For each pass it prints the CPU time of this process
+(``time.process_time``) and of the node's JVM (utime + stime from ``/proc/<pid>/stat``, the node of
+``scripts/elasticsearch.sh``) per search. Other clients of the same node count too. ``--tree``: the code to
+measure (default this checkout; an exported tree, ``git archive``, for a before/after pair). It also prints
+how many requests of each kind a search sent the node in the "new" pass.
 """
 
 from __future__ import annotations
