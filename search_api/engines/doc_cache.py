@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
@@ -29,6 +30,8 @@ from ingest.model import Document
 from search_api.engines import ranking
 from search_api.engines.base import Related, SearchHit, SearchQuery
 from search_api.lru import GenerationLRU
+
+log = logging.getLogger(__name__)
 
 # Budgets (per process): ~8 MB and ~2 MB held when full. Measured over ~1,200 questions each asked
 # once at ×1: 89 % of the page's documents asked were kept ones, 8–17 % of the related cases
@@ -112,9 +115,14 @@ class DocumentCache:
         kept. At x20 they are a fifth of the questions' terms and half of the node's work for the
         candidates (docs/benchmarks.md, session 27); on a smaller index nothing is asked or left out."""
         weights = ranking.term_weights(query)
-        if len(weights) < 2 or (n_docs := self.n_docs(count)) <= ranking.STOPWORD_MIN_DOCS:
+        try:
+            if len(weights) < 2 or (n_docs := self.n_docs(count)) <= ranking.STOPWORD_MIN_DOCS:
+                return query
+            dfs = self.doc_freqs(list(weights), fetch)
+        except Exception as exc:  # only a saving: every term is searched (the search says what is wrong)
+            log.warning("term frequencies unavailable, every term searched: %s", exc)
             return query
-        skipped = ranking.negligible_terms(weights, n_docs, self.doc_freqs(list(weights), fetch).__getitem__)
+        skipped = ranking.negligible_terms(weights, n_docs, dfs.__getitem__)
         return dataclasses.replace(query, terms=[t for t in query.terms if t.text not in skipped]) if skipped else query
 
     def warm_doc_freqs(

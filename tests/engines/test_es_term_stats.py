@@ -87,3 +87,18 @@ def test_warming_keeps_the_frequencies_of_the_lexicons_terms(engine, monkeypatch
     monkeypatch.setattr(ranking, "STOPWORD_MIN_DOCS", 20_000)
     engine.refresh()
     assert engine.warm(["赔偿金"]) == 0  # a small index: nothing to keep
+
+
+def test_without_frequencies_every_term_is_searched():
+    """The frequencies only save work: a failed request leaves the question whole, and nothing is kept."""
+    from search_api.engines.doc_cache import DocumentCache
+
+    cache = DocumentCache(lambda: 1)
+    question = SearchQuery(terms=[Term("在", 0.3, group=0), Term("工资", group=1)], size=10)
+
+    def failing(texts: list[str]) -> dict[str, int]:
+        raise ConnectionError("node gone")
+
+    assert cache.without_negligible_terms(question, lambda: 60_000, failing) is question
+    kept = cache.without_negligible_terms(question, lambda: 60_000, lambda texts: {"在": 40_000, "工资": 900})
+    assert [t.text for t in kept.terms] == ["工资"]
