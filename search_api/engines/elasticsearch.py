@@ -45,8 +45,6 @@ from search_api.engines.es_query import (
     INDEX_SETTINGS,
     MAPPING,
     browsed_hits,
-    doc_freq_request,
-    doc_freqs,
     doc_value,
     every_case_request,
     hit_id,
@@ -57,6 +55,7 @@ from search_api.engines.es_query import (
     rank_candidates,
     search_body,
 )
+from search_api.engines.es_term_stats import TermStats
 from search_api.engines.es_vector_store import VectorStore
 from search_api.engines.polled import PolledGeneration
 from search_api.engines.ranking import count_facets
@@ -68,7 +67,7 @@ PAGE = 1000  # page size when listing the ids of one source file
 FORCE_MERGE_TIMEOUT = 1800  # seconds a merge after a bulk load may take (×20: 73,000 documents)
 
 
-class ElasticsearchEngine(VectorStore, SearchEngine):
+class ElasticsearchEngine(VectorStore, TermStats, SearchEngine):
     """Search engine backed by one Elasticsearch index behind the alias ``{prefix}-docs``."""
 
     name = "elasticsearch"
@@ -276,19 +275,6 @@ class ElasticsearchEngine(VectorStore, SearchEngine):
         if not query.facets:
             return {}
         return count_facets({f: (raw_hits[i].get("fields") or {}).get(f, ()) for f in FACET_FIELDS} for i in order)
-
-    def warm(self, texts: Iterable[str]) -> int:
-        """Keep these query terms' frequencies (an index of more than 20,000 documents: see
-        ``DocumentCache.without_negligible_terms``); a thousand terms a request."""
-        return self._documents.warm_doc_freqs(list(texts), self.count, self._fetch_doc_freqs)
-
-    def _fetch_doc_freqs(self, texts: list[str]) -> dict[str, int]:
-        with errors("term statistics"):
-            try:
-                resp = self.client.termvectors(index=self.alias, **doc_freq_request(texts))
-            except NotFoundError:
-                return {}
-        return doc_freqs(resp, texts)
 
     def _page(self, ids: list[str], related: SearchQuery | None) -> tuple[dict[str, Document], list[SearchHit]]:
         """A ranked page's documents by id and, for ``related``, its cases: one ``_msearch``."""
