@@ -9,8 +9,10 @@ vectors; the next ``labourkb ingest`` (or the server's semantic layer at start-u
 Scores are the ones the in-process index gives (``search.vectors.VectorIndex``): a document's own
 cosine, lifted part of the way towards its best question, ``own + w · max(0, best − own)``. One
 request finds the union of the documents nearest by their own text and by a question (both named
-clauses, each score returned); a second, restricted to the union, fills in whichever of the two
-scores the first left out, so the lift is computed from both for every candidate.
+clauses, each score returned). A clause scores only its own k nearest, so a document the other
+clause found lacks one score, and it is taken at its bound (``fill_in_bounds``) rather than asked
+for: a second request did that for 0.97 of the questions, at 2.5 ms of the node's CPU and 1.5 ms of
+ours each, for the same rankings within an index build's noise (docs/benchmarks.md, session 28).
 
 Core Elasticsearch only (the integ-test build has ``dense_vector`` and kNN, no scripts and no
 ``rrf``/``linear`` retrievers): the fusion with the lexical ranking stays in the application.
@@ -38,7 +40,6 @@ VECTOR_PROPERTIES: dict[str, Any] = {
     "vec": _DENSE,
     "ask": {"type": "nested", "properties": {"vec": _DENSE}},
     "vec_key": {"type": "keyword"},
-    "ask_n": {"type": "integer"},  # how many questions: a document without any needs no second look
 }
 # vectors are searched, never shown: keep them out of the stored document
 SOURCE_EXCLUDES = ["vec", "ask"]
@@ -60,89 +61,58 @@ def update_action(doc_id: str, key: str, own: Sequence[float], asks: Sequence[Se
     """The bulk ``update`` lines that set a document's vectors (a partial update: no script)."""
     action = json.dumps({"update": {"_id": doc_id, "retry_on_conflict": 3}})
     doc = {"vec": [round(float(x), 6) for x in own], "ask": [{"vec": [round(float(x), 6) for x in a]} for a in asks]}
-    doc.update(vec_key=key, ask_n=len(asks))
+    doc["vec_key"] = key
     return action, json.dumps({"doc": doc}, separators=(",", ":"))
 
 
-def _knn(field: str, vector: list[float], k: int, ids: Sequence[str] | None) -> dict[str, Any]:
-    clause: dict[str, Any] = {
-        "field": field,
-        "query_vector": vector,
-        "k": k,
-        "num_candidates": max(k * CANDIDATE_FACTOR, 100),
-    }
-    if ids is not None:
-        clause["filter"] = {"ids": {"values": list(ids)}}
-    return {"knn": clause}
+def _knn(field: str, vector: list[float], k: int) -> dict[str, Any]:
+    return {"knn": {"field": field, "query_vector": vector, "k": k, "num_candidates": max(k * CANDIDATE_FACTOR, 100)}}
 
 
-def nearest_body(vector: list[float], k: int, ids: Sequence[str] | None = None) -> dict[str, Any]:
+def nearest_body(vector: list[float], k: int) -> dict[str, Any]:
     """The ``_search`` body: documents nearest by their own text (clause ``own``) or by an everyday
-    question (clause ``ask``, the best question of each document), each score returned by name.
-    With ``ids``: only those documents, every one of them scored (the second request)."""
-    k_each = len(ids) if ids is not None else k
-    own = {**_knn("vec", vector, k_each, ids)}
+    question (clause ``ask``, the best question of each document), each score returned by name."""
+    own = _knn("vec", vector, k)
     own["knn"]["_name"] = OWN
-    ask = {
-        "nested": {
-            "path": "ask",
-            "score_mode": "max",
-            "_name": ASK,
-            "query": _knn("ask.vec", vector, k_each, ids),
-        }
-    }
+    ask = {"nested": {"path": "ask", "score_mode": "max", "_name": ASK, "query": _knn("ask.vec", vector, k)}}
     return {
-        "size": 2 * k_each,
+        "size": 2 * k,
         # ids from doc values, no stored field read: an ``_id`` decompresses the stored block holding
         # the ``_source`` (with the same change to light documents, the node's CPU per new question
         # 20–22 → 14.5–16 ms: docs/benchmarks.md, sessions 23–25)
         "stored_fields": ["_none_"],
-        "docvalue_fields": ["id", "ask_n"],
+        "docvalue_fields": ["id"],
         "filter_path": HIT_VALUES,
         "query": {"bool": {"should": [own, ask]}},
     }
 
 
-def named_cosines(hits: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple[dict[str, dict[str, float]], set[str]]:
+def named_cosines(hits: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, dict[str, float]]:
     """``{doc_id: {"own": cos, "ask": cos}}`` from a response's ``(id, hit)`` pairs (a clause that did
-    not match is absent), and the ids of documents that have everyday questions."""
+    not match is absent)."""
     out: dict[str, dict[str, float]] = {}
-    asking = set()
     for doc_id, h in hits:
         scores = h.get("matched_queries") or {}
         if isinstance(scores, list):  # named scores not asked for
             raise ValueError("named query scores missing: the request needs include_named_queries_score")
         out[doc_id] = {name: cosine(v) for name, v in scores.items() if name in (OWN, ASK)}
-        if ((h.get("fields") or {}).get("ask_n") or [0])[0]:
-            asking.add(doc_id)
-    return out, asking
+    return out
 
 
 def _score(own: float, ask: float | None, extra_weight: float) -> float:
     return own + extra_weight * max(0.0, ask - own) if ask is not None else own
 
 
-def incomplete(found: Mapping[str, Mapping[str, float]], asking: set[str], extra_weight: float, k: int) -> list[str]:
-    """The documents whose missing score could still put them among the ``k`` best.
-
-    A document missing from a clause's top k scores at most that clause's k-th score there (the
-    score grows with both), and at least its known score; one whose best case cannot beat the
-    k-th best worst case is left out, the rest are scored exactly by a second request.
-    """
-    floor = {c: min((s[c] for s in found.values() if c in s), default=-1.0) for c in (OWN, ASK)}
-    low, high = {}, {}
-    for doc_id, s in found.items():
-        own, ask = s.get(OWN), s.get(ASK)
-        if own is None:  # found by a question only
-            low[doc_id] = _score(-1.0, ask, extra_weight)
-            high[doc_id] = _score(min(floor[OWN], ask), ask, extra_weight)
-        elif ask is None and doc_id in asking:
-            low[doc_id] = own
-            high[doc_id] = _score(own, floor[ASK], extra_weight)
-        else:
-            low[doc_id] = high[doc_id] = _score(own, ask, extra_weight)
-    kth = sorted(low.values(), reverse=True)[min(k, len(low)) - 1] if low else -1.0
-    return sorted(d for d in found if low[d] != high[d] and high[d] >= kth)
+def fill_in_bounds(found: Mapping[str, dict[str, float]]) -> None:
+    """Give a document found by a question alone the best own score it can have: below the own
+    clause's k-th, and never above its question's (``combine`` then lifts it from there). A document
+    found by its own text alone stays unlifted: its questions are further than the ask clause's k-th."""
+    floor = min((s[OWN] for s in found.values() if OWN in s), default=None)
+    if floor is None:  # no own text found at all: each document scores by its question (``combine``)
+        return
+    for s in found.values():
+        if OWN not in s and ASK in s:
+            s[OWN] = min(floor, s[ASK])
 
 
 def combine(found: Mapping[str, Mapping[str, float]], extra_weight: float, k: int) -> list[tuple[str, float]]:
@@ -164,12 +134,9 @@ Hits = list[tuple[str, dict[str, Any]]]
 def nearest_documents(
     search: Callable[[dict[str, Any]], Hits], vector: list[float], k: int, extra_weight: float
 ) -> list[tuple[str, float]]:
-    """The ``k`` best ``(doc_id, score)`` by ``combine``'s score: one request (``nearest_body``), and a
-    second for the documents whose missing score could still put them among the best
-    (``incomplete``). ``search(body)``: the response's ``(id, hit)`` pairs."""
-    found, asking = named_cosines(search(nearest_body(vector, k)))
-    unsure = incomplete(found, asking, extra_weight, k)
-    if unsure:
-        for doc_id, scores in named_cosines(search(nearest_body(vector, k, unsure)))[0].items():
-            found.setdefault(doc_id, {}).update(scores)
+    """The ``k`` best ``(doc_id, score)`` by ``combine``'s score from one request (``nearest_body``),
+    a missing clause score taken at its bound (``fill_in_bounds``). ``search(body)``: the response's
+    ``(id, hit)`` pairs."""
+    found = named_cosines(search(nearest_body(vector, k)))
+    fill_in_bounds(found)
     return combine(found, extra_weight, k)

@@ -12,7 +12,7 @@ import pytest
 
 from ingest.model import Document
 from ingest.pipeline import ingest
-from search_api.engines.es_vectors import ASK, OWN, VECTOR_DIMS, combine, incomplete
+from search_api.engines.es_vectors import ASK, OWN, VECTOR_DIMS, combine, fill_in_bounds
 from search_api.search.embedder import DIM
 from tests.conftest import CORPUS, LEXICON, semantic_service
 from tests.fixtures.es import es_settings
@@ -33,19 +33,23 @@ def test_scores_lift_the_own_text_towards_the_best_question():
     assert [i for i, _ in combine(found, 0.5, 2)] == ["c", "d"]
 
 
-def test_only_documents_that_could_reach_the_top_are_looked_at_again():
-    # own scores in the first answer reach down to 0.5, question scores to 0.7
+def test_a_score_a_clause_left_out_is_taken_at_its_bound():
+    # own scores in the answer reach down to 0.5: a document found by a question alone has its own below
     found = {
-        "full": {OWN: 0.8, ASK: 0.9},
+        "both": {OWN: 0.8, ASK: 0.9},
         "floor": {OWN: 0.5, ASK: 0.7},
-        "asks-only": {ASK: 0.95},  # its own text scored below 0.5: at most 0.5 + 0.5 · 0.45 = 0.725
-        "hopeless": {ASK: 0.71},  # at most 0.5 + 0.5 · 0.21 = 0.605, below the 2nd best sure score
-        "own-only": {OWN: 0.65},  # has questions, none in the first answer: 0.65 to 0.65 + 0.5 · 0.05
-        "no-questions": {OWN: 0.55},
+        "asks-only": {ASK: 0.95},  # its own at most 0.5: 0.5 + 0.5 · 0.45
+        "close-ask-only": {ASK: 0.45},  # its own never above its question: 0.45, not 0.5
+        "own-only": {OWN: 0.65},  # its questions are further than the ask clause's k-th: no lift
     }
-    # sure scores: full 0.85, own-only at least 0.65 (the 2nd best), floor 0.6, no-questions 0.55
-    unsure = incomplete(found, {"full", "floor", "asks-only", "hopeless", "own-only"}, 0.5, 2)
-    assert unsure == ["asks-only", "own-only"]
+    fill_in_bounds(found)
+    ranked = dict(combine(found, 0.5, 10))
+    assert ranked["asks-only"] == pytest.approx(0.725)
+    assert ranked["close-ask-only"] == pytest.approx(0.45)
+    assert ranked["own-only"] == pytest.approx(0.65) and ranked["both"] == pytest.approx(0.85)
+    only_questions = {"a": {ASK: 0.6}, "b": {ASK: 0.7}}  # no own text found: each by its question
+    fill_in_bounds(only_questions)
+    assert combine(only_questions, 0.5, 10) == [("b", pytest.approx(0.7)), ("a", pytest.approx(0.6))]
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +105,11 @@ def test_an_unchanged_corpus_writes_no_vectors_and_a_changed_document_gets_new_o
 
 
 def test_knn_in_the_engine_agrees_with_the_in_process_index(es_corpus, semantic_data_dir):
+    """A document both clauses found scores exactly as in process; one found by a question alone is
+    scored at its bound, never below its exact score; one found by its own text alone is not lifted,
+    never above it (es_vectors.fill_in_bounds)."""
+    from search_api.engines.es_query import hit_id
+    from search_api.engines.es_vectors import named_cosines, nearest_body
     from search_api.search.semantic import VectorCache, VectorIndex, texts_by_document
 
     engine, service = es_corpus
@@ -112,13 +121,36 @@ def test_knn_in_the_engine_agrees_with_the_in_process_index(es_corpus, semantic_
         reference = VectorIndex.build(texts, embedder, cache, question_weight=0)  # the engine does not weigh them
     finally:
         cache.close()
+    exact_pairs = 0
     for q in QUESTIONS:
         vec = embedder.embed_queries([q])[0]
         got = engine.nearest(vec, 50, reference.extra_weight)
-        want = reference.search(vec, 50)
-        assert got[0][0] == want[0][0], q
-        assert got[0][1] == pytest.approx(want[0][1], abs=0.01), q
-        assert len({i for i, _ in got[:10]} & {i for i, _ in want[:10]}) >= 8, q
+        exact = dict(reference.search(vec, len(docs)))
+        body = {**nearest_body([float(x) for x in vec], 50), "include_named_queries_score": True}
+        clauses = named_cosines((hit_id(h), h) for h in engine._hits("knn", body))
+        assert got[0][0] == reference.search(vec, 1)[0][0], q
+        for doc_id, score in got:
+            found = clauses[doc_id]
+            if OWN in found and ASK in found:
+                assert score == pytest.approx(exact[doc_id], abs=0.01), (q, doc_id)
+                exact_pairs += 1
+            elif ASK in found:
+                assert score >= exact[doc_id] - 0.01, (q, doc_id)
+            else:
+                assert score <= exact[doc_id] + 0.01, (q, doc_id)
+    assert exact_pairs >= len(QUESTIONS) * 10  # the exact case is the common one (~20 of the 50 here)
+
+
+def test_the_nearest_documents_take_one_request(es_corpus, monkeypatch):
+    from tests.engines.test_es_requests import counted
+
+    engine, service = es_corpus
+    embedder = service.semantic.retriever.embedder
+    vectors = embedder.embed_queries(QUESTIONS)
+    requests = counted(monkeypatch)
+    for vec in vectors:
+        assert len(engine.nearest(vec, 50, 0.5)) == 50
+    assert len(requests) == len(QUESTIONS), requests  # a second one filled in missing scores before
 
 
 def test_searches_on_elasticsearch_are_fused_with_meaning(es_corpus):
