@@ -17,6 +17,7 @@ from search_api.search.embedder import DIM
 from tests.conftest import CORPUS, LEXICON, semantic_service
 from tests.fixtures.es import es_settings
 
+GAP = 0.03  # see test_knn_in_the_engine_agrees_with_the_in_process_index
 QUESTIONS = ["去仲裁委告老板要花钱吗", "上班路上出车祸算工伤吗", "怀孕了公司要辞退我", "加班费怎么算", "年假有几天"]
 
 
@@ -105,9 +106,10 @@ def test_an_unchanged_corpus_writes_no_vectors_and_a_changed_document_gets_new_o
 
 
 def test_knn_in_the_engine_agrees_with_the_in_process_index(es_corpus, semantic_data_dir):
-    """A document both clauses found scores exactly as in process; one found by a question alone is
-    scored at its bound, never below its exact score; one found by its own text alone is not lifted,
-    never above it (es_vectors.fill_in_bounds)."""
+    """A document both clauses found scores as in process; one found by a question alone is scored at
+    its bound, never below its exact score; one found by its own text alone is not lifted, never above
+    it (es_vectors.fill_in_bounds). Within ``GAP``: the two int8 quantisations differ (the largest gap
+    between the engines' cosines of one document measured 0.026, docs/benchmarks.md, session 18)."""
     from search_api.engines.es_query import hit_id
     from search_api.engines.es_vectors import named_cosines, nearest_body
     from search_api.search.semantic import VectorCache, VectorIndex, texts_by_document
@@ -129,15 +131,16 @@ def test_knn_in_the_engine_agrees_with_the_in_process_index(es_corpus, semantic_
         body = {**nearest_body([float(x) for x in vec], 50), "include_named_queries_score": True}
         clauses = named_cosines((hit_id(h), h) for h in engine._hits("knn", body))
         assert got[0][0] == reference.search(vec, 1)[0][0], q
+        assert got[0][1] == pytest.approx(exact[got[0][0]], abs=0.01), q
         for doc_id, score in got:
             found = clauses[doc_id]
             if OWN in found and ASK in found:
-                assert score == pytest.approx(exact[doc_id], abs=0.01), (q, doc_id)
+                assert score == pytest.approx(exact[doc_id], abs=GAP), (q, doc_id)
                 exact_pairs += 1
             elif ASK in found:
-                assert score >= exact[doc_id] - 0.01, (q, doc_id)
+                assert score >= exact[doc_id] - GAP, (q, doc_id)
             else:
-                assert score <= exact[doc_id] + 0.01, (q, doc_id)
+                assert score <= exact[doc_id] + GAP, (q, doc_id)
     assert exact_pairs >= len(QUESTIONS) * 10  # the exact case is the common one (~20 of the 50 here)
 
 
