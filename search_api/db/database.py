@@ -23,7 +23,9 @@ query log's records) pass ``lock=False`` and run concurrently on PostgreSQL.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -161,6 +163,22 @@ class Database:
 # ---------------------------------------------------------------- engines, one per URL
 
 
+def _wal_mode(dbapi_conn: Any) -> None:
+    """Switch the file to WAL. On a new file several processes switch at once (``serve --workers``):
+    the switch needs the exclusive lock, and SQLite answers "database is locked" at once, without
+    waiting out the busy timeout, to the one that would deadlock with another. Try again shortly,
+    within the busy timeout (a clone's test run failed that way once: tests/store/test_database.py)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(path: Path) -> Engine:
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
@@ -176,7 +194,8 @@ def _sqlite_engine(path: Path) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        _wal_mode(dbapi_conn)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine, "begin")
