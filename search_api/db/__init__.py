@@ -32,6 +32,7 @@ from search_api.db.database import (
     dispose_all,
     log_database,
     open_database,
+    wal_mode,
 )
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def open_db(path: Path | str) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    wal_mode(conn)  # several processes may open a new file at once
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn

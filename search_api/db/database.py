@@ -163,7 +163,7 @@ class Database:
 # ---------------------------------------------------------------- engines, one per URL
 
 
-def _wal_mode(dbapi_conn: Any) -> None:
+def wal_mode(dbapi_conn: Any) -> None:
     """Switch the file to WAL. On a new file several processes switch at once (``serve --workers``):
     the switch needs the exclusive lock, and SQLite answers "database is locked" at once, without
     waiting out the busy timeout, to the one that would deadlock with another. Try again shortly,
@@ -194,7 +194,7 @@ def _sqlite_engine(path: Path) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
-        _wal_mode(dbapi_conn)
+        wal_mode(dbapi_conn)
         for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
