@@ -228,7 +228,7 @@ class ElasticsearchEngine(VectorStore, TermStats, SearchEngine):
     def search(self, query: SearchQuery) -> SearchResult:
         validate_query(query)
         searched = self._documents.without_negligible_terms(query, self.count, self._fetch_doc_freqs)
-        body = search_body(searched)
+        body = search_body(searched, request_cache=self.settings.result_cache_mb > 0)
         if body is None or (query.terms and not searched.terms):
             return SearchResult(total=0, hits=[])
         with errors("search"):

@@ -127,7 +127,7 @@ def _group_clause(terms: dict[str, float], name: str, fields: list[str], light: 
     return clause
 
 
-def search_body(query: SearchQuery) -> dict[str, Any] | None:
+def search_body(query: SearchQuery, request_cache: bool = True) -> dict[str, Any] | None:
     """The ``_search`` request body for ``query``; None when there is nothing to search.
 
     With terms: the top candidates by weighted BM25F, each term a named query whose
@@ -161,8 +161,9 @@ def search_body(query: SearchQuery) -> dict[str, Any] | None:
         # The shard request cache keeps the query phase's top candidates of a repeated question (a
         # next page, a filter link, another worker asking the same) until the next refresh that
         # changes the index, so the answer is the one an uncached search gives; only size-0
-        # requests are cached unless asked. The fetch phase (named scores) still runs.
-        body["request_cache"] = True
+        # requests are cached unless asked. The fetch phase (named scores) still runs. Off with the
+        # application's result cache (LABOURKB_RESULT_CACHE_MB=0): then every question is ranked anew.
+        body["request_cache"] = request_cache
         # no stored field at all, not even _id: reading one decompresses the stored-field block
         # with the _source (half the node's time for 300 candidates); the id comes as a doc value
         body["stored_fields"] = ["_none_"]

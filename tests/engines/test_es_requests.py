@@ -165,6 +165,21 @@ def test_a_repeated_question_reuses_the_candidates_until_the_index_changes(engin
     assert "law.9" in {h.id for h in changed.hits}  # the cached candidates were dropped with the change
 
 
+def test_without_the_result_cache_the_node_ranks_a_repeated_question_anew(es_engine_factory):
+    """LABOURKB_RESULT_CACHE_MB=0 means no answer is kept anywhere: the node's request cache is not
+    asked either (a benchmark of first-time questions measured it answering repeats, session 28)."""
+    engine = es_engine_factory(result_cache_mb=0)
+    assert engine.index_documents(DOCS).failed == []
+    engine.refresh()
+    query = SearchQuery(terms=[Term("拖欠"), Term("工资")], size=5)
+    first = engine.search(query)
+    hits = request_cache_hits(engine)
+
+    again = engine.search(query)
+    assert request_cache_hits(engine) == hits
+    assert [(h.id, h.score) for h in again.hits] == [(h.id, h.score) for h in first.hits]
+
+
 def unit(*hot: int) -> list[float]:
     """A unit vector of the mapping's dimension pointing along the given axes."""
     from search_api.engines.es_vectors import VECTOR_DIMS
